@@ -1,0 +1,217 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const validBase = `stack: wordpress
+primary: { region: cn-northwest-1 }
+dr: { region: cn-north-1 }
+protect:
+  databases:
+    - id: wordpress-db
+      every: 2h
+      keep: { primary: 5, dr: 5 }
+  images:
+    - name: wordpress
+      instance: { tag: { Role: wordpress } }
+  buckets:
+    - source: media-prod
+      replica: media-dr
+recover:
+  database: { from: wordpress-db }
+  app: { image_from: wordpress }
+  dns: { mode: failover-records, zone: example.com, record: blog.example.com, primary_target: lb.example.com }
+`
+
+func TestExampleIsValid(t *testing.T) {
+	cfg, err := Load("../../examples/wordpress/pilotlight.yaml")
+	if err != nil {
+		t.Fatalf("example invalid:\n%v", err)
+	}
+	if cfg.Recover.DNS.Mode != DNSFailoverRecords || cfg.Protect.Databases[0].Every.Interval.Hours() != 2 {
+		t.Fatalf("unexpected decode: %+v", cfg.Recover.DNS)
+	}
+	if len(cfg.Warnings()) != 0 {
+		t.Fatalf("failover-records should not warn: %v", cfg.Warnings())
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse("p.yaml", []byte(validBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := cfg.Protect.Images[0]
+	if im.Reboot() || im.Keep.DR != 3 || im.Every.Interval.Hours() != 24 {
+		t.Fatalf("image defaults: %+v", im)
+	}
+	if cfg.State.Path != ".pilotlight" || cfg.Protect.Buckets[0].Name != "media-prod" {
+		t.Fatalf("defaults: %+v %+v", cfg.State, cfg.Protect.Buckets[0])
+	}
+	if cfg.Recover.Database.Identifier != "wordpress-wordpress-db-dr" || cfg.Recover.App.Capacity.Max != 4 {
+		t.Fatalf("recover defaults: %+v %+v", cfg.Recover.Database, cfg.Recover.App)
+	}
+	if cfg.Protect.Databases[0].TargetRPO.D.Hours() != 4 {
+		t.Fatalf("target rpo default: %v", cfg.Protect.Databases[0].TargetRPO)
+	}
+}
+
+// Each rule: a mutation of the valid config and the field:why it must give.
+func TestRules(t *testing.T) {
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown field", "stack: wordpress", "stack: wordpress\nstak: x", "stak: unknown field (did you mean stack?)"},
+		{"unknown nested", "every: 2h", "every: 2h\n      keepp: 1", "protect.databases[0].keepp: unknown field"},
+		{"unknown region", "region: cn-north-1 }", "region: cn-north-9 }", `dr.region: unknown region "cn-north-9"`},
+		{"cross partition", "region: cn-north-1 }", "region: us-east-1 }", "dr.region: us-east-1 is in partition aws but primary cn-northwest-1 is in aws-cn"},
+		{"same region", "region: cn-north-1 }", "region: cn-northwest-1 }", "dr.region: must differ from primary.region"},
+		{"bad duration", "every: 2h", "every: 2 hours", `protect.databases[0].every: "2 hours": not a schedule`},
+		{"bad rate", "every: 2h", "every: rate(2 hour)", "rate unit must be singular"},
+		{"bad cron", "every: 2h", "every: cron(0 2 * * *)", "cron needs 6 fields"},
+		{"keep zero", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 0 }", "protect.databases[0].keep.dr: must be >= 1"},
+		{"duplicate name", "name: wordpress", "name: wordpress-db", `protect.images[0].name: name "wordpress-db" is already used by protect.databases[0].id`},
+		{"bad rds id", "id: wordpress-db", "id: rds_snapshot_bej", "is not an RDS identifier"},
+		{"dangling from", "database: { from: wordpress-db }", "database: { from: other-db }", `recover.database.from: "other-db" is not in protect.databases`},
+		{"dangling image", "image_from: wordpress }", "image_from: nope }", `recover.app.image_from: "nope" is not in protect.images`},
+		{"bad bucket", "replica: media-dr", "replica: Media_DR", `protect.buckets[0].replica: "Media_DR" is not a valid S3 bucket name`},
+		{"same bucket", "replica: media-dr", "replica: media-prod", "protect.buckets[0].replica: must differ from source"},
+		{"dns mode", "mode: failover-records", "mode: cname", `recover.dns.mode: must be upsert, failover-records or manual`},
+		{"record outside zone", "record: blog.example.com", "record: blog.example.org", "is not inside zone"},
+		{"missing stack", "stack: wordpress", "stack: ''", "stack: required"},
+		{"both selectors", "instance: { tag: { Role: wordpress } }", "instance: { id: i-1, tag: { Role: wordpress } }", "give id or tag, not both"},
+		{"wrong type", "keep: { primary: 5, dr: 5 }", "keep: { primary: five, dr: 5 }", "cannot unmarshal"},
+		{"state lock without s3", "stack: wordpress", "stack: wordpress\nstate: { lock_table: t }", "state.lock_table: a lock table goes with an s3:// state path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(validBase, c.from, c.to, 1)
+			if src == validBase {
+				t.Fatalf("mutation %q did not apply", c.from)
+			}
+			_, err := Parse("p.yaml", []byte(src))
+			ps, ok := AsProblems(err)
+			if !ok || len(ps) == 0 {
+				t.Fatalf("no problems for %s (err=%v)", c.name, err)
+			}
+			if !strings.Contains(ps.Error(), c.want) {
+				t.Fatalf("want %q in:\n%s", c.want, ps.Error())
+			}
+			for _, p := range ps {
+				if p.Line == 0 {
+					t.Errorf("problem without line: %s", p)
+				}
+			}
+		})
+	}
+}
+
+func TestFiveMistakesFiveLines(t *testing.T) {
+	src := `stack: wordpress
+primary: { region: cn-northwest-1 }
+dr: { region: cn-north-1 }
+protect:
+  databases:
+    - id: wordpress-db
+      every: sometimes
+      keep: { primary: 5, dr: 0 }
+  images:
+    - name: wordpress-db
+      instance: { id: i-1 }
+recover:
+  database: { from: missing }
+  dns: { mode: bogus, zone: example.com, record: a.example.com }
+`
+	_, err := Parse("pilotlight.yaml", []byte(src))
+	ps, _ := AsProblems(err)
+	want := []string{
+		"pilotlight.yaml:7: protect.databases[0].every:",
+		"pilotlight.yaml:8: protect.databases[0].keep.dr: must be >= 1",
+		"pilotlight.yaml:10: protect.images[0].name:",
+		"pilotlight.yaml:13: recover.database.from:",
+		"pilotlight.yaml:14: recover.dns.mode:",
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("want %d problems, got %d:\n%s", len(want), len(ps), ps.Error())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ps[i].String(), w) {
+			t.Errorf("problem %d: want prefix %q, got %q", i, w, ps[i])
+		}
+	}
+}
+
+func TestUpsertWarnsWhenRoute53HomeIsPrimary(t *testing.T) {
+	src := strings.Replace(validBase, "mode: failover-records", "mode: upsert", 1)
+	cfg, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cfg.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "cn-northwest-1") || !strings.Contains(w[0], "failover-records") {
+		t.Fatalf("warning: %v", w)
+	}
+	// cn-north-1 primary: Route 53 lives in cn-northwest-1, the DR side.
+	src = strings.NewReplacer("region: cn-northwest-1", "region: X", "region: cn-north-1", "region: cn-northwest-1").Replace(src)
+	src = strings.Replace(src, "region: X", "region: cn-north-1", 1)
+	cfg, err = Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings()) != 0 {
+		t.Fatalf("no warning expected: %v", cfg.Warnings())
+	}
+}
+
+func TestUserDataFileResolvedBesideConfig(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.Replace(validBase, "image_from: wordpress }", "image_from: wordpress, user_data: ud.tmpl }", 1)
+	p := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "recover.app.user_data") {
+		t.Fatalf("missing template not reported: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ud.tmpl"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScheduleExpressions(t *testing.T) {
+	for raw, want := range map[string]string{
+		"2h": "rate(2 hours)", "24h": "rate(1 day)", "90m": "rate(90 minutes)",
+		"rate(5 minutes)": "rate(5 minutes)", "cron(0 */2 * * ? *)": "cron(0 */2 * * ? *)",
+	} {
+		s, err := ParseSchedule(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if s.Expression() != want {
+			t.Errorf("%s: got %s want %s", raw, s.Expression(), want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(validBase))
+	f.Add([]byte("stack: [\n"))
+	f.Add([]byte("protect: { databases: [ { keep: { dr: -1 } } ] }"))
+	f.Add([]byte("a: &x [*x]"))
+	f.Add([]byte("recover: { app: { capacity: { min: 3, max: 1 } } }"))
+	data, _ := os.ReadFile("../../examples/wordpress/pilotlight.yaml")
+	f.Add(data)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg, err := Parse("f.yaml", b)
+		if err == nil && cfg == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}

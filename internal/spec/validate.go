@@ -1,0 +1,442 @@
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
+)
+
+type validator struct {
+	cfg      *Config
+	lines    map[string]int
+	file     string
+	problems Problems
+}
+
+func (v *validator) bad(field, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: v.line(field), Field: field, Why: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of a field, or of its nearest parent that has one.
+func (v *validator) line(field string) int {
+	for f := field; f != ""; {
+		if l, ok := v.lines[f]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return 0
+}
+
+func (v *validator) set(field string) bool { _, ok := v.lines[field]; return ok }
+
+// RDS identifiers: a letter first, letters, digits and single hyphens, no
+// trailing hyphen (the seed's "rds_snapshot_bej..." broke this rule).
+var rdsID = regexp.MustCompile(`^[A-Za-z](?:[A-Za-z0-9]|-[A-Za-z0-9])*$`)
+
+var stackRe = regexp.MustCompile(`^[a-z](?:[a-z0-9]|-[a-z0-9]){0,30}$`)
+
+var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+var storageClasses = map[string]bool{
+	"STANDARD": true, "STANDARD_IA": true, "ONEZONE_IA": true, "INTELLIGENT_TIERING": true,
+	"GLACIER_IR": true, "GLACIER": true, "DEEP_ARCHIVE": true, "REDUCED_REDUNDANCY": true,
+}
+
+func (v *validator) validate() {
+	c := v.cfg
+	if c.Stack == "" {
+		v.bad("stack", "required")
+	} else if !stackRe.MatchString(c.Stack) {
+		v.bad("stack", "must be 1-31 lower-case letters, digits and single hyphens, starting with a letter (it prefixes RDS identifiers)")
+	}
+	v.regions()
+	v.state()
+	names := map[string]string{}
+	unique := func(field, name string) {
+		if name == "" {
+			return
+		}
+		if prev, ok := names[name]; ok {
+			v.bad(field, "name %q is already used by %s", name, prev)
+			return
+		}
+		names[name] = field
+	}
+	for i, d := range c.Protect.Databases {
+		f := fmt.Sprintf("protect.databases[%d]", i)
+		switch {
+		case d.ID == "":
+			v.bad(f+".id", "required")
+		case !rdsID.MatchString(d.ID) || len(d.ID) > 63:
+			v.bad(f+".id", "%q is not an RDS identifier (letter first, then letters, digits, single hyphens; at most 63)", d.ID)
+		}
+		unique(f+".id", d.ID)
+		if d.Kind != "" && d.Kind != "instance" && d.Kind != "cluster" {
+			v.bad(f+".kind", "must be instance or cluster, not %q", d.Kind)
+		}
+		v.schedule(f+".every", d.Every)
+		v.keep(f+".keep", d.Keep)
+		v.duration(f+".target_rpo", d.TargetRPO)
+	}
+	for i, im := range c.Protect.Images {
+		f := fmt.Sprintf("protect.images[%d]", i)
+		if im.Name == "" {
+			v.bad(f+".name", "required")
+		}
+		unique(f+".name", im.Name)
+		if im.Instance.ID == "" && len(im.Instance.Tag) == 0 {
+			v.bad(f+".instance", "needs id or tag to select the instance")
+		} else if im.Instance.ID != "" && len(im.Instance.Tag) > 0 {
+			v.bad(f+".instance", "give id or tag, not both")
+		}
+		v.schedule(f+".every", im.Every)
+		v.keep(f+".keep", im.Keep)
+		v.duration(f+".target_rpo", im.TargetRPO)
+	}
+	for i, b := range c.Protect.Buckets {
+		f := fmt.Sprintf("protect.buckets[%d]", i)
+		if b.Name == "" {
+			b.Name = b.Source
+		}
+		unique(f+".name", b.Name)
+		for _, x := range []struct{ field, val string }{{"source", b.Source}, {"replica", b.Replica}} {
+			if x.val == "" {
+				v.bad(f+"."+x.field, "required")
+			} else if !bucketRe.MatchString(x.val) || strings.Contains(x.val, "..") {
+				v.bad(f+"."+x.field, "%q is not a valid S3 bucket name", x.val)
+			}
+		}
+		if b.Source != "" && b.Source == b.Replica {
+			v.bad(f+".replica", "must differ from source")
+		}
+		if b.StorageClass != "" && !storageClasses[b.StorageClass] {
+			v.bad(f+".storage_class", "unknown storage class %q", b.StorageClass)
+		}
+		if !b.Every.IsZero() {
+			v.schedule(f+".every", b.Every)
+		}
+	}
+	v.recover()
+	if len(v.problems) == 0 {
+		v.defaults()
+	}
+}
+
+func (v *validator) regions() {
+	c := v.cfg
+	ok := true
+	for _, r := range []struct{ field, region string }{{"primary.region", c.Primary.Region}, {"dr.region", c.DR.Region}} {
+		if r.region == "" {
+			v.bad(r.field, "required")
+			ok = false
+		} else if !partition.Known(r.region) {
+			v.bad(r.field, "unknown region %q", r.region)
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	if c.Primary.Region == c.DR.Region {
+		v.bad("dr.region", "must differ from primary.region (%s)", c.Primary.Region)
+	} else if !partition.SamePartition(c.Primary.Region, c.DR.Region) {
+		pp, _ := partition.Of(c.Primary.Region)
+		pd, _ := partition.Of(c.DR.Region)
+		v.bad("dr.region", "%s is in partition %s but primary %s is in %s: nothing can be copied across partitions", c.DR.Region, pd.ID, c.Primary.Region, pp.ID)
+	}
+}
+
+func (v *validator) state() {
+	p := v.cfg.State.Path
+	if strings.HasPrefix(p, "s3://") {
+		bucket := strings.SplitN(strings.TrimPrefix(p, "s3://"), "/", 2)[0]
+		if !bucketRe.MatchString(bucket) {
+			v.bad("state.path", "%q does not name a valid S3 bucket", p)
+		}
+	} else if strings.Contains(p, "://") {
+		v.bad("state.path", "%q: only a local directory or s3://bucket/prefix is supported", p)
+	} else if v.cfg.State.LockTable != "" {
+		v.bad("state.lock_table", "a lock table goes with an s3:// state path; the local store locks its own file")
+	}
+}
+
+func (v *validator) schedule(field string, s Schedule) {
+	if s.IsZero() {
+		return
+	}
+	if _, err := ParseSchedule(s.Raw); err != nil {
+		v.bad(field, "%q: %v", s.Raw, err)
+	}
+}
+
+func (v *validator) duration(field string, d Duration) {
+	if d.IsZero() {
+		return
+	}
+	if _, err := ParseDuration(d.Raw); err != nil {
+		v.bad(field, "%q: %v", d.Raw, err)
+	}
+}
+
+func (v *validator) keep(field string, k Keep) {
+	if v.set(field+".primary") && k.Primary < 1 {
+		v.bad(field+".primary", "must be >= 1")
+	}
+	if v.set(field+".dr") && k.DR < 1 {
+		v.bad(field+".dr", "must be >= 1")
+	}
+	v.duration(field+".max_age", k.MaxAge)
+}
+
+func (v *validator) recover() {
+	c := v.cfg
+	r := &c.Recover
+	n := r.Network
+	if n.VPC.IsZero() {
+		if n.CIDR != "" {
+			if p, err := netip.ParsePrefix(n.CIDR); err != nil || !p.Addr().Is4() || p.Bits() > 20 || p.Bits() < 16 {
+				v.bad("recover.network.cidr", "%q must be an IPv4 CIDR from /16 to /20", n.CIDR)
+			}
+		}
+		if n.AZs != 0 && (n.AZs < 2 || n.AZs > 6) {
+			v.bad("recover.network.azs", "must be 2 to 6 (RDS subnet groups need two AZs)")
+		}
+	}
+	if d := r.Database; d != nil {
+		if d.From == "" && len(c.Protect.Databases) != 1 {
+			v.bad("recover.database.from", "required when more than one database is protected")
+		} else if d.From != "" {
+			if _, ok := c.Database(d.From); !ok {
+				v.bad("recover.database.from", "%q is not in protect.databases", d.From)
+			}
+		}
+		if d.Identifier != "" && !rdsID.MatchString(d.Identifier) {
+			v.bad("recover.database.identifier", "%q is not an RDS identifier", d.Identifier)
+		}
+	}
+	if ca := r.Cache; ca != nil {
+		if ca.Engine != "" && ca.Engine != "redis" && ca.Engine != "valkey" {
+			v.bad("recover.cache.engine", "must be redis or valkey, not %q", ca.Engine)
+		}
+		if v.set("recover.cache.nodes") && ca.Nodes < 1 {
+			v.bad("recover.cache.nodes", "must be >= 1")
+		}
+	}
+	if a := r.App; a != nil {
+		if a.ImageFrom == "" && len(c.Protect.Images) != 1 {
+			v.bad("recover.app.image_from", "required when more than one image is protected")
+		} else if a.ImageFrom != "" {
+			if _, ok := c.Image(a.ImageFrom); !ok {
+				v.bad("recover.app.image_from", "%q is not in protect.images", a.ImageFrom)
+			}
+		}
+		cp := a.Capacity
+		if v.set("recover.app.capacity") && (cp.Min < 0 || cp.Max < 1 || cp.Min > cp.Max || (cp.Desired != 0 && (cp.Desired < cp.Min || cp.Desired > cp.Max))) {
+			v.bad("recover.app.capacity", "need 0 <= min <= desired <= max and max >= 1 (got %d/%d/%d)", cp.Min, cp.Desired, cp.Max)
+		}
+		if a.UserData != "" {
+			if _, err := os.Stat(v.cfg.RelPath(a.UserData)); err != nil {
+				v.bad("recover.app.user_data", "cannot read template %s: %v", a.UserData, unwrapPathErr(err))
+			}
+		}
+	}
+	if d := r.DNS; d != nil {
+		switch d.Mode {
+		case "", DNSUpsert, DNSFailoverRecords, DNSManual:
+		default:
+			v.bad("recover.dns.mode", "must be upsert, failover-records or manual, not %q", d.Mode)
+		}
+		if d.Record == "" {
+			v.bad("recover.dns.record", "required")
+		}
+		if d.Mode != DNSManual {
+			if d.Zone == "" {
+				v.bad("recover.dns.zone", "required unless mode is manual")
+			} else if d.Record != "" && !inZone(d.Record, d.Zone) {
+				v.bad("recover.dns.record", "%q is not inside zone %q", d.Record, d.Zone)
+			}
+		}
+		if d.Mode == DNSFailoverRecords && d.PrimaryTarget == "" {
+			v.bad("recover.dns.primary_target", "required in failover-records mode: the production load balancer's DNS name for the PRIMARY record")
+		}
+		if v.set("recover.dns.ttl") && (d.TTL < 0 || d.TTL > 86400) {
+			v.bad("recover.dns.ttl", "must be 0 to 86400")
+		}
+	}
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func inZone(record, zone string) bool {
+	r := strings.TrimSuffix(strings.ToLower(record), ".")
+	z := strings.TrimSuffix(strings.ToLower(zone), ".")
+	return r == z || strings.HasSuffix(r, "."+z)
+}
+
+// RelPath resolves a path written in the config relative to the config's
+// own directory, as users expect of file references.
+func (c *Config) RelPath(p string) string {
+	if filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// defaults fills what the user left out; it runs after validation so that
+// "not set" and "set to zero" are told apart by the line map.
+func (v *validator) defaults() {
+	c := v.cfg
+	if c.State.Path == "" {
+		c.State.Path = ".pilotlight"
+	}
+	if strings.HasPrefix(c.State.Path, "s3://") && c.State.LockTable == "" {
+		c.State.LockTable = "pilotlight-locks"
+	}
+	for i := range c.Protect.Databases {
+		d := &c.Protect.Databases[i]
+		if d.Kind == "" {
+			d.Kind = "instance"
+		}
+		if d.Every.IsZero() {
+			d.Every, _ = ParseSchedule("2h")
+		}
+		defaultKeep(&d.Keep, 5)
+		defaultRPO(&d.TargetRPO, d.Every)
+	}
+	for i := range c.Protect.Images {
+		im := &c.Protect.Images[i]
+		if im.Every.IsZero() {
+			im.Every, _ = ParseSchedule("24h")
+		}
+		if im.NoReboot == nil {
+			t := true
+			im.NoReboot = &t
+		}
+		defaultKeep(&im.Keep, 3)
+		defaultRPO(&im.TargetRPO, im.Every)
+	}
+	for i := range c.Protect.Buckets {
+		b := &c.Protect.Buckets[i]
+		if b.Name == "" {
+			b.Name = b.Source
+		}
+		if b.StorageClass == "" {
+			b.StorageClass = "STANDARD"
+		}
+		if b.Every.IsZero() {
+			b.Every, _ = ParseSchedule("1h")
+		}
+	}
+	r := &c.Recover
+	if r.Network.VPC.IsZero() {
+		if r.Network.CIDR == "" {
+			r.Network.CIDR = "10.1.0.0/16"
+		}
+		if r.Network.AZs == 0 {
+			r.Network.AZs = 2
+		}
+	}
+	if d := r.Database; d != nil {
+		if d.From == "" {
+			d.From = c.Protect.Databases[0].ID
+		}
+		if d.Identifier == "" {
+			d.Identifier = c.Stack + "-" + d.From + "-dr"
+		}
+		if d.Port == 0 {
+			d.Port = 3306
+		}
+	}
+	if ca := r.Cache; ca != nil {
+		if ca.Engine == "" {
+			ca.Engine = "redis"
+		}
+		if ca.NodeType == "" {
+			ca.NodeType = "cache.t3.micro"
+		}
+		if ca.Nodes == 0 {
+			ca.Nodes = 1
+		}
+	}
+	if a := r.App; a != nil {
+		if a.ImageFrom == "" {
+			a.ImageFrom = c.Protect.Images[0].Name
+		}
+		if a.InstanceType == "" {
+			a.InstanceType = "t3.small"
+		}
+		if a.Capacity == (Capacity{}) {
+			a.Capacity = Capacity{Min: 1, Desired: 2, Max: 4}
+		}
+		if a.Capacity.Desired == 0 {
+			a.Capacity.Desired = max(a.Capacity.Min, 1)
+		}
+		if a.LoadBalancer.Port == 0 {
+			a.LoadBalancer.Port = 80
+		}
+		if a.LoadBalancer.HealthCheckPath == "" {
+			a.LoadBalancer.HealthCheckPath = "/"
+		}
+	}
+	if d := r.DNS; d != nil {
+		if d.Mode == "" {
+			d.Mode = DNSFailoverRecords
+		}
+		if d.TTL == 0 {
+			d.TTL = 60
+		}
+	}
+}
+
+func defaultKeep(k *Keep, n int) {
+	if k.Primary == 0 {
+		k.Primary = n
+	}
+	if k.DR == 0 {
+		k.DR = n
+	}
+}
+
+func defaultRPO(rpo *Duration, every Schedule) {
+	if !rpo.IsZero() {
+		return
+	}
+	d := 2 * every.Interval
+	if d == 0 {
+		d = 48 * time.Hour
+	}
+	*rpo = Duration{Raw: d.String(), D: d}
+}
+
+// Warnings are true statements about risk that do not make the config
+// invalid: above all, a DNS mode that needs a control plane living in the
+// primary region (DESIGN.md, "Static stability").
+func (c *Config) Warnings() []string {
+	var out []string
+	if d := c.Recover.DNS; d != nil && d.Mode == DNSUpsert && partition.Known(c.Primary.Region) {
+		if home := partition.HomeOf("route53", c.Primary.Region); home == c.Primary.Region {
+			out = append(out, fmt.Sprintf(
+				"recover.dns.mode upsert needs the Route 53 control plane, which lives in %s, the primary region: "+
+					"when %s fails, failover cannot change the record. Use failover-records (static: a health check "+
+					"and a failover record pair made ahead, about USD 0.50/month = 6/year for one health check, "+
+					"CNY-priced in China) or manual.", home, home))
+		}
+	}
+	return out
+}
