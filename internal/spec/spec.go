@@ -188,7 +188,10 @@ type DNS struct {
 	Mode   string `yaml:"mode"`
 	Zone   string `yaml:"zone"`
 	Record string `yaml:"record"`
-	TTL    int    `yaml:"ttl"`
+	// Type is alias (default: an A alias to the load balancer, using its
+	// canonical hosted zone) or cname.
+	Type string `yaml:"type"`
+	TTL  int    `yaml:"ttl"`
 	// PrimaryTarget is the production load balancer's DNS name, used by
 	// failover-records mode for the PRIMARY record and its health check.
 	PrimaryTarget string `yaml:"primary_target"`

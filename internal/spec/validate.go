@@ -260,6 +260,9 @@ func (v *validator) recover() {
 		if d.Record == "" {
 			v.bad("recover.dns.record", "required")
 		}
+		if d.Type != "" && d.Type != "alias" && d.Type != "cname" {
+			v.bad("recover.dns.type", "must be alias or cname, not %q", d.Type)
+		}
 		if d.Mode != DNSManual {
 			if d.Zone == "" {
 				v.bad("recover.dns.zone", "required unless mode is manual")
@@ -400,6 +403,9 @@ func (v *validator) defaults() {
 		}
 		if d.TTL == 0 {
 			d.TTL = 60
+		}
+		if d.Type == "" {
+			d.Type = "alias"
 		}
 	}
 }

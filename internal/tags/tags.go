@@ -29,6 +29,9 @@ const (
 	OpKind = "pilotlight:op-kind"
 	// Step is the runbook step that created the resource.
 	Step = "pilotlight:step"
+	// Role names what a recovery-plane resource is for (vpc, public-subnet,
+	// app-sg, ...), so that a re-run finds it instead of making another.
+	Role = "pilotlight:role"
 )
 
 // Base returns the tags every created resource carries.
