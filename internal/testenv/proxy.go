@@ -143,6 +143,7 @@ func (p *Proxy) CallsTo(m Match) []Call {
 // waits (the client sees a slow call) until Release or the client gives up.
 type Hold struct {
 	match    Match
+	skip     int // matching requests to let through before the trap
 	reached  chan struct{}
 	released chan struct{}
 	once     sync.Once
@@ -157,8 +158,11 @@ func (h *Hold) Reached() <-chan struct{} { return h.reached }
 func (h *Hold) Release() { h.relOnce.Do(func() { close(h.released) }) }
 
 // HoldFirst traps the next request matching m.
-func (p *Proxy) HoldFirst(m Match) *Hold {
-	h := &Hold{match: m, reached: make(chan struct{}), released: make(chan struct{})}
+func (p *Proxy) HoldFirst(m Match) *Hold { return p.HoldNth(m, 1) }
+
+// HoldNth lets n-1 requests matching m through and traps the n-th.
+func (p *Proxy) HoldNth(m Match, n int) *Hold {
+	h := &Hold{match: m, skip: n - 1, reached: make(chan struct{}), released: make(chan struct{})}
 	p.mu.Lock()
 	p.holds = append(p.holds, h)
 	p.mu.Unlock()
@@ -343,6 +347,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var hold *Hold
 	for _, h := range p.holds {
 		if !h.taken && h.match.matches(c) {
+			if h.skip > 0 {
+				h.skip--
+				continue
+			}
 			h.taken = true
 			hold = h
 			break
