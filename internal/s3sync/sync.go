@@ -1,0 +1,356 @@
+package s3sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+// DefaultWorkers is how many copies run at once. A cross-region copy
+// spends most of its time waiting on S3, so throughput is about workers ÷
+// latency; 128 keeps a 30 ms link near 4,000 copies/s while staying well
+// under S3's 3,500 PUT/s per prefix for media spread over prefixes.
+const DefaultWorkers = 128
+
+// maxErrors bounds the error messages kept in a result; the count is exact.
+const maxErrors = 100
+
+// SyncOptions tune one back-fill.
+type SyncOptions struct {
+	// Workers is the number of copies in flight (default DefaultWorkers).
+	Workers int
+	// DryRun lists and compares but copies and deletes nothing.
+	DryRun bool
+	// Delete removes replica keys that the source lacks. Off by default: a
+	// replica that keeps deleted media is the safer failure.
+	Delete bool
+	// Progress receives a live status line (a TTY); nil prints nothing.
+	Progress io.Writer
+	// SourceRegion and DestRegion default to the primary and DR regions;
+	// failback passes DR → primary.
+	SourceRegion, DestRegion string
+	// Source and Dest default to b.Source → b.Replica.
+	Source, Dest string
+	// StorageClass of the copies; defaults to b.StorageClass when the
+	// destination is the replica, else the destination bucket's default.
+	StorageClass string
+	// Log receives warnings; nil uses slog.Default().
+	Log *slog.Logger
+}
+
+// SyncResult is what one back-fill did (or, with DryRun, would do).
+type SyncResult struct {
+	Source        string        `json:"source"`
+	Dest          string        `json:"dest"`
+	SourceRegion  string        `json:"source_region"`
+	DestRegion    string        `json:"dest_region"`
+	DryRun        bool          `json:"dry_run,omitempty"`
+	Compared      string        `json:"compared"`
+	Workers       int           `json:"workers"`
+	Listed        int64         `json:"listed"`
+	ReplicaListed int64         `json:"replica_listed"`
+	Copied        int64         `json:"copied"`
+	Skipped       int64         `json:"skipped"`
+	Deleted       int64         `json:"deleted"`
+	Extra         int64         `json:"extra"`
+	Failed        int64         `json:"failed"`
+	Bytes         int64         `json:"bytes"`
+	Duration      time.Duration `json:"duration_ns"`
+	Errors        []string      `json:"errors,omitempty"`
+}
+
+// syncPlan is a resolved direction.
+type syncPlan struct {
+	src, dst             string
+	srcRegion, dstRegion string
+	storageClass         types.StorageClass
+	kmsKey               string
+}
+
+func resolveSync(cfg *spec.Config, b spec.Bucket, opts SyncOptions) (syncPlan, error) {
+	p := syncPlan{
+		src: opts.Source, dst: opts.Dest,
+		srcRegion: opts.SourceRegion, dstRegion: opts.DestRegion,
+	}
+	if p.src == "" {
+		p.src = b.Source
+	}
+	if p.dst == "" {
+		p.dst = b.Replica
+	}
+	if p.srcRegion == "" {
+		p.srcRegion = cfg.Primary.Region
+	}
+	if p.dstRegion == "" {
+		p.dstRegion = cfg.DR.Region
+	}
+	if p.src == "" || p.dst == "" || p.src == p.dst {
+		return p, fmt.Errorf("bucket %q: need two different buckets, have source %q and replica %q", b.Name, p.src, p.dst)
+	}
+	if err := samePartition(p.src, p.srcRegion, p.dst, p.dstRegion); err != nil {
+		return p, err
+	}
+	sc := opts.StorageClass
+	if sc == "" && p.dst == b.Replica {
+		sc = b.StorageClass
+	}
+	p.storageClass = types.StorageClass(sc)
+	if p.dst == b.Replica {
+		p.kmsKey = b.ReplicaKMSKey
+	}
+	return p, nil
+}
+
+// samePartition refuses a copy between partitions: AWS cannot do one, and
+// moto would pretend to.
+func samePartition(src, srcRegion, dst, dstRegion string) error {
+	ps, err := partition.Of(srcRegion)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", src, err)
+	}
+	pd, err := partition.Of(dstRegion)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", dst, err)
+	}
+	if ps.ID != pd.ID {
+		return fmt.Errorf("bucket %s (%s, partition %s) to bucket %s (%s, partition %s): replication never crosses partitions",
+			src, srcRegion, ps.ID, dst, dstRegion, pd.ID)
+	}
+	return nil
+}
+
+// Sync back-fills the replica with server-side copies of every source
+// object that is missing there or different, and with Delete removes
+// replica-only keys. A re-run copies only what is still missing or
+// different, so an interrupted sync is resumed by running it again.
+func Sync(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket, opts SyncOptions) (*SyncResult, error) {
+	p, err := resolveSync(cfg, b, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	src := newS3(env, p.srcRegion, opts.Workers)
+	dst := newS3(env, p.dstRegion, opts.Workers+partsInFlight)
+	return runSync(ctx, src, dst, p, opts)
+}
+
+// checkBucket makes sure bucket exists and lives in region. HeadBucket is
+// answered with the bucket's region (x-amz-bucket-region) on success and on
+// AWS's 301 for the wrong region alike.
+func checkBucket(ctx context.Context, api objectAPI, role, bucket, region string) error {
+	out, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	actual := ""
+	if err != nil {
+		actual = regionHeader(err)
+	} else {
+		actual = aws.ToString(out.BucketRegion)
+	}
+	if actual != "" && actual != region {
+		return wrongRegion(role, bucket, actual, region)
+	}
+	if err != nil {
+		if notFound(err) {
+			return fmt.Errorf("%s bucket %s: does not exist (looked in %s)", role, bucket, region)
+		}
+		return fmt.Errorf("%s bucket %s: %s: %w", role, bucket, region, err)
+	}
+	return nil
+}
+
+func wrongRegion(role, bucket, actual, want string) error {
+	if !partition.SamePartition(actual, want) {
+		pa, _ := partition.Of(actual)
+		pw, _ := partition.Of(want)
+		return fmt.Errorf("%s bucket %s is in %s (partition %s), not %s (partition %s): replication never crosses partitions",
+			role, bucket, actual, pa.ID, want, pw.ID)
+	}
+	return fmt.Errorf("%s bucket %s is in %s, but the config puts it in %s", role, bucket, actual, want)
+}
+
+// syncStats are the live counters a sync updates and progress reads.
+type syncStats struct {
+	listed, replicaListed, queued, copied, skipped, deleted, extra, failed, bytes, queuedBytes atomic.Int64
+	listingDone                                                                                atomic.Bool
+
+	mu     sync.Mutex
+	errors []string
+}
+
+func (s *syncStats) fail(err error) {
+	s.failed.Add(1)
+	s.mu.Lock()
+	if len(s.errors) < maxErrors {
+		s.errors = append(s.errors, err.Error())
+	}
+	s.mu.Unlock()
+}
+
+func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptions) (*SyncResult, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	start := time.Now()
+	if err := preflight(ctx, src, dst, p); err != nil {
+		return nil, err
+	}
+	mode := compareMode(ctx, src, dst, p.src, p.dst, p.kmsKey, log)
+	c := &copier{
+		src: src, dst: dst, srcBucket: p.src, dstBucket: p.dst, srcRegion: p.srcRegion, dstRegion: p.dstRegion,
+		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode,
+	}
+
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcList := startListing(lctx, src, p.src, p.srcRegion)
+	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
+
+	st := &syncStats{}
+	stopProgress := startProgress(opts.Progress, st, start)
+
+	jobs := make(chan object, opts.Workers*2)
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range jobs {
+				if err := c.copy(ctx, o); err != nil {
+					st.fail(err)
+					continue
+				}
+				st.copied.Add(1)
+				st.bytes.Add(o.Size)
+			}
+		}()
+	}
+
+	var doomed []string
+	del := func(final bool) {
+		if len(doomed) == 0 || (!final && len(doomed) < 1000) {
+			return
+		}
+		n, err := deleteKeys(ctx, dst, p.dst, p.dstRegion, doomed)
+		st.deleted.Add(n)
+		if err != nil {
+			st.fail(err)
+		}
+		doomed = doomed[:0]
+	}
+	queue := func(o object) error {
+		st.queued.Add(1)
+		st.queuedBytes.Add(o.Size)
+		if opts.DryRun {
+			return nil
+		}
+		select {
+		case jobs <- o:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	mergeErr := merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
+		switch {
+		case d == nil:
+			st.listed.Add(1)
+			return queue(*s)
+		case s == nil:
+			st.replicaListed.Add(1)
+			st.extra.Add(1)
+			if opts.Delete {
+				if opts.DryRun {
+					st.deleted.Add(1)
+				} else {
+					doomed = append(doomed, d.Key)
+					del(false)
+				}
+			}
+			return nil
+		default:
+			st.listed.Add(1)
+			st.replicaListed.Add(1)
+			if differs(mode, s, d) != "" {
+				return queue(*s)
+			}
+			st.skipped.Add(1)
+			return nil
+		}
+	})
+	st.listingDone.Store(true)
+	close(jobs)
+	wg.Wait()
+	if mergeErr == nil {
+		del(true)
+	}
+	stopProgress()
+
+	res := &SyncResult{
+		Source: p.src, Dest: p.dst, SourceRegion: p.srcRegion, DestRegion: p.dstRegion,
+		DryRun: opts.DryRun, Compared: mode, Workers: opts.Workers,
+		Listed: st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
+		Copied: st.copied.Load(), Skipped: st.skipped.Load(), Deleted: st.deleted.Load(),
+		Extra: st.extra.Load(), Failed: st.failed.Load(), Bytes: st.bytes.Load(),
+		Duration: time.Since(start), Errors: st.errors,
+	}
+	if opts.DryRun {
+		res.Copied, res.Bytes = st.queued.Load(), st.queuedBytes.Load()
+	}
+	switch {
+	case mergeErr != nil:
+		return res, fmt.Errorf("sync %s (%s) to %s (%s): %w", p.src, p.srcRegion, p.dst, p.dstRegion, mergeErr)
+	case res.Failed > 0:
+		return res, fmt.Errorf("sync %s (%s) to %s (%s): %d objects failed, first: %s", p.src, p.srcRegion, p.dst, p.dstRegion, res.Failed, res.Errors[0])
+	}
+	return res, nil
+}
+
+// preflight checks both buckets at once.
+func preflight(ctx context.Context, src, dst objectAPI, p syncPlan) error {
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errs[0] = checkBucket(ctx, src, "source", p.src, p.srcRegion) }()
+	go func() { defer wg.Done(); errs[1] = checkBucket(ctx, dst, "replica", p.dst, p.dstRegion) }()
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// deleteKeys removes up to 1,000 keys in one call and counts what went.
+func deleteKeys(ctx context.Context, api objectAPI, bucket, region string, keys []string) (int64, error) {
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for i, k := range keys {
+		ids[i] = types.ObjectIdentifier{Key: aws.String(k)}
+	}
+	out, err := api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		Bucket: aws.String(bucket),
+		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete %d replica-only keys from %s (%s): %w", len(keys), bucket, region, err)
+	}
+	if len(out.Errors) > 0 {
+		e := out.Errors[0]
+		return int64(len(keys) - len(out.Errors)), fmt.Errorf("delete %d of %d replica-only keys from %s (%s) failed, first %s: %s",
+			len(out.Errors), len(keys), bucket, region, aws.ToString(e.Key), aws.ToString(e.Message))
+	}
+	return int64(len(keys)), nil
+}

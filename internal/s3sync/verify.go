@@ -1,0 +1,231 @@
+package s3sync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+// listMax bounds each key list in a VerifyResult; the counts are exact.
+// A fresh replica of a large bucket would otherwise hold every key in memory.
+const listMax = 1000
+
+// statusMax bounds the HeadObject calls verify makes to read replication
+// status, and statusWorkers how many run at once.
+const (
+	statusMax     = 1000
+	statusWorkers = 16
+)
+
+// StatusScope says which source objects verify reads the replication
+// status of. Listings do not carry it and a HeadObject per key would make
+// verify of 100,000 keys a 100,000-call job: a key whose replica is
+// present and equal needs no status, so only missing and different keys
+// are asked, the first statusMax of them in key order.
+const StatusScope = "missing and different keys only (first 1000 in key order)"
+
+// Diff is one key whose replica differs from the source.
+type Diff struct {
+	Key string `json:"key"`
+	Why string `json:"why"`
+}
+
+// VerifyResult compares the source and replica buckets.
+type VerifyResult struct {
+	Source        string `json:"source"`
+	Replica       string `json:"replica"`
+	SourceRegion  string `json:"source_region"`
+	ReplicaRegion string `json:"replica_region"`
+	// Converged: nothing missing or different, and no extra keys unless
+	// extras are expected (delete markers are not replicated).
+	Converged      bool     `json:"converged"`
+	SourceObjects  int64    `json:"source_objects"`
+	ReplicaObjects int64    `json:"replica_objects"`
+	Missing        []string `json:"missing"`
+	Extra          []string `json:"extra"`
+	Different      []Diff   `json:"different"`
+	MissingCount   int64    `json:"missing_count"`
+	ExtraCount     int64    `json:"extra_count"`
+	DifferentCount int64    `json:"different_count"`
+	// ExtraAllowed is true when deletes are not replicated
+	// (delete_markers: false), so replica-only keys are expected.
+	ExtraAllowed bool `json:"extra_allowed"`
+	// Truncated: a list holds only its first listMax keys.
+	Truncated bool `json:"truncated"`
+	// Pending and Failed count source objects whose replication status is
+	// PENDING or FAILED among those checked (see StatusScope).
+	Pending       int64         `json:"pending"`
+	Failed        int64         `json:"failed"`
+	OldestPending time.Duration `json:"oldest_pending_ns"`
+	StatusChecked int64         `json:"status_checked"`
+	StatusScope   string        `json:"status_scope"`
+	// Compared says how keys present on both sides were compared:
+	// CompareETag or CompareModified.
+	Compared string        `json:"compared"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// VerifyOptions choose the direction; the zero value is primary → DR.
+type VerifyOptions struct {
+	SourceRegion, DestRegion string
+	Source, Dest             string
+	Log                      *slog.Logger
+}
+
+// Verify compares the source bucket with its replica.
+func Verify(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket) (*VerifyResult, error) {
+	return VerifyWith(ctx, env, cfg, b, VerifyOptions{})
+}
+
+// VerifyWith is Verify in a chosen direction (failback verifies DR → primary).
+func VerifyWith(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket, opts VerifyOptions) (*VerifyResult, error) {
+	p, err := resolveSync(cfg, b, SyncOptions{SourceRegion: opts.SourceRegion, DestRegion: opts.DestRegion, Source: opts.Source, Dest: opts.Dest})
+	if err != nil {
+		return nil, err
+	}
+	src := newS3(env, p.srcRegion, statusWorkers)
+	dst := newS3(env, p.dstRegion, 0)
+	return runVerify(ctx, src, dst, p, !b.DeleteMarkers, opts.Log)
+}
+
+func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed bool, log *slog.Logger) (*VerifyResult, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	start := time.Now()
+	if err := preflight(ctx, src, dst, p); err != nil {
+		return nil, err
+	}
+	res := &VerifyResult{
+		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
+		Missing: []string{}, Extra: []string{}, Different: []Diff{},
+		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
+		Compared: compareMode(ctx, src, dst, p.src, p.dst, p.kmsKey, log),
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcList := startListing(lctx, src, p.src, p.srcRegion)
+	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
+
+	status := newStatusChecker(lctx, src, p.src, time.Now())
+	err := merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
+		switch {
+		case d == nil:
+			res.SourceObjects++
+			res.MissingCount++
+			if len(res.Missing) < listMax {
+				res.Missing = append(res.Missing, s.Key)
+			} else {
+				res.Truncated = true
+			}
+			status.check(*s)
+		case s == nil:
+			res.ReplicaObjects++
+			res.ExtraCount++
+			if len(res.Extra) < listMax {
+				res.Extra = append(res.Extra, d.Key)
+			} else {
+				res.Truncated = true
+			}
+		default:
+			res.SourceObjects++
+			res.ReplicaObjects++
+			if why := differs(res.Compared, s, d); why != "" {
+				res.DifferentCount++
+				if len(res.Different) < listMax {
+					res.Different = append(res.Different, Diff{Key: s.Key, Why: why})
+				} else {
+					res.Truncated = true
+				}
+				status.check(*s)
+			}
+		}
+		return nil
+	})
+	st := status.wait()
+	if err != nil {
+		return nil, fmt.Errorf("verify %s (%s) against %s (%s): %w", p.src, p.srcRegion, p.dst, p.dstRegion, err)
+	}
+	if st.err != nil {
+		return nil, fmt.Errorf("verify %s (%s): replication status: %w", p.src, p.srcRegion, st.err)
+	}
+	res.Pending, res.Failed, res.OldestPending, res.StatusChecked = st.pending, st.failed, st.oldest, st.checked
+	res.Converged = res.MissingCount == 0 && res.DifferentCount == 0 && (res.ExtraCount == 0 || extraAllowed)
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// statusChecker reads the replication status of up to statusMax source
+// objects in the background while the merge goes on.
+type statusChecker struct {
+	ch  chan object
+	wg  sync.WaitGroup
+	now time.Time
+
+	mu  sync.Mutex
+	out statusCount
+	n   int
+}
+
+type statusCount struct {
+	checked, pending, failed int64
+	oldest                   time.Duration
+	err                      error
+}
+
+func newStatusChecker(ctx context.Context, api objectAPI, bucket string, now time.Time) *statusChecker {
+	c := &statusChecker{ch: make(chan object, statusMax), now: now}
+	for i := 0; i < statusWorkers; i++ {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for o := range c.ch {
+				h, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(o.Key)})
+				c.mu.Lock()
+				switch {
+				case err != nil && notFound(err):
+					// Deleted since the listing: nothing to replicate.
+				case err != nil:
+					if c.out.err == nil {
+						c.out.err = fmt.Errorf("head s3://%s/%s: %w", bucket, o.Key, err)
+					}
+				default:
+					c.out.checked++
+					switch h.ReplicationStatus {
+					case types.ReplicationStatusPending:
+						c.out.pending++
+						c.out.oldest = max(c.out.oldest, c.now.Sub(o.LastModified))
+					case types.ReplicationStatusFailed:
+						c.out.failed++
+					}
+				}
+				c.mu.Unlock()
+			}
+		}()
+	}
+	return c
+}
+
+// check queues o unless statusMax objects were queued already.
+func (c *statusChecker) check(o object) {
+	if c.n >= statusMax {
+		return
+	}
+	c.n++
+	c.ch <- o // never blocks: the buffer holds statusMax
+}
+
+func (c *statusChecker) wait() statusCount {
+	close(c.ch)
+	c.wg.Wait()
+	return c.out
+}
