@@ -80,10 +80,12 @@ type Line struct {
 	PerYear   *Decimal `json:"per_year,omitempty"`
 	// PerYearUnrounded shows what the rounding rule acted on.
 	PerYearUnrounded *Decimal `json:"per_year_unrounded,omitempty"`
-	Currency         string   `json:"currency"`
-	From             string   `json:"from,omitempty"`
-	Priced           bool     `json:"priced"`
-	Note             string   `json:"note,omitempty"`
+	// Once is the amount of a one-off item, paid once.
+	Once     *Decimal `json:"once,omitempty"`
+	Currency string   `json:"currency"`
+	From     string   `json:"from,omitempty"`
+	Priced   bool     `json:"priced"`
+	Note     string   `json:"note,omitempty"`
 }
 
 // Totals of a set of lines, per month and per year, before and with tax.
@@ -188,7 +190,7 @@ func Compute(in Inputs, table *Table) (*Estimate, error) {
 	}
 	if n := in.HealthChecks; n > 0 {
 		add(&est.Standby, monthly("route53-health-check", "Route 53 health check",
-			Quantity{Int(int64(n)), "failover-records DNS"}, "checks", dr.Route53HealthCheckMonth, "month",
+			Quantity{Int(int64(n)), "failover-records DNS"}, plural(n, "check"), dr.Route53HealthCheckMonth, "month",
 			"route53_health_check_month"))
 	}
 	if n := in.StandbyLoadBalancers; n > 0 {
@@ -232,7 +234,8 @@ func Compute(in Inputs, table *Table) (*Estimate, error) {
 		}
 		l := yearly("first-copy", "First full copy to "+in.DRRegion+" (one-off, not in totals)",
 			Quantity{gb, "sum of the sizes above"}, "GB", primary.TransferOutGB, "GB", "transfer_out_gb")
-		l.PerMonth, l.Note = nil, "paid once, when protection starts"
+		l.Once, l.PerMonth, l.PerYear, l.PerYearUnrounded = l.PerYear, nil, nil, nil
+		l.Note = "paid once, when protection starts"
 		add(&est.OneOff, l)
 	}
 
@@ -283,6 +286,13 @@ func hourly(kind, item string, n int, from string, prices map[string]Decimal, ty
 		l.Note = typ + " is not in the " + key + " table (pilotlight does not guess a price); add it with --prices FILE"
 	}
 	return l
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func total(lines []Line, tax Decimal) Totals {

@@ -291,3 +291,19 @@ func TestDefaultTableIsWellFormed(t *testing.T) {
 		t.Fatal("the seed's prices changed")
 	}
 }
+
+// The shipped sample file loads and prices what it names.
+func TestExamplePricesFile(t *testing.T) {
+	table, err := LoadPrices("../../examples/prices.yaml", DefaultPrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, err := table.For("eu-central-1")
+	if err != nil || eu.Currency != "USD" || eu.AuroraSnapshotGBMonth.String() != "0.021" {
+		t.Fatalf("eu-central-1: %+v %v", eu, err)
+	}
+	bj := table.Regions["cn-north-1"]
+	if bj.Currency != "CNY" || bj.RDSInstanceHour["db.r6g.large"].String() != "1.55" || bj.RDSInstanceHour["db.t3.medium"].IsZero() {
+		t.Fatalf("cn-north-1: %+v", bj)
+	}
+}

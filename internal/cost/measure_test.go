@@ -2,6 +2,7 @@ package cost
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -196,7 +197,7 @@ func TestMeasureFromMoto(t *testing.T) {
 					t.Errorf("IA price %s", l.UnitPrice)
 				}
 			}
-			if len(est.Standby) != 5 || len(est.OneOff) != 1 {
+			if len(est.Standby) != 5 || len(est.OneOff) != 1 || est.OneOff[0].Once == nil || est.OneOff[0].PerYear != nil {
 				t.Errorf("lines: %+v one-off %+v", est.Standby, est.OneOff)
 			}
 
@@ -229,5 +230,66 @@ func TestMeasureMissingReplica(t *testing.T) {
 	}
 	if got.AMIGB != nil || got.SnapshotGB != nil {
 		t.Fatalf("nothing else is protected: %+v", got)
+	}
+}
+
+// pagedRDS splits moto's one-page answers into pages of one snapshot with a
+// Marker: moto ignores MaxRecords and Marker, and a real region with dozens
+// of snapshots pages.
+type pagedRDS struct {
+	snapshotAPI
+	calls int
+}
+
+func (p *pagedRDS) DescribeDBSnapshots(ctx context.Context, in *rds.DescribeDBSnapshotsInput, opts ...func(*rds.Options)) (*rds.DescribeDBSnapshotsOutput, error) {
+	p.calls++
+	out, err := p.snapshotAPI.DescribeDBSnapshots(ctx, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	if in.Marker != nil {
+		fmt.Sscan(*in.Marker, &i)
+	}
+	page := &rds.DescribeDBSnapshotsOutput{}
+	if i < len(out.DBSnapshots) {
+		page.DBSnapshots = out.DBSnapshots[i : i+1]
+	}
+	if i+1 < len(out.DBSnapshots) {
+		page.Marker = aws.String(fmt.Sprint(i + 1))
+	}
+	return page, nil
+}
+
+func TestMeasureFollowsRDSPages(t *testing.T) {
+	t.Parallel()
+	moto := testenv.Shared(t)
+	env := testenv.AWS(t, moto.NewAccount(t).URL)
+	ctx := context.Background()
+	c := rds.NewFromConfig(env.For("cn-north-1"))
+	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String("wp-db"), DBInstanceClass: aws.String("db.t3.micro"), Engine: aws.String("mysql"),
+		AllocatedStorage: aws.Int32(30), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"p1", "p2", "p3"} {
+		if _, err := c.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{
+			DBInstanceIdentifier: aws.String("wp-db"), DBSnapshotIdentifier: aws.String(id), Tags: rdsTagList(tags.Base("wordpress")),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := NewMeter(env, "cn-north-1", nil)
+	paged := &pagedRDS{snapshotAPI: m.RDS}
+	m.RDS = paged
+	cfg := &spec.Config{Stack: "wordpress"}
+	cfg.Protect.Databases = []spec.Database{{ID: "wp-db"}}
+	got, err := m.Measure(ctx, cfg, Want{Snapshots: true}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SnapshotGB == nil || got.SnapshotGB.Value.String() != "90" || paged.calls != 3 {
+		t.Fatalf("snapshots %+v over %d calls", got.SnapshotGB, paged.calls)
 	}
 }

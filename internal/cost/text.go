@@ -35,8 +35,14 @@ func WriteText(w io.Writer, e *Estimate) error {
 	if len(e.OneOff) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ONE-OFF\tQUANTITY\tUNIT PRICE\t\tAMOUNT\tCURRENCY")
-		writeLines(tw, e.OneOff)
+		fmt.Fprintln(tw, "ONE-OFF\tQUANTITY\tUNIT PRICE\tAMOUNT\tCURRENCY")
+		for _, l := range e.OneOff {
+			price, amount := "not priced", "-"
+			if l.Priced {
+				price, amount = l.UnitPrice.String()+"/"+l.PriceUnit, l.Once.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Item, quantityText(l.Quantity, l.Unit), price, amount, l.Currency)
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
