@@ -1,0 +1,479 @@
+package points
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+// BackupOptions tune one protect cycle.
+type BackupOptions struct {
+	// Only limits the cycle to these databases and images.
+	Only []string
+	// DryRun lists what would be created, copied and deleted; it reads but
+	// changes nothing.
+	DryRun bool
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+	// Parallelism bounds resources protected at once (default 16). Copies
+	// are bounded further by AWS's per-region copy quotas (copyQuotas).
+	Parallelism int
+	Log         *slog.Logger
+}
+
+// ResourceResult is what a cycle did for one resource.
+type ResourceResult struct {
+	Resource string `json:"resource"`
+	Kind     Kind   `json:"kind"`
+	// Created is the new primary point, Copied its DR copy.
+	Created string `json:"created,omitempty"`
+	Copied  string `json:"copied,omitempty"`
+	// Resumed is an unfinished point from an earlier run that this cycle
+	// finished instead of taking a new one.
+	Resumed string `json:"resumed,omitempty"`
+	// Deleted lists pruned points as region/id.
+	Deleted  []string      `json:"deleted,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// BackupReport is the result of one cycle.
+type BackupReport struct {
+	Results []ResourceResult `json:"results"`
+	// Planned are the dry run's lines: what would be created and deleted.
+	Planned []string `json:"planned,omitempty"`
+	DryRun  bool     `json:"dry_run,omitempty"`
+}
+
+// Failed returns the results that carry an error.
+func (r *BackupReport) Failed() []ResourceResult {
+	var out []ResourceResult
+	for _, x := range r.Results {
+		if x.Error != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Backup runs one protect cycle for every configured database and image (or
+// those in opts.Only): take a point, wait for it, copy it to the DR region,
+// wait for the copy, prune both regions. Resources run in parallel; one
+// failing does not stop the others. The error, when not nil, names every
+// failed resource and why; the report is returned either way.
+func Backup(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opts BackupOptions) (*BackupReport, error) {
+	return backup(ctx, newClients(env), cfg, opts)
+}
+
+func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions) (*BackupReport, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 16
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	ts, err := targets(cfg, opts.Only)
+	if err != nil {
+		return nil, err
+	}
+	// A config built in code skips spec's validation; never start a cycle
+	// whose copies would cross a partition.
+	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
+		return nil, err
+	}
+	cy := &cycle{c: c, cfg: cfg, opts: opts, quotas: c.quotas}
+	rep := &BackupReport{Results: make([]ResourceResult, len(ts)), DryRun: opts.DryRun}
+	plans := make([][]string, len(ts))
+	sem := make(chan struct{}, opts.Parallelism)
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				rep.Results[i], plans[i] = cy.protect(ctx, t)
+			case <-ctx.Done():
+				rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Error: "not started: " + ctx.Err().Error()}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range plans {
+		rep.Planned = append(rep.Planned, p...)
+	}
+	failed := rep.Failed()
+	if len(failed) == 0 {
+		return rep, nil
+	}
+	msgs := make([]string, len(failed))
+	for i, f := range failed {
+		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
+	}
+	return rep, fmt.Errorf("backup failed for %d of %d resources: %s", len(failed), len(ts), strings.Join(msgs, "; "))
+}
+
+// cycle is one run of Backup.
+type cycle struct {
+	c      *clients
+	cfg    *spec.Config
+	opts   BackupOptions
+	quotas *copyQuotas
+}
+
+// protect runs the cycle for one resource. It never panics on AWS errors:
+// every failure ends up in the result's Error.
+func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, plan []string) {
+	start := time.Now()
+	res = ResourceResult{Resource: t.name, Kind: t.kind}
+	log := cy.opts.Log.With("stack", cy.cfg.Stack, "resource", t.name, "kind", string(t.kind))
+	defer func() {
+		res.Duration = time.Since(start)
+		if res.Error != "" {
+			log.Error("protect failed", "error", res.Error)
+		}
+	}()
+	fail := func(err error) (ResourceResult, []string) {
+		res.Error = err.Error()
+		return res, plan
+	}
+	s := scope{cfg: cy.cfg, t: t}
+	k := cy.c.kind(t.kind)
+	P, D := cy.cfg.Primary.Region, cy.cfg.DR.Region
+
+	prim, err := k.list(ctx, cy.cfg, t, P)
+	if err != nil {
+		return fail(err)
+	}
+	dr, err := k.list(ctx, cy.cfg, t, D)
+	if err != nil {
+		return fail(err)
+	}
+	now := cy.opts.Now().UTC()
+
+	work, existingCopy, resume, stale := decide(prim, dr, t, now)
+	if stale.ID != "" {
+		// Not silent: the point stays for retention to remove.
+		log.Warn("an unfinished point is older than the schedule interval: taking a new one instead",
+			"point", stale.ID, "age", now.Sub(stale.Created).Round(time.Second).String())
+	}
+
+	var key string
+	if resume {
+		res.Resumed = work.ID
+		if work.Encrypted && (existingCopy.ID == "" || existingCopy.Status == StatusFailed) {
+			if key, err = cy.c.drKey(ctx, s); err != nil {
+				return fail(err)
+			}
+		}
+		if cy.opts.DryRun {
+			if existingCopy.ID != "" && existingCopy.Status != StatusFailed {
+				plan = append(plan, fmt.Sprintf("%s: wait for the unfinished copy %s of %s in %s", t.name, existingCopy.ID, work.ID, D))
+			} else {
+				plan = append(plan, fmt.Sprintf("%s: resume: copy the uncopied %s %s to %s%s", t.name, t.kind, work.ID, D, keyNote(key)))
+			}
+		}
+	} else {
+		// Everything that can fail before a point exists happens here: the
+		// source must exist and an encrypted one needs a usable DR key.
+		src, err := k.source(ctx, s)
+		if err != nil {
+			return fail(err)
+		}
+		if src.Encrypted {
+			if key, err = cy.c.drKey(ctx, s); err != nil {
+				return fail(err)
+			}
+		}
+		name := cy.name(t, now)
+		work = Point{ID: name, Name: name, Resource: t.name, Kind: t.kind, Region: P, Source: src.ID,
+			Created: now, Status: StatusAvailable, Managed: true, Encrypted: src.Encrypted}
+		if cy.opts.DryRun {
+			plan = append(plan,
+				fmt.Sprintf("%s: create %s %s of %s in %s", t.name, t.kind, name, src.ID, P),
+				fmt.Sprintf("%s: copy %s to %s%s", t.name, name, D, keyNote(key)))
+		} else {
+			p, err := k.create(ctx, s, src, name, now)
+			if err != nil {
+				return fail(err)
+			}
+			res.Created = p.ID
+			log.Info("point created", "point", p.ID, "region", P)
+			work = p
+		}
+	}
+
+	var copied Point
+	if cy.opts.DryRun {
+		copied = Point{ID: work.ID + "(copy)", Name: work.Name, Region: D, CopyOf: work.ID, Created: work.Created,
+			Status: StatusAvailable, Managed: true}
+		work.Status = StatusAvailable
+	} else {
+		if work.inProgress() {
+			if work, err = k.wait(ctx, s, work); err != nil {
+				return fail(err)
+			}
+		} else if t.kind == KindAMI && res.Created == "" {
+			// A resumed image: its snapshots may not have been tagged yet.
+			if work, err = k.wait(ctx, s, work); err != nil {
+				return fail(err)
+			}
+		}
+		if !work.Available() {
+			return fail(fmt.Errorf("%s %s in %s is %s, not available", t.kind, work.ID, P, work.Status))
+		}
+		if copied, err = cy.copy(ctx, s, k, work, existingCopy, key); err != nil {
+			return fail(err)
+		}
+		res.Copied = copied.ID
+		log.Info("point copied", "point", work.ID, "copy", copied.ID, "region", D)
+	}
+
+	// Retention runs only after this cycle's point is safe in the DR region
+	// (the seed deleted first), over the lists plus what this cycle made.
+	prim = upsert(prim, work)
+	dr = upsert(dr, copied)
+	protected := ""
+	if np, ok := newestAvailable(dr); ok {
+		protected = np.CopyOf
+		if protected == "" {
+			protected = np.ID
+		}
+	}
+	var primCands []Point
+	for _, p := range prim {
+		// Deleting a source whose copy is still running may fail the copy.
+		if dc, ok := copyIn(dr, p); ok && dc.inProgress() {
+			continue
+		}
+		primCands = append(primCands, p)
+	}
+	dels := append(Prune(primCands, t.keep, "primary", protected, now), Prune(dr, t.keep, "dr", protected, now)...)
+	var errs []error
+	for _, p := range dels {
+		if cy.opts.DryRun {
+			plan = append(plan, fmt.Sprintf("%s: delete %s %s in %s (retention)", t.name, t.kind, p.ID, p.Region))
+			continue
+		}
+		if err := k.remove(ctx, s, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Deleted = append(res.Deleted, p.Region+"/"+p.ID)
+		log.Info("point deleted", "point", p.ID, "region", p.Region)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fail(fmt.Errorf("retention: %w", err))
+	}
+	if cy.opts.DryRun {
+		res.Created, res.Copied = "", ""
+	}
+	return res, plan
+}
+
+// copy copies work to the DR region (or takes over the unfinished copy
+// found there) and waits for it, holding a copy slot throughout: AWS's
+// quotas count copies in progress, not calls.
+func (cy *cycle) copy(ctx context.Context, s scope, k kindOps, work, existing Point, key string) (Point, error) {
+	release, err := cy.quotas.acquire(ctx, s.t.kind, len(work.Snapshots))
+	if err != nil {
+		return Point{}, fmt.Errorf("wait for a copy slot in %s: %w", s.cfg.DR.Region, err)
+	}
+	defer release()
+	var d Point
+	switch {
+	case existing.ID != "" && existing.Status != StatusFailed:
+		d = existing
+		if !d.Managed {
+			// Adopt a copy whose tagging was interrupted: it is ours by
+			// name and description; wait tags it as a copy of work.
+			d.Created, d.Source, d.CopyOf, d.tags = work.Created, work.Source, work.ID, copyTags(work)
+		}
+	default:
+		if existing.ID != "" {
+			// A failed copy holds the name a new copy needs.
+			if err := k.remove(ctx, s, existing); err != nil {
+				return Point{}, err
+			}
+		}
+		if d, err = k.copy(ctx, s, work, key); err != nil {
+			return Point{}, err
+		}
+	}
+	return k.wait(ctx, s, d)
+}
+
+func (cy *cycle) name(t target, now time.Time) string {
+	switch t.kind {
+	case KindAMI:
+		return amiName(cy.cfg.Stack, t.name, now)
+	case KindRDSCluster:
+		return pointName(cy.cfg.Stack, t.name, now, clusterIDMax)
+	}
+	return pointName(cy.cfg.Stack, t.name, now, rdsIDMax)
+}
+
+func keyNote(key string) string {
+	if key == "" {
+		return ""
+	}
+	return " with KMS key " + key
+}
+
+// decide picks the cycle's work. A new point is taken unless the newest
+// managed primary point is unfinished: its DR copy is missing, running,
+// untagged or failed. Such a point is finished instead of taking another
+// (a crashed run must neither be left behind nor cause a second snapshot)
+// when its copy is running, it is itself still being made, or it is younger
+// than the schedule interval; an older one is returned as stale and left
+// for retention, since a fresh point serves the RPO better than an old copy.
+func decide(prim, dr []Point, t target, now time.Time) (work, existingCopy Point, resume bool, stale Point) {
+	last, ok := newestManaged(prim)
+	if !ok {
+		return Point{}, Point{}, false, Point{}
+	}
+	dc, hasCopy := copyIn(dr, last)
+	switch {
+	case hasCopy && dc.Managed && dc.Available():
+		return Point{}, Point{}, false, Point{}
+	case hasCopy && dc.Status != StatusFailed:
+		// running, or done but untagged: take it over, never copy twice
+		return last, dc, true, Point{}
+	case last.inProgress() || now.Sub(last.Created) < t.every:
+		if hasCopy {
+			return last, dc, true, Point{}
+		}
+		return last, Point{}, true, Point{}
+	}
+	return Point{}, Point{}, false, last
+}
+
+// newestManaged is the newest managed point that has not failed.
+func newestManaged(ps []Point) (Point, bool) {
+	var best Point
+	found := false
+	for _, p := range ps {
+		if p.Managed && p.Status != StatusFailed && (!found || newer(p, best)) {
+			best, found = p, true
+		}
+	}
+	return best, found
+}
+
+// copyIn finds the DR copy of primary point p: a managed copy naming it,
+// or an untagged one with its name and a description naming it. A usable
+// copy wins over a failed one.
+func copyIn(dr []Point, p Point) (Point, bool) {
+	var best Point
+	found := false
+	for _, d := range dr {
+		if d.CopyOf != p.ID || !(d.Managed || d.Name == p.Name) {
+			continue
+		}
+		if !found || (best.Status == StatusFailed && d.Status != StatusFailed) {
+			best, found = d, true
+		}
+	}
+	return best, found
+}
+
+// upsert replaces the point with p's id, or adds p.
+func upsert(ps []Point, p Point) []Point {
+	if p.ID == "" {
+		return ps
+	}
+	out := make([]Point, 0, len(ps)+1)
+	for _, q := range ps {
+		if q.ID != p.ID {
+			out = append(out, q)
+		}
+	}
+	out = append(out, p)
+	sortNewestFirst(out)
+	return out
+}
+
+// copyQuotas bounds copies in progress per destination region as AWS does
+// (a cycle has one destination, the DR region):
+//   - RDS DB snapshots: "You can have up to 20 snapshot copy requests in
+//     progress to a single destination Region per account" (Amazon RDS User
+//     Guide, "Copying a DB snapshot", Limitations).
+//   - Aurora DB cluster snapshots: "For each account, you can copy up to
+//     five DB cluster snapshots at a time from one Region to another"
+//     (Aurora User Guide, "Copying a DB cluster snapshot").
+//   - AMIs: CopyImage copies each EBS snapshot of the image, and EBS allows
+//     20 "Concurrent snapshot copies per destination Region" (Amazon EBS
+//     quotas, not adjustable), so an image takes one slot per snapshot.
+type copyQuotas struct {
+	rds, cluster, ebs *slots
+}
+
+func newCopyQuotas() *copyQuotas {
+	return &copyQuotas{rds: newSlots(20), cluster: newSlots(5), ebs: newSlots(20)}
+}
+
+func (q *copyQuotas) acquire(ctx context.Context, k Kind, snapshots int) (func(), error) {
+	switch k {
+	case KindRDSCluster:
+		return q.cluster.acquire(ctx, 1)
+	case KindAMI:
+		return q.ebs.acquire(ctx, max(snapshots, 1))
+	}
+	return q.rds.acquire(ctx, 1)
+}
+
+// slots is a weighted, context-aware semaphore.
+type slots struct {
+	acq  sync.Mutex // one acquirer at a time: two partial holds cannot deadlock
+	ch   chan struct{}
+	mu   sync.Mutex
+	held int
+	peak int
+}
+
+func newSlots(n int) *slots { return &slots{ch: make(chan struct{}, n)} }
+
+func (s *slots) acquire(ctx context.Context, w int) (func(), error) {
+	w = min(max(w, 1), cap(s.ch))
+	s.acq.Lock()
+	defer s.acq.Unlock()
+	for i := 0; i < w; i++ {
+		select {
+		case s.ch <- struct{}{}:
+		case <-ctx.Done():
+			for j := 0; j < i; j++ {
+				<-s.ch
+			}
+			return nil, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	s.held += w
+	s.peak = max(s.peak, s.held)
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.held -= w
+			s.mu.Unlock()
+			for i := 0; i < w; i++ {
+				<-s.ch
+			}
+		})
+	}, nil
+}
+
+// Peak is the most slots held at once (for tests and benchmarks).
+func (s *slots) Peak() int { s.mu.Lock(); defer s.mu.Unlock(); return s.peak }
