@@ -1,0 +1,295 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/internal/s3sync"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+func init() { register(newReplicateCmd) }
+
+// replicateOptions are the replicate verbs' flags.
+type replicateOptions struct {
+	Only    string
+	DryRun  bool
+	Workers int
+	Delete  bool
+}
+
+func newReplicateCmd(app *App) *cobra.Command {
+	var opts replicateOptions
+	cmd := &cobra.Command{
+		Use:   "replicate",
+		Short: "Set up S3 Cross-Region Replication, back-fill the replica, verify both sides",
+		Long: `replicate keeps each protected bucket's replica in the DR region complete.
+
+  setup   versioning on both buckets, the replica bucket (create_replica), the
+          replication role <stack>-s3-replication with a least-privilege policy,
+          and the replication rule. A second run changes nothing and says so.
+  sync    copies, server-side, what CRR does not: objects older than the rule
+          and failed replications. Re-running copies only what is missing or
+          different, so an interrupted sync resumes.
+  verify  compares both listings: missing, extra and different keys, and the
+          replication status (PENDING, FAILED, oldest pending age) of the keys
+          that are not in sync. Exit 0 when converged, 1 when not.`,
+		Example: `  pilotlight replicate setup --dry-run
+  pilotlight replicate sync --workers 256
+  pilotlight replicate verify --only media -o json`,
+		Args: cobra.NoArgs,
+	}
+	cmd.PersistentFlags().StringVar(&opts.Only, "only", "", "only the bucket with this name (protect.buckets[].name)")
+
+	setup := &cobra.Command{
+		Use:   "setup",
+		Short: "Enable versioning, create the replica and role, put the replication rule",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateSetup(cmd.Context(), app, opts) },
+	}
+	setup.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would change and change nothing")
+
+	sync := &cobra.Command{
+		Use:   "sync",
+		Short: "Back-fill the replica with server-side copies of what is missing or different",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateSync(cmd.Context(), app, opts) },
+	}
+	sync.Flags().IntVar(&opts.Workers, "workers", s3sync.DefaultWorkers, "copies in flight")
+	sync.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list and compare, copy and delete nothing")
+	sync.Flags().BoolVar(&opts.Delete, "delete", false, "delete replica keys the source does not have")
+
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Compare source and replica; exit 1 unless converged",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateVerify(cmd.Context(), app, opts) },
+	}
+	cmd.AddCommand(setup, sync, verify)
+	return cmd
+}
+
+// replicateBuckets loads the config and picks the buckets to work on.
+func replicateBuckets(app *App, only string) (*spec.Config, []spec.Bucket, error) {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cfg.Protect.Buckets) == 0 {
+		return nil, nil, Exit(ExitUsage, fmt.Errorf("%s: protect.buckets is empty: nothing to replicate", app.ConfigPath))
+	}
+	if only == "" {
+		return cfg, cfg.Protect.Buckets, nil
+	}
+	b, ok := cfg.Bucket(only)
+	if !ok {
+		var names []string
+		for _, b := range cfg.Protect.Buckets {
+			names = append(names, b.Name)
+		}
+		return nil, nil, Exit(ExitUsage, fmt.Errorf("--only %q: no such bucket in %s (have %s)", only, app.ConfigPath, strings.Join(names, ", ")))
+	}
+	return cfg, []spec.Bucket{b}, nil
+}
+
+// replicateResults is the JSON shape of every replicate verb.
+type replicateResults[T any] struct {
+	Buckets []T      `json:"buckets"`
+	Errors  []string `json:"errors,omitempty"`
+}
+
+func runReplicateSetup(ctx context.Context, app *App, opts replicateOptions) error {
+	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	if err != nil {
+		return err
+	}
+	env, err := app.Env(ctx)
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	out := replicateResults[*s3sync.SetupResult]{Buckets: []*s3sync.SetupResult{}}
+	var errs []error
+	for _, b := range buckets {
+		res, err := s3sync.Setup(ctx, env, cfg, b, opts.DryRun)
+		if err != nil {
+			errs = append(errs, err)
+			out.Errors = append(out.Errors, err.Error())
+			continue
+		}
+		out.Buckets = append(out.Buckets, res)
+	}
+	perr := app.Print(out, func(w io.Writer) {
+		for _, r := range out.Buckets {
+			fmt.Fprintf(w, "%s: %s (%s) -> %s (%s), role %s\n", r.Bucket, r.Source, r.SourceRegion, r.Replica, r.ReplicaRegion, r.RoleARN)
+			if r.Unchanged {
+				fmt.Fprintln(w, "  already set up: nothing to change")
+			}
+			for _, c := range r.Changed {
+				fmt.Fprintf(w, "  %s\n", c)
+			}
+			for _, n := range r.Notes {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
+		}
+	})
+	return Exit(ExitFailed, errors.Join(append(errs, perr)...))
+}
+
+func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) error {
+	if opts.Workers < 1 {
+		return Exit(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.Workers))
+	}
+	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	if err != nil {
+		return err
+	}
+	env, err := app.Env(ctx)
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	var progress io.Writer
+	if !app.JSON() && replicateTTY(app.Stderr) {
+		progress = app.Stderr
+	}
+	out := replicateResults[*s3sync.SyncResult]{Buckets: []*s3sync.SyncResult{}}
+	var errs []error
+	for _, b := range buckets {
+		res, err := s3sync.Sync(ctx, env, cfg, b, s3sync.SyncOptions{
+			Workers: opts.Workers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
+		})
+		if res != nil {
+			out.Buckets = append(out.Buckets, res)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			out.Errors = append(out.Errors, err.Error())
+		}
+	}
+	perr := app.Print(out, func(w io.Writer) {
+		for _, r := range out.Buckets {
+			verb := "copied"
+			if r.DryRun {
+				verb = "would copy"
+			}
+			secs := max(r.Duration.Seconds(), 1e-9)
+			fmt.Fprintf(w, "%s -> %s: %s %d objects (%s), skipped %d already equal (compared by %s), in %s: %.0f objects/s, %.1f MB/s\n",
+				r.Source, r.Dest, verb, r.Copied, replicateBytes(r.Bytes), r.Skipped, r.Compared,
+				r.Duration.Round(time.Millisecond), float64(r.Copied)/secs, float64(r.Bytes)/1e6/secs)
+			switch {
+			case r.Deleted > 0 && r.DryRun:
+				fmt.Fprintf(w, "  would delete %d replica-only keys\n", r.Deleted)
+			case r.Deleted > 0:
+				fmt.Fprintf(w, "  deleted %d replica-only keys\n", r.Deleted)
+			case r.Extra > 0:
+				fmt.Fprintf(w, "  %d replica-only keys kept (--delete removes them)\n", r.Extra)
+			}
+			if r.Failed > 0 {
+				fmt.Fprintf(w, "  %d failed; a re-run retries them. First errors:\n", r.Failed)
+				for _, e := range r.Errors[:min(len(r.Errors), 5)] {
+					fmt.Fprintf(w, "    %s\n", e)
+				}
+			}
+		}
+	})
+	return Exit(ExitFailed, errors.Join(append(errs, perr)...))
+}
+
+func runReplicateVerify(ctx context.Context, app *App, opts replicateOptions) error {
+	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	if err != nil {
+		return err
+	}
+	env, err := app.Env(ctx)
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	out := replicateResults[*s3sync.VerifyResult]{Buckets: []*s3sync.VerifyResult{}}
+	var errs []error
+	for _, b := range buckets {
+		res, err := s3sync.VerifyWith(ctx, env, cfg, b, s3sync.VerifyOptions{Log: app.Log})
+		if err != nil {
+			errs = append(errs, err)
+			out.Errors = append(out.Errors, err.Error())
+			continue
+		}
+		out.Buckets = append(out.Buckets, res)
+		if !res.Converged {
+			errs = append(errs, fmt.Errorf("%s (%s) and %s (%s) have not converged: %d missing, %d different, %d extra",
+				res.Source, res.SourceRegion, res.Replica, res.ReplicaRegion, res.MissingCount, res.DifferentCount, res.ExtraCount))
+		}
+	}
+	perr := app.Print(out, func(w io.Writer) {
+		for _, r := range out.Buckets {
+			state := "converged"
+			if !r.Converged {
+				state = "NOT converged"
+			}
+			fmt.Fprintf(w, "%s (%s) -> %s (%s): %s: %d source objects, %d replica objects, compared by %s\n",
+				r.Source, r.SourceRegion, r.Replica, r.ReplicaRegion, state, r.SourceObjects, r.ReplicaObjects, r.Compared)
+			replicateKeys(w, "missing", r.MissingCount, r.Missing)
+			var diffs []string
+			for _, d := range r.Different {
+				diffs = append(diffs, d.Key+": "+d.Why)
+			}
+			replicateKeys(w, "different", r.DifferentCount, diffs)
+			extra := "extra"
+			if r.ExtraAllowed {
+				extra = "extra (expected: delete markers are not replicated)"
+			}
+			replicateKeys(w, extra, r.ExtraCount, r.Extra)
+			if r.StatusChecked > 0 {
+				fmt.Fprintf(w, "  replication status of %d keys (%s): %d pending, %d failed", r.StatusChecked, r.StatusScope, r.Pending, r.Failed)
+				if r.Pending > 0 {
+					fmt.Fprintf(w, ", oldest pending %s", r.OldestPending.Round(time.Second))
+				}
+				fmt.Fprintln(w)
+			}
+		}
+	})
+	return Exit(ExitFailed, errors.Join(append(errs, perr)...))
+}
+
+// replicateKeys prints a count and the first few keys of a list.
+func replicateKeys(w io.Writer, what string, n int64, keys []string) {
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %d %s:\n", n, what)
+	const show = 20
+	for _, k := range keys[:min(len(keys), show)] {
+		fmt.Fprintf(w, "    %s\n", k)
+	}
+	if n > int64(min(len(keys), show)) {
+		fmt.Fprintf(w, "    … and %d more (-o json lists up to 1000)\n", n-int64(min(len(keys), show)))
+	}
+}
+
+func replicateBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// replicateTTY reports whether w is a character device (a TTY), where a
+// redrawn progress line makes sense.
+func replicateTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/s3sync"
+	"github.com/pilotlight/pilotlight/internal/testenv"
+)
+
+// TestReplicateVerbs drives setup, sync and verify through the command
+// line against moto. moto never replicates: sync does all the copying.
+// The test starts its own moto_server so that this package needs no
+// TestMain of its own.
+func TestReplicateVerbs(t *testing.T) {
+	moto, err := testenv.StartMoto(context.Background())
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(moto.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	id := testenv.RandomAccountID()
+	src, dst := "wp-media-prod-"+id, "wp-media-dr-"+id
+	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
+	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+primary: { region: cn-northwest-1 }
+dr:      { region: cn-north-1 }
+protect:
+  buckets:
+    - name: media
+      source: `+src+`
+      replica: `+dst+`
+      create_replica: true
+      storage_class: STANDARD_IA
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds := credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", "")
+	envOpts := &awsenv.Options{Endpoint: moto.URL, Credentials: creds, MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond, StandardRetry: true}
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
+		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
+		return code, out.String(), errb.String()
+	}
+
+	env, err := awsenv.Load(ctx, *envOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3c := s3.NewFromConfig(env.For("cn-northwest-1"), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(src),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "cn-northwest-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key, body string) {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"a.jpg", "dir/b.png", "dir/ü c.gif"} {
+		put(k, "body of "+k)
+	}
+
+	if code, out, errOut := run("replicate", "setup", "--dry-run"); code != 0 || !strings.Contains(out, "would create replica bucket "+dst) {
+		t.Fatalf("setup --dry-run: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := run("replicate", "setup"); code != 0 || !strings.Contains(out, "put replication rule") {
+		t.Fatalf("setup: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := run("replicate", "setup"); code != 0 || !strings.Contains(out, "nothing to change") {
+		t.Fatalf("second setup: %d %s", code, out)
+	}
+	if code, _, errOut := run("replicate", "verify"); code != 1 || !strings.Contains(errOut, "not converged: 3 missing") {
+		t.Fatalf("verify before sync: %d %s", code, errOut)
+	}
+
+	code, out, errOut := run("replicate", "sync", "--workers", "4", "-o", "json")
+	var synced replicateResults[s3sync.SyncResult]
+	if code != 0 || json.Unmarshal([]byte(out), &synced) != nil || synced.Buckets[0].Copied != 3 {
+		t.Fatalf("sync: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := run("replicate", "verify", "--only", "media"); code != 0 || !strings.Contains(out, ": converged: 3 source objects") {
+		t.Fatalf("verify after sync: %d %s", code, out)
+	}
+
+	put("dir/b.png", "changed")
+	code, out, _ = run("replicate", "verify", "-o", "json")
+	var verified replicateResults[s3sync.VerifyResult]
+	if code != 1 || json.Unmarshal([]byte(out), &verified) != nil || verified.Buckets[0].Converged ||
+		len(verified.Buckets[0].Different) != 1 || verified.Buckets[0].Different[0].Key != "dir/b.png" {
+		t.Fatalf("verify after a change: %d %s", code, out)
+	}
+	if code, out, _ := run("replicate", "sync"); code != 0 || !strings.Contains(out, "copied 1 objects") || !strings.Contains(out, "skipped 2") {
+		t.Fatalf("second sync: %d %s", code, out)
+	}
+	if code, _, _ := run("replicate", "verify"); code != 0 {
+		t.Fatalf("verify after second sync: %d", code)
+	}
+
+	if code, _, errOut := run("replicate", "verify", "--only", "nope"); code != 2 || !strings.Contains(errOut, `--only "nope"`) {
+		t.Fatalf("--only nope: %d %s", code, errOut)
+	}
+	if code, _, _ := run("replicate", "sync", "--workers", "0"); code != 2 {
+		t.Fatalf("--workers 0: %d", code)
+	}
+}
