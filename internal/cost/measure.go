@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -286,15 +285,5 @@ func rdsTags(ts []rdstypes.Tag) map[string]string {
 	for _, t := range ts {
 		out[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	return out
-}
-
-// Classes lists the storage classes measured, sorted.
-func (ms *Measured) Classes() []string {
-	out := make([]string, 0, len(ms.ReplicaGB))
-	for c := range ms.ReplicaGB {
-		out = append(out, c)
-	}
-	sort.Strings(out)
 	return out
 }
