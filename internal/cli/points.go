@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/internal/points"
+)
+
+func init() { register(newPointsCmd) }
+
+// pointsOptions are the points verb's flags.
+type pointsOptions struct {
+	Region string
+	Only   []string
+}
+
+func newPointsCmd(app *App) *cobra.Command {
+	var opts pointsOptions
+	cmd := &cobra.Command{
+		Use:   "points",
+		Short: "List recovery points per resource and region, with copy state, size, age and RPO",
+		Long: `points is the catalogue of recovery points: for every protected database and
+image, its snapshots or AMIs in the primary and DR regions with creation
+time, copy state, size and age. Points pilotlight did not make are listed as
+foreign; retention never touches them.
+
+A resource's RPO is the age of its newest complete DR point: the data a
+failover would lose now. --region dr calls only the DR region, so it works
+while the primary region is down.`,
+		Example: `  pilotlight points
+  pilotlight points --region dr -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runPoints(cmd.Context(), app, opts) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Region, "region", "both", "primary, dr or both")
+	f.StringArrayVar(&opts.Only, "only", nil, "only this database id or image name (repeatable)")
+	return cmd
+}
+
+func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
+	switch opts.Region {
+	case "primary", "dr", "both":
+	default:
+		return Exit(ExitUsage, fmt.Errorf("--region must be primary, dr or both, not %q", opts.Region))
+	}
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	if err := checkPointsOnly(cfg, opts.Only, app.ConfigPath); err != nil {
+		return err
+	}
+	env, err := app.Env(ctx)
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	cat, err := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: opts.Region, Only: opts.Only})
+	if cat == nil {
+		return Exit(ExitFailed, err)
+	}
+	if perr := app.Print(cat, func(w io.Writer) { printPointsCatalogue(w, cat) }); perr != nil {
+		return perr
+	}
+	return Exit(ExitFailed, err)
+}
+
+func printPointsCatalogue(w io.Writer, cat *points.Catalogue) {
+	for i, r := range cat.Resources {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s (%s): %s\n", r.Resource, r.Kind, pointsRPOLine(r))
+		if r.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", r.Error)
+			continue
+		}
+		if len(r.Points) == 0 {
+			fmt.Fprintln(w, "  no recovery points")
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  REGION\tPOINT\tCREATED (UTC)\tSTATE\tSIZE\tAGE\t")
+		for _, p := range r.Points {
+			id := p.ID
+			if p.Name != "" && p.Name != p.ID {
+				id += " (" + p.Name + ")"
+			}
+			state := p.CopyState
+			if !p.Managed {
+				state = "foreign, " + p.Status
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d GB\t%s\t\n", p.Region, id, p.Created.UTC().Format("2006-01-02 15:04:05"),
+				state, p.SizeGB, pointsAge(p.Age))
+		}
+		tw.Flush()
+	}
+}
+
+func pointsRPOLine(r points.ResourcePoints) string {
+	target := ""
+	if r.TargetRPO > 0 {
+		target = " (target " + pointsAge(r.TargetRPO) + ")"
+	}
+	if r.NewestDR == "" {
+		if r.Error != "" {
+			return "RPO unknown"
+		}
+		return "RPO none: no complete DR point" + target
+	}
+	s := "RPO " + pointsAge(r.RPO) + target + ", newest DR point " + r.NewestDR
+	if r.OverTarget {
+		s += ": OVER TARGET"
+	}
+	return s
+}
+
+// pointsAge prints a duration as 45s, 12m, 3h05m or 2d04h.
+func pointsAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + pointsAge(-d)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	}
+}
