@@ -127,7 +127,11 @@ func Load(ctx context.Context, s state.Store, runID string) (*Journal, error) {
 
 // List returns the journals of stack (all stacks if empty), newest first.
 func List(ctx context.Context, s state.Store, stack string) ([]*Journal, error) {
-	keys, err := s.List(ctx, "runs/")
+	return list(ctx, s, "runs/", stack)
+}
+
+func list(ctx context.Context, s state.Store, prefix, stack string) ([]*Journal, error) {
+	keys, err := s.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -156,7 +160,8 @@ func List(ctx context.Context, s state.Store, stack string) ([]*Journal, error) 
 // Unfinished returns the newest run of kind for stack that is neither done
 // nor abandoned (a crashed, failed or cancelled one), or nil when none.
 func Unfinished(ctx context.Context, s state.Store, stack, kind string) (*Journal, error) {
-	all, err := List(ctx, s, stack)
+	// Run ids start with their kind, so only that kind's journals are read.
+	all, err := list(ctx, s, "runs/"+kind+"-", stack)
 	if err != nil {
 		return nil, err
 	}

@@ -104,10 +104,13 @@ func firstOf(a, b string) string {
 
 // fmtElapsed prints whole seconds past ten seconds, as Terraform does.
 func fmtElapsed(d time.Duration) string {
-	if d >= 10*time.Second {
+	switch {
+	case d >= 10*time.Second:
 		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
 	}
-	return d.Round(100 * time.Millisecond).String()
+	return d.Round(time.Millisecond).String()
 }
 
 // LiveView redraws the run's steps in place on a terminal, updating
@@ -216,11 +219,12 @@ func (v *LiveView) draw(now time.Time) {
 
 func (v *LiveView) runLine(now time.Time) string {
 	r := v.run
-	el := r.elapsed
+	var line string
 	if r.phase == PhaseRunning || r.phase == "stopping" {
-		el = now.Sub(r.started)
+		line = fmt.Sprintf("run %s: %s [%s elapsed]", v.runID, r.phase, fmtElapsed(now.Sub(r.started)))
+	} else {
+		line = fmt.Sprintf("run %s: %s after %s", v.runID, r.phase, fmtElapsed(r.elapsed))
 	}
-	line := fmt.Sprintf("run %s: %s [%s elapsed]", v.runID, r.phase, fmtElapsed(el))
 	if r.note != "" && !strings.HasPrefix(r.note, "started") {
 		line += " - " + r.note
 	}
