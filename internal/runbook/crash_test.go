@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +54,16 @@ func crashGraph(work, block, point string) (*Graph, error) {
 			if id == block && point == "before" {
 				blockHere(id)
 			}
+			if id == block && point == "stoppable" {
+				// A long wait that honours cancellation at its safe point.
+				fmt.Printf("reached %s\n", id)
+				select {
+				case <-rc.Stopping():
+					return nil, ErrStopped
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
 			marker := filepath.Join(work, "made-"+id)
 			if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
 				f, err := os.OpenFile(filepath.Join(work, "effects.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
@@ -92,7 +104,9 @@ func blockHere(id string) {
 
 // helperMain is the child: exit 0 done, 1 failed, 3 lock held.
 func helperMain() int {
-	ctx := context.Background()
+	// As the CLI does: the first SIGTERM or Ctrl-C cancels the run.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	var env *awsenv.Env
 	path := os.Getenv(stateEnv)
 	if strings.HasPrefix(path, "s3://") {
@@ -123,7 +137,7 @@ func helperMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer release(ctx)
+	defer release(context.WithoutCancel(ctx))
 	g, err := crashGraph(os.Getenv(workEnv), os.Getenv(blockEnv), os.Getenv(blockPointEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -290,5 +304,67 @@ func TestCrashEveryStep(t *testing.T) {
 				t.Errorf("lock still held after the re-run: %+v", h)
 			}
 		})
+	}
+}
+
+// TestSIGTERM stops a real child while a step waits: no new step starts,
+// the running one leaves at its safe point, the journal says cancelled, the
+// child exits non-zero and gives the lock back; a re-run finishes the job.
+func TestSIGTERM(t *testing.T) {
+	stateDir, work := filepath.Join(t.TempDir(), ".pilotlight"), t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cmd := child(stateDir, work, blockEnv+"=b", blockPointEnv+"=stoppable")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	reached := make(chan bool, 1)
+	go func() { reached <- sc.Scan() && sc.Text() == "reached b" }()
+	select {
+	case ok := <-reached:
+		if !ok {
+			t.Fatalf("child did not reach b: %s", stderr.String())
+		}
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		t.Fatal("child never reached b")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "cancelled") {
+		t.Fatalf("child after SIGTERM: %v: %s", err, stderr.String())
+	}
+	store, err := state.OpenDir(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Unfinished(ctx, store, "wordpress", "failover")
+	if err != nil || j == nil || j.Phase != PhaseCancelled {
+		t.Fatalf("journal after SIGTERM: %+v %v", j, err)
+	}
+	if b, _ := j.Step("b"); b.Phase != PhaseCancelled {
+		t.Fatalf("b: %s", phases(j))
+	}
+	for _, id := range []string{"d", "e"} {
+		if s, _ := j.Step(id); s.Phase != PhasePending {
+			t.Fatalf("%s started after the stop: %s", id, phases(j))
+		}
+	}
+	if h, _ := store.Holder(ctx, "wordpress"); h != nil {
+		t.Fatalf("lock kept after a clean stop: %+v", h)
+	}
+	out, err := child(stateDir, work).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "done "+j.ID) {
+		t.Fatalf("re-run: %v: %s", err, out)
 	}
 }
