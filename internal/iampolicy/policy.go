@@ -1,0 +1,531 @@
+// Package iampolicy writes the least-privilege IAM policy for a configured
+// stack: per verb, the actions that verb's code calls (and those AWS checks
+// behind them, such as iam:PassRole), on the stack's own resources where
+// the API allows resource-level permissions, in the stack's partition. It
+// makes no AWS call; the account id is given.
+package iampolicy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
+)
+
+// The verbs a policy can be written for.
+const (
+	// Backup: recovery points (RDS snapshots, AMIs), their DR copies and
+	// retention — what `backup`, `serve` and the Lambda do for databases
+	// and images.
+	Backup = "backup"
+	// Replicate: back-fill and verify of replica buckets (`replicate sync`,
+	// `replicate verify`, and the scheduled bucket runs).
+	Replicate = "replicate"
+	// Init: one-time set-up while every region is up: `replicate setup`
+	// (versioning, replication rule and role) and `prepare` (DR network,
+	// app role, DR load balancer, Route 53 failover records).
+	Init = "init"
+	// Failover: the recovery plane in the DR region: failover, drill,
+	// failback and teardown.
+	Failover = "failover"
+	// Deploy: `pilotlight deploy` (Lambda role, function, schedules).
+	Deploy = "deploy"
+	// All is every verb above.
+	All = "all"
+)
+
+// Verbs lists the verbs in the order All expands to.
+func Verbs() []string { return []string{Backup, Replicate, Init, Failover, Deploy} }
+
+// Document is an IAM policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement; Action and Resource are always lists.
+type Statement struct {
+	Sid       string                    `json:"Sid"`
+	Effect    string                    `json:"Effect"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
+}
+
+// ParseVerbs splits a --for value ("backup,replicate", "all") into verbs.
+func ParseVerbs(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range strings.Split(s, ",") {
+		v = strings.TrimSpace(strings.ToLower(v))
+		if v == "" {
+			continue
+		}
+		var add []string
+		switch v {
+		case All:
+			add = Verbs()
+		case Backup, Replicate, Init, Failover, Deploy:
+			add = []string{v}
+		default:
+			return nil, fmt.Errorf("unknown verb %q: want %s or all", v, strings.Join(Verbs(), ", "))
+		}
+		for _, a := range add {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no verb given: want %s or all", strings.Join(Verbs(), ", "))
+	}
+	return out, nil
+}
+
+// For writes the policy for the given verbs of cfg in account.
+func For(cfg *spec.Config, account string, verbs ...string) (*Document, error) {
+	if account == "" {
+		return nil, fmt.Errorf("iam policy: no account id")
+	}
+	p, err := partition.Of(cfg.Primary.Region)
+	if err != nil {
+		return nil, fmt.Errorf("iam policy: primary region: %w", err)
+	}
+	if !partition.SamePartition(cfg.Primary.Region, cfg.DR.Region) {
+		return nil, fmt.Errorf("iam policy: %s and %s are in different partitions", cfg.Primary.Region, cfg.DR.Region)
+	}
+	b := &builder{cfg: cfg, p: p, acct: account, P: cfg.Primary.Region, D: cfg.DR.Region}
+	for _, v := range verbs {
+		switch v {
+		case Backup:
+			b.backup()
+		case Replicate:
+			b.replicate()
+		case Init:
+			b.init()
+		case Failover:
+			b.failover()
+		case Deploy:
+			b.deploy()
+		default:
+			return nil, fmt.Errorf("iam policy: unknown verb %q", v)
+		}
+	}
+	b.state()
+	return &Document{Version: "2012-10-17", Statement: b.merge()}, nil
+}
+
+type builder struct {
+	cfg   *spec.Config
+	p     partition.Partition
+	acct  string
+	P, D  string
+	stmts []Statement
+}
+
+func (b *builder) add(sid string, actions, resources []string, cond map[string]map[string]any) {
+	if len(actions) == 0 || len(resources) == 0 {
+		return
+	}
+	b.stmts = append(b.stmts, Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources, Condition: cond})
+}
+
+// merge joins statements with one Sid (two verbs may add the same grant)
+// and sorts and de-duplicates their lists, so that output is stable.
+func (b *builder) merge() []Statement {
+	var out []Statement
+	idx := map[string]int{}
+	for _, s := range b.stmts {
+		if i, ok := idx[s.Sid]; ok {
+			out[i].Action = append(out[i].Action, s.Action...)
+			out[i].Resource = append(out[i].Resource, s.Resource...)
+			continue
+		}
+		idx[s.Sid] = len(out)
+		out = append(out, s)
+	}
+	for i := range out {
+		out[i].Action = uniq(out[i].Action)
+		out[i].Resource = uniq(out[i].Resource)
+	}
+	return out
+}
+
+func uniq(xs []string) []string {
+	sort.Strings(xs)
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (b *builder) arn(service, region, resource string) string {
+	return b.p.ARN(service, region, b.acct, resource)
+}
+
+// both is an ARN in the primary and in the DR region.
+func (b *builder) both(service, resource string) []string {
+	return []string{b.arn(service, b.P, resource), b.arn(service, b.D, resource)}
+}
+
+// inRegions limits a statement on "*" (describe calls that take no
+// resource-level permission) to the stack's two regions.
+func (b *builder) inRegions(regions ...string) map[string]map[string]any {
+	return map[string]map[string]any{"StringEquals": {"aws:RequestedRegion": uniq(regions)}}
+}
+
+func stackTag(stack string) map[string]map[string]any {
+	return map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + tags.Stack: stack}}
+}
+
+// rdsPrefix is the start of every RDS identifier pilotlight makes: RDS
+// keeps identifiers in lower case, and ARNs with them.
+func (b *builder) rdsPrefix() string { return strings.ToLower(b.cfg.Stack) + "-" }
+
+func (b *builder) viaService(service string, regions ...string) map[string]map[string]any {
+	var vs []string
+	for _, r := range regions {
+		vs = append(vs, service+"."+r+"."+b.p.DNSSuffix)
+	}
+	return map[string]map[string]any{"StringEquals": {"kms:ViaService": uniq(vs)}}
+}
+
+// keyARNs scopes a KMS grant: the key itself when the config names it by
+// ARN, else every key of the account in region (an alias or id is
+// resolved only at run time; IAM authorises against the key, not the alias).
+func (b *builder) keyARNs(key, region string) []string {
+	if _, _, r, _, _, ok := partition.ParseARN(key); ok && strings.Contains(key, ":key/") && r == region {
+		return []string{key}
+	}
+	return []string{b.arn("kms", region, "key/*")}
+}
+
+func (b *builder) backup() {
+	c := b.cfg
+	var describe []string
+	var instances, clusters []string
+	for _, d := range c.Protect.Databases {
+		if d.IsCluster() {
+			clusters = append(clusters, d.ID)
+		} else {
+			instances = append(instances, d.ID)
+		}
+	}
+	pre := b.rdsPrefix()
+	if len(instances) > 0 {
+		describe = append(describe, "rds:DescribeDBInstances", "rds:DescribeDBSnapshots")
+		var res []string
+		for _, id := range instances {
+			res = append(res, b.arn("rds", b.P, "db:"+strings.ToLower(id)))
+		}
+		res = append(res, b.both("rds", "snapshot:"+pre+"*")...)
+		// CreateDBSnapshot and CopyDBSnapshot with tags need AddTagsToResource.
+		b.add("BackupRDSSnapshots", []string{"rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:AddTagsToResource"}, res, nil)
+		// Retention: only snapshots named by pilotlight for this stack.
+		b.add("BackupRDSRetention", []string{"rds:DeleteDBSnapshot"}, b.both("rds", "snapshot:"+pre+"*"), nil)
+	}
+	if len(clusters) > 0 {
+		describe = append(describe, "rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots")
+		var res []string
+		for _, id := range clusters {
+			res = append(res, b.arn("rds", b.P, "cluster:"+strings.ToLower(id)))
+		}
+		res = append(res, b.both("rds", "cluster-snapshot:"+pre+"*")...)
+		b.add("BackupRDSClusterSnapshots", []string{"rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"}, res, nil)
+		b.add("BackupRDSClusterRetention", []string{"rds:DeleteDBClusterSnapshot"}, b.both("rds", "cluster-snapshot:"+pre+"*"), nil)
+	}
+	if len(c.Protect.Images) > 0 {
+		describe = append(describe, "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages")
+		// The instance side of CreateImage: scoped by id or by the
+		// selector's tags when every image selects the same way.
+		b.imageSources()
+		images := []string{"arn:" + b.p.ID + ":ec2:" + b.P + "::image/*", "arn:" + b.p.ID + ":ec2:" + b.P + "::snapshot/*"}
+		b.add("BackupAMICreate", []string{"ec2:CreateImage"}, images, nil)
+		var both []string
+		for _, r := range []string{b.P, b.D} {
+			both = append(both, "arn:"+b.p.ID+":ec2:"+r+"::image/*", "arn:"+b.p.ID+":ec2:"+r+"::snapshot/*")
+		}
+		b.add("BackupAMICopyAndTag", []string{"ec2:CopyImage", "ec2:CreateTags"}, both, nil)
+		// Image ids are random: retention is scoped by the stack tag that
+		// pilotlight puts on every image and snapshot it makes.
+		b.add("BackupAMIRetention", []string{"ec2:DeregisterImage", "ec2:DeleteSnapshot"}, both, stackTag(c.Stack))
+	}
+	b.add("BackupDescribe", describe, []string{"*"}, b.inRegions(b.P, b.D))
+
+	// KMS: the DR key is looked up before an encrypted copy; RDS and EC2
+	// then use it (and the source key) on the caller's behalf, which needs
+	// grants and, for AMIs, data-key calls through EC2.
+	var keys []string
+	for _, d := range c.Protect.Databases {
+		keys = append(keys, b.keyARNs(d.DRKMSKey, b.D)...)
+	}
+	for _, im := range c.Protect.Images {
+		keys = append(keys, b.keyARNs(im.DRKMSKey, b.D)...)
+	}
+	if len(keys) > 0 {
+		keys = append(keys, b.arn("kms", b.P, "key/*"))
+		b.add("BackupKMSDescribe", []string{"kms:DescribeKey"}, keys, nil)
+		b.add("BackupKMSGrant", []string{"kms:CreateGrant"}, keys,
+			map[string]map[string]any{"Bool": {"kms:GrantIsForAWSResource": true}})
+	}
+	if len(c.Protect.Images) > 0 {
+		b.add("BackupKMSImageCopy", []string{"kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKeyWithoutPlaintext"},
+			[]string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, b.viaService("ec2", b.P, b.D))
+	}
+}
+
+// imageSources grants CreateImage on the protected instances.
+func (b *builder) imageSources() {
+	var ids []string
+	tagSel := map[string]string{}
+	byTag := true
+	for _, im := range b.cfg.Protect.Images {
+		if im.Instance.ID != "" {
+			ids = append(ids, b.arn("ec2", b.P, "instance/"+im.Instance.ID))
+			byTag = false
+			continue
+		}
+		for k, v := range im.Instance.Tag {
+			if old, ok := tagSel[k]; ok && old != v {
+				byTag = false
+			}
+			tagSel[k] = v
+		}
+	}
+	if len(ids) > 0 {
+		b.add("BackupAMIInstancesById", []string{"ec2:CreateImage"}, ids, nil)
+	}
+	if len(ids) < len(b.cfg.Protect.Images) {
+		cond := map[string]map[string]any(nil)
+		if byTag && len(tagSel) > 0 {
+			m := map[string]any{}
+			for k, v := range tagSel {
+				m["aws:ResourceTag/"+k] = v
+			}
+			cond = map[string]map[string]any{"StringEquals": m}
+		}
+		b.add("BackupAMIInstancesByTag", []string{"ec2:CreateImage"}, []string{b.arn("ec2", b.P, "instance/*")}, cond)
+	}
+}
+
+func (b *builder) bucketARN(name string) string { return "arn:" + b.p.ID + ":s3:::" + name }
+
+func (b *builder) replicate() {
+	var buckets, src, dst []string
+	for _, bk := range b.cfg.Protect.Buckets {
+		buckets = append(buckets, b.bucketARN(bk.Source), b.bucketARN(bk.Replica))
+		src = append(src, b.bucketARN(bk.Source)+"/*")
+		dst = append(dst, b.bucketARN(bk.Replica)+"/*")
+	}
+	if len(buckets) == 0 {
+		return
+	}
+	b.add("ReplicateBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration"}, buckets, nil)
+	b.add("ReplicateRead", []string{"s3:GetObject", "s3:GetObjectTagging"}, append(append([]string{}, src...), dst...), nil)
+	b.add("ReplicateWrite", []string{"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject"}, dst, nil)
+	b.add("ReplicateKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
+	// Copies of SSE-KMS objects decrypt with the source key and encrypt
+	// with the replica's, both through S3.
+	b.add("ReplicateKMSViaS3", []string{"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"},
+		[]string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, b.viaService("s3", b.P, b.D))
+}
+
+// replicationRole is s3sync.RoleName; spelled here to keep this package
+// free of the S3 client code.
+func (b *builder) replicationRole() string { return b.cfg.Stack + "-s3-replication" }
+
+func (b *builder) role(name string) string {
+	return "arn:" + b.p.ID + ":iam::" + b.acct + ":role/" + name
+}
+
+func (b *builder) init() {
+	var buckets []string
+	for _, bk := range b.cfg.Protect.Buckets {
+		buckets = append(buckets, b.bucketARN(bk.Source), b.bucketARN(bk.Replica))
+	}
+	if len(buckets) > 0 {
+		b.add("InitReplicationBuckets", []string{
+			"s3:GetBucketLocation", "s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
+			"s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration", "s3:GetEncryptionConfiguration",
+		}, buckets, nil)
+		b.add("InitReplicationPassRole", []string{"iam:PassRole"}, []string{b.role(b.replicationRole())},
+			map[string]map[string]any{"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}})
+		b.add("InitKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
+	}
+	// Roles and instance profiles that set-up makes: the replication role
+	// and the app's role, all named <stack>-*.
+	b.add("InitRoles", []string{
+		"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy",
+	}, []string{b.role(b.cfg.Stack + "-*")}, nil)
+	if b.cfg.Recover.App != nil {
+		b.add("InitInstanceProfiles", []string{
+			"iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:TagInstanceProfile",
+		}, []string{"arn:" + b.p.ID + ":iam::" + b.acct + ":instance-profile/" + b.cfg.Stack + "-*"}, nil)
+	}
+	b.recoveryPlane("Init", prepareActions)
+}
+
+func (b *builder) failover() {
+	b.recoveryPlane("Failover", failoverActions)
+	if b.cfg.Recover.App != nil {
+		// The auto scaling group launches instances with the prepared
+		// profile: its role is passed to EC2, and only that role.
+		b.add("FailoverPassAppRole", []string{"iam:PassRole"}, []string{b.role(b.cfg.Stack + "-dr-app*")},
+			map[string]map[string]any{"StringEquals": {"iam:PassedToService": b.p.ServicePrincipal("ec2")}})
+		b.add("FailoverAppProfile", []string{"iam:GetRole", "iam:GetInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
+			"iam:DeleteInstanceProfile", "iam:DeleteRolePolicy", "iam:DeleteRole"},
+			[]string{b.role(b.cfg.Stack + "-dr-app*"), "arn:" + b.p.ID + ":iam::" + b.acct + ":instance-profile/" + b.cfg.Stack + "-dr-app*"}, nil)
+	}
+	// Failback copies the DR replica back to the source bucket.
+	var buckets, objs []string
+	for _, bk := range b.cfg.Protect.Buckets {
+		buckets = append(buckets, b.bucketARN(bk.Source), b.bucketARN(bk.Replica))
+		objs = append(objs, b.bucketARN(bk.Source)+"/*", b.bucketARN(bk.Replica)+"/*")
+	}
+	if len(buckets) > 0 {
+		b.add("FailbackBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration"}, buckets, nil)
+		b.add("FailbackObjects", []string{"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"}, objs, nil)
+	}
+	// Failover reads the newest DR recovery point.
+	var rdsRead []string
+	for _, d := range b.cfg.Protect.Databases {
+		if d.IsCluster() {
+			rdsRead = append(rdsRead, "rds:DescribeDBClusterSnapshots")
+		} else {
+			rdsRead = append(rdsRead, "rds:DescribeDBSnapshots")
+		}
+	}
+	if len(b.cfg.Protect.Images) > 0 {
+		rdsRead = append(rdsRead, "ec2:DescribeImages")
+	}
+	b.add("FailoverPointsRead", rdsRead, []string{"*"}, b.inRegions(b.D))
+}
+
+// recoveryPlane grants the DR-region actions of a set, per service: ARNs
+// in the DR region of this account (Route 53: the partition's global ARNs).
+// Deletes need the stack tag where the service supports tag conditions.
+func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
+	r := b.cfg.Recover
+	if r.Database == nil && r.Cache == nil && r.App == nil && r.DNS == nil && r.Network.VPC.IsZero() && r.Network.CIDR == "" {
+		return
+	}
+	services := make([]string, 0, len(set))
+	for s := range set {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, svc := range services {
+		a := set[svc]
+		name := sidPrefix + sidName(svc)
+		var res []string
+		switch svc {
+		case "route53":
+			res = []string{"arn:" + b.p.ID + ":route53:::hostedzone/*", "arn:" + b.p.ID + ":route53:::healthcheck/*", "arn:" + b.p.ID + ":route53:::change/*"}
+		case "ec2":
+			res = []string{"arn:" + b.p.ID + ":ec2:" + b.D + ":" + b.acct + ":*", "arn:" + b.p.ID + ":ec2:" + b.D + "::image/*"}
+		default:
+			res = []string{b.arn(svc, b.D, "*")}
+		}
+		cond := b.inRegions(b.D)
+		if svc == "route53" {
+			cond = nil
+		}
+		b.add(name+"Read", a.read, []string{"*"}, cond)
+		b.add(name+"Write", a.write, res, nil)
+		if len(a.delete) > 0 {
+			var dc map[string]map[string]any
+			if a.tagDeletes {
+				dc = stackTag(b.cfg.Stack)
+			}
+			b.add(name+"Delete", a.delete, b.deletable(svc, res), dc)
+		}
+	}
+}
+
+// deletable narrows deletes by name where the service's ARNs carry the
+// name pilotlight gave: RDS and ElastiCache resources are all <stack>-*.
+func (b *builder) deletable(svc string, res []string) []string {
+	pre := b.rdsPrefix()
+	switch svc {
+	case "rds":
+		out := []string{b.arn("rds", b.D, "db:"+pre+"*"), b.arn("rds", b.D, "cluster:"+pre+"*"), b.arn("rds", b.D, "subgrp:"+pre+"*")}
+		if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
+			out = append(out, b.arn("rds", b.D, "db:"+strings.ToLower(d.Identifier)+"*"), b.arn("rds", b.D, "cluster:"+strings.ToLower(d.Identifier)+"*"))
+		}
+		return out
+	case "elasticache":
+		return []string{b.arn("elasticache", b.D, "replicationgroup:"+pre+"*"), b.arn("elasticache", b.D, "cluster:"+pre+"*"),
+			b.arn("elasticache", b.D, "subnetgroup:"+pre+"*")}
+	}
+	return res
+}
+
+func sidName(svc string) string {
+	switch svc {
+	case "ec2":
+		return "EC2"
+	case "rds":
+		return "RDS"
+	case "elasticache":
+		return "ElastiCache"
+	case "elasticloadbalancing":
+		return "ELB"
+	case "autoscaling":
+		return "AutoScaling"
+	case "route53":
+		return "Route53"
+	}
+	return strings.ToUpper(svc[:1]) + svc[1:]
+}
+
+// deploy grants what `pilotlight deploy` calls: its two roles, the
+// function and one schedule per resource, all named <stack>-pilotlight*.
+func (b *builder) deploy() {
+	base := b.cfg.Stack + "-pilotlight"
+	b.add("DeployRoles", []string{"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy"},
+		[]string{b.role(base + "*")}, nil)
+	b.add("DeployPassRoleToLambda", []string{"iam:PassRole"}, []string{b.role(base)},
+		map[string]map[string]any{"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
+	b.add("DeployPassRoleToScheduler", []string{"iam:PassRole"}, []string{b.role(base + "-scheduler")},
+		map[string]map[string]any{"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}})
+	b.add("DeployFunction", []string{"lambda:GetFunction", "lambda:CreateFunction", "lambda:UpdateFunctionCode",
+		"lambda:UpdateFunctionConfiguration", "lambda:TagResource"},
+		[]string{b.arn("lambda", b.D, "function:"+base)}, nil)
+	b.add("DeploySchedules", []string{"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"},
+		[]string{b.arn("scheduler", b.D, "schedule/*/"+b.cfg.Stack+"-*")}, nil)
+	b.add("DeployListSchedules", []string{"scheduler:ListSchedules"}, []string{"*"}, b.inRegions(b.D))
+}
+
+// state grants access to the state store when it is remote (s3:// with a
+// DynamoDB lock table in the DR region); the local file needs no AWS rights.
+func (b *builder) state() {
+	path := b.cfg.State.Path
+	if !strings.HasPrefix(path, "s3://") {
+		return
+	}
+	rest := strings.TrimPrefix(path, "s3://")
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	prefix = strings.Trim(prefix, "/")
+	objs := b.bucketARN(bucket) + "/*"
+	list := map[string]map[string]any(nil)
+	if prefix != "" {
+		objs = b.bucketARN(bucket) + "/" + prefix + "/*"
+		list = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix, prefix + "/*"}}}
+	}
+	b.add("StateBucket", []string{"s3:GetBucketLocation"}, []string{b.bucketARN(bucket)}, nil)
+	b.add("StateList", []string{"s3:ListBucket"}, []string{b.bucketARN(bucket)}, list)
+	b.add("StateObjects", []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, []string{objs}, nil)
+	table := b.cfg.State.LockTable
+	if table == "" {
+		table = "pilotlight-locks"
+	}
+	b.add("StateLock", []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"},
+		[]string{b.arn("dynamodb", b.D, "table/"+table)}, nil)
+}
