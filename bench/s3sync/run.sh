@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# S3 back-fill benchmark: pilotlight replicate sync against aws s3 sync,
+# rclone sync and (when on PATH) s5cmd sync, on an in-memory S3 (gofakes3)
+# behind a proxy adding 30 ms to every request; then the incremental case
+# (100,000 keys, 1% changed) and verify, each against the time to list both
+# buckets. Run by hand from the repository root:
+#
+#   bench/s3sync/run.sh            # ROUNDS=3 N=10000 INC_N=100000 LATENCY=30ms BUDGET=2700
+#
+# It never builds or downloads s5cmd; rclone comes from Debian
+# (apt-get install -y rclone). Servers run on loopback only and are stopped
+# on exit; the whole run is bounded by BUDGET seconds, each tool run by
+# RUN_TIMEOUT seconds. See docs/benchmarks.md, "S3 back-fill and verify".
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+N=${N:-10000}
+BIG=${BIG:-5}
+INC_N=${INC_N:-100000}
+INC_ROUNDS=${INC_ROUNDS:-3}
+LATENCY=${LATENCY:-30ms}
+BUDGET=${BUDGET:-2700}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+WORKERS=${WORKERS:-}
+
+cd "$(dirname "$0")/../.."
+start_epoch=$(date +%s)
+work=$(mktemp -d /tmp/s3sync-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+left() { echo $((BUDGET - ($(date +%s) - start_epoch))); }
+
+for t in go curl python3 /usr/bin/time timeout; do
+	command -v "$t" >/dev/null || { say "missing $t"; exit 2; }
+done
+have_aws=0; command -v aws >/dev/null && have_aws=1
+have_rclone=0; command -v rclone >/dev/null && have_rclone=1
+have_s5cmd=0; command -v s5cmd >/dev/null && have_s5cmd=1
+[ $have_aws = 1 ] || say "aws CLI not found: its runs are skipped"
+[ $have_rclone = 1 ] || say "rclone not found (apt-get install -y rclone): its runs are skipped"
+[ $have_s5cmd = 1 ] || say "s5cmd not on PATH: its runs are skipped (this script never builds or downloads it)"
+
+say "building pilotlight and the bench server"
+go build -o "$work/pilotlight" ./cmd/pilotlight
+go build -o "$work/fakes3" ./bench/s3sync/fakes3
+
+waitfile() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; say "no $1"; exit 1; }
+"$work/fakes3" serve -ready "$work/server.url" -max "$((BUDGET + 600))s" 2>"$work/server.log" &
+pids+=($!); SPID=$!
+waitfile "$work/server.url"; S=$(cat "$work/server.url")
+"$work/fakes3" proxy -target "$S" -latency "$LATENCY" -ready "$work/proxy.url" -max "$((BUDGET + 600))s" 2>"$work/proxy.log" &
+pids+=($!); PPID_=$!
+waitfile "$work/proxy.url"; P=$(cat "$work/proxy.url")
+
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+# Plain-HTTP loopback endpoints: a CA bundle from the environment only
+# breaks clients that insist on loading it (rclone does).
+unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE || true
+for c in 10 64; do
+	cat >"$work/aws$c.cfg" <<CFG
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+    max_concurrent_requests = $c
+    multipart_threshold = 1GB
+CFG
+done
+# gofakes3 has no UploadPartCopy: the 1 GB threshold keeps the aws CLI on
+# CopyObject for the 64 MiB objects, as pilotlight (single-part source ETag)
+# and rclone (copy cutoff 4.6 GiB) and s5cmd (always CopyObject) are.
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT="$P" \
+	RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=bench RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=bench \
+	RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true RCLONE_CONFIG_BENCH_REGION=us-east-1
+: >"$work/rclone.conf"
+
+tick=$(getconf CLK_TCK)
+proc_cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+machine_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+
+# runtool TOOL SRC DST: one timed copy into a fresh DST; appends a TSV row.
+results="$work/results.tsv"
+printf 'set\tround\ttool\twall\tuser\tsys\tmaxrss_kb\tobjects\tbytes\tok\trequests\tserver_cpu\tproxy_cpu\tother_cpu\n' >"$results"
+runtool() {
+	local set=$1 round=$2 tool=$3 src=$4 dst=$5 fresh=${6:-1}
+	if [ "$(left)" -le 60 ]; then say "budget spent: skipping $tool"; return 0; fi
+	[ "$fresh" = 1 ] && curl -fsS "$S/__admin/create?bucket=$dst" >/dev/null
+	local cmd
+	case $tool in
+	pilotlight*)
+		cat >"$work/pl.yaml" <<YAML
+stack: bench
+primary: { region: us-east-1 }
+dr:      { region: us-west-2 }
+protect:
+  buckets:
+    - { name: media, source: $src, replica: $dst }
+YAML
+		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${WORKERS:+--workers $WORKERS}) ;;
+	aws) cmd=(env AWS_CONFIG_FILE="$work/aws10.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
+	aws64) cmd=(env AWS_CONFIG_FILE="$work/aws64.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
+	rclone) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst") ;;
+	rclone64) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst" --transfers 64 --checkers 64 --fast-list) ;;
+	s5cmd) cmd=(s5cmd --endpoint-url "$P" sync "s3://$src/*" "s3://$dst/") ;;
+	esac
+	curl -fsS "$P/__bench/calls?reset=1" >/dev/null
+	local s0 p0 m0 s1 p1 m1
+	s0=$(proc_cpu "$SPID"); p0=$(proc_cpu "$PPID_"); m0=$(machine_busy)
+	local ok=1
+	/usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" timeout "$RUN_TIMEOUT" "${cmd[@]}" >"$work/out.txt" 2>"$work/err.txt" || ok=0
+	s1=$(proc_cpu "$SPID"); p1=$(proc_cpu "$PPID_"); m1=$(machine_busy)
+	local calls; calls=$(curl -fsS "$P/__bench/calls")
+	# GNU time puts "Command exited with non-zero status" first on failure.
+	read -r wall user sys rss < <(tail -1 "$work/time.txt") || { wall=0; user=0; sys=0; rss=0; }
+	local stat objs bytes
+	stat=$(curl -fsS "$S/__admin/stat?bucket=$dst")
+	objs=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["objects"])' "$stat")
+	bytes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$stat")
+	local want; want=$(curl -fsS "$S/__admin/stat?bucket=$src")
+	[ "$want" = "$stat" ] || ok=0
+	[ $ok = 1 ] || { say "$tool round $round: not a complete copy ($stat, want $want)"; tail -3 "$work/err.txt" >&2; }
+	local other
+	other=$(python3 -c "print(round((($m1-$m0)-($s1-$s0)-($p1-$p0))/$tick-($user+$sys),2))")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$round" "$tool" "$wall" "$user" "$sys" "$rss" \
+		"$objs" "$bytes" "$ok" "$calls" "$(python3 -c "print(($s1-$s0)/$tick)")" "$(python3 -c "print(($p1-$p0)/$tick)")" "$other" >>"$results"
+	cp "$work/out.txt" "$work/last-$tool.out"
+	say "$(printf '%-11s round %s: %6.2fs  %s objects' "$tool" "$round" "$wall" "$objs")"
+}
+
+drop() { curl -fsS "$S/__admin/drop?bucket=$1" >/dev/null; }
+
+# --- throughput: N objects of 1 KiB-1 MiB (log-uniform) plus BIG x 64 MiB
+say "seeding $N objects (1 KiB-1 MiB, log-uniform) + $BIG x 64 MiB"
+"$work/fakes3" seed -endpoint "$S" -bucket src -n "$N" -min 1024 -max 1048576 -big "$BIG" -bigsize 67108864 -seed 1 >"$work/seed.json"
+tools=(pilotlight)
+[ $have_aws = 1 ] && tools+=(aws aws64)
+[ $have_rclone = 1 ] && tools+=(rclone64)
+[ $have_s5cmd = 1 ] && tools+=(s5cmd)
+for r in $(seq "$ROUNDS"); do
+	for t in "${tools[@]}"; do runtool mixed "$r" "$t" src "dst-$t-$r"; drop "dst-$t-$r"; done
+done
+# rclone's defaults (4 transfers, a HEAD after each copy) are slow: once.
+[ $have_rclone = 1 ] && { runtool mixed 1 rclone src dst-rclone-1; drop dst-rclone-1; }
+
+# --- memory and verify at N keys (the mixed set)
+runtool mixed 0 pilotlight-final src dst-final
+rss_verify() { # SRC DST -> "seconds maxrss_kb exit"
+	cat >"$work/pl.yaml" <<YAML
+stack: bench
+primary: { region: us-east-1 }
+dr:      { region: us-west-2 }
+protect:
+  buckets:
+    - { name: media, source: $1, replica: $2 }
+YAML
+	local code=0
+	/usr/bin/time -f '%e %M' -o "$work/vtime.txt" timeout "$RUN_TIMEOUT" env AWS_ENDPOINT_URL="$P" \
+		"$work/pilotlight" --config "$work/pl.yaml" replicate verify -o json >"$work/verify.json" 2>>"$work/err.txt" || code=$?
+	echo "$(tail -1 "$work/vtime.txt") $code"
+}
+listboth() { "$work/fakes3" list -endpoint "$P" -bucket "$1" -bucket "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'; }
+read -r v10_s v10_rss v10_code <<<"$(rss_verify src dst-final)"
+l10=$(listboth src dst-final)
+drop dst-final
+
+# --- incremental: INC_N small keys, 1% changed per round
+inc="$work/incremental.tsv"
+printf 'round\tlist_before\tsync\tlist_after\tcopied\tsync_rss_kb\n' >"$inc"
+if [ "$(left)" -gt 300 ]; then
+	say "seeding $INC_N objects (1-4 KiB) for the incremental case"
+	"$work/fakes3" seed -endpoint "$S" -bucket inc-src -n "$INC_N" -min 1024 -max 4096 -seed 2 >/dev/null
+	runtool incremental-fill 0 pilotlight inc-src inc-dst
+	for r in $(seq "$INC_ROUNDS"); do
+		[ "$(left)" -gt 120 ] || break
+		"$work/fakes3" mutate -endpoint "$S" -bucket inc-src -n "$INC_N" -every 100 -offset "$r" >/dev/null
+		lb=$(listboth inc-src inc-dst)
+		runtool incremental "$r" pilotlight inc-src inc-dst 0
+		la=$(listboth inc-src inc-dst)
+		copied=$(python3 -c 'import json; print(json.load(open("'"$work/last-pilotlight.out"'"))["buckets"][0]["copied"])')
+		row=$(tail -1 "$results")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$lb" "$(cut -f4 <<<"$row")" "$la" "$copied" "$(cut -f7 <<<"$row")" >>"$inc"
+	done
+	read -r v100_s v100_rss v100_code <<<"$(rss_verify inc-src inc-dst)"
+	l100=$(listboth inc-src inc-dst)
+	l100b=$(listboth inc-src inc-dst)
+else
+	say "budget spent: incremental case skipped"
+	v100_s=0 v100_rss=0 v100_code=-1 l100=0 l100b=0
+fi
+
+# --- report
+python3 - "$results" "$inc" "$work/seed.json" <<PY
+import csv, json, statistics, sys, subprocess, platform
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+inc = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
+seed = json.load(open(sys.argv[3]))
+cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+def ver(cmd):
+    try: return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.splitlines()[0].strip()
+    except Exception: return "absent"
+print("## S3 back-fill benchmark run")
+print(f"machine: {subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip()} cores, {cpu}, {int(mem)//1024//1024} GiB; {platform.platform()}")
+print(f"tools: {ver(['go','version'])}; {ver(['aws','--version']) or 'aws absent'}; {ver(['rclone','version'])}; s5cmd {ver(['s5cmd','version'])}")
+print(f"server: gofakes3 (memory) behind a proxy adding ${LATENCY} per request; data: {seed['objects']} objects, {seed['bytes']/1e6:.0f} MB")
+print()
+print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | complete |")
+print("|---|---|---|---|---|---|---|---|---|")
+med = {}
+for tool in dict.fromkeys(r["tool"] for r in rows if r["set"] == "mixed" and r["round"] != "0"):
+    rs = [r for r in rows if r["set"] == "mixed" and r["tool"] == tool and r["round"] != "0"]
+    w = statistics.median(float(r["wall"]) for r in rs)
+    med[tool] = w
+    objs = seed["objects"]; mb = seed["bytes"]/1e6
+    cpu = statistics.median((float(r["user"])+float(r["sys"]))/objs*1000 for r in rs)
+    req = statistics.median(int(r["requests"])/objs for r in rs)
+    oth = max(float(r["other_cpu"]) for r in rs)
+    ok = all(r["ok"] == "1" for r in rs)
+    print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {'yes' if ok else 'NO'} |")
+if "pilotlight" in med:
+    print()
+    for t, w in med.items():
+        if t != "pilotlight":
+            print(f"- pilotlight is {w/med['pilotlight']:.1f}x {t}")
+print()
+print("per run (wall s): " + "; ".join(f"{r['tool']}#{r['round']} {float(r['wall']):.2f}" for r in rows if r["set"] == "mixed"))
+if inc:
+    print()
+    print("### incremental: ${INC_N} keys, 1% changed per round")
+    print("| round | list both s (before/after) | sync s | sync / list | copied | sync peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    for r in inc:
+        base = statistics.median([float(r["list_before"]), float(r["list_after"])])
+        print(f"| {r['round']} | {float(r['list_before']):.2f} / {float(r['list_after']):.2f} | {float(r['sync']):.2f} | {float(r['sync'])/base:.2f} | {r['copied']} | {int(r['sync_rss_kb'])/1024:.0f} |")
+print()
+print("### verify")
+print(f"- ${N} + ${BIG} keys: verify {float('${v10_s}'):.2f} s (exit ${v10_code}), list both {float('${l10}'):.2f} s, peak RSS {int('${v10_rss}')/1024:.0f} MB")
+if float('${l100}') > 0:
+    l = statistics.median([float('${l100}'), float('${l100b}')])
+    print(f"- ${INC_N} keys: verify {float('${v100_s}'):.2f} s (exit ${v100_code}), list both {l:.2f} s, ratio {float('${v100_s}')/l:.2f}, peak RSS {int('${v100_rss}')/1024:.0f} MB")
+fill = [r for r in rows if r["set"] == "incremental-fill"]
+mix = [r for r in rows if r["set"] == "mixed" and r["tool"] == "pilotlight"]
+if fill and mix:
+    print(f"- sync peak RSS: {statistics.median(int(r['maxrss_kb']) for r in mix)/1024:.0f} MB at {seed['objects']} keys, {int(fill[0]['maxrss_kb'])/1024:.0f} MB filling ${INC_N} keys")
+PY
