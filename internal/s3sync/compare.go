@@ -24,23 +24,6 @@ const (
 	CompareModified = "size+last-modified"
 )
 
-// compareMode picks how keys are compared: ETags when they are content
-// hashes on both sides, else sizes and times.
-func compareMode(ctx context.Context, src, dst objectAPI, srcBucket, dstBucket, replicaKey string, log *slog.Logger) string {
-	if replicaKey != "" {
-		return CompareModified
-	}
-	for _, x := range []struct {
-		api    objectAPI
-		bucket string
-	}{{src, srcBucket}, {dst, dstBucket}} {
-		if kmsDefault(ctx, x.api, x.bucket, log) {
-			return CompareModified
-		}
-	}
-	return CompareETag
-}
-
 // kmsDefault reports whether bucket encrypts new objects with SSE-KMS by
 // default. A bucket without an encryption configuration, or a server that
 // does not implement the call, counts as not KMS.

@@ -59,6 +59,9 @@ func (c *copier) copy(ctx context.Context, o object) error {
 }
 
 func (c *copier) copyErr(key string, err error) error {
+	if apiCode(err) == "InvalidObjectState" {
+		return fmt.Errorf("copy s3://%s/%s (%s): archived (Glacier storage class): restore it first, then re-run: %w", c.srcBucket, key, c.srcRegion, err)
+	}
 	if httpStatus(err) == http.StatusPreconditionFailed || apiCode(err) == "PreconditionFailed" {
 		return fmt.Errorf("copy s3://%s/%s (%s) to s3://%s (%s): source changed during the sync; a re-run copies the new version: %w",
 			c.srcBucket, key, c.srcRegion, c.dstBucket, c.dstRegion, err)

@@ -209,10 +209,10 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		opts.Workers = DefaultWorkers
 	}
 	start := time.Now()
-	if err := preflight(ctx, src, dst, p); err != nil {
+	mode, err := preflight(ctx, src, dst, p, log)
+	if err != nil {
 		return nil, err
 	}
-	mode := compareMode(ctx, src, dst, p.src, p.dst, p.kmsKey, log)
 	c := &copier{
 		src: src, dst: dst, srcBucket: p.src, dstBucket: p.dst, srcRegion: p.srcRegion, dstRegion: p.dstRegion,
 		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode,
@@ -323,15 +323,32 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	return res, nil
 }
 
-// preflight checks both buckets at once.
-func preflight(ctx context.Context, src, dst objectAPI, p syncPlan) error {
+// preflight checks both buckets at once and picks how keys are compared:
+// two round trips whatever the number of checks.
+func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Logger) (mode string, err error) {
 	errs := make([]error, 2)
+	kms := make([]bool, 2)
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); errs[0] = checkBucket(ctx, src, "source", p.src, p.srcRegion) }()
-	go func() { defer wg.Done(); errs[1] = checkBucket(ctx, dst, "replica", p.dst, p.dstRegion) }()
+	for i, side := range []struct {
+		api             objectAPI
+		role, b, region string
+	}{{src, "source", p.src, p.srcRegion}, {dst, "replica", p.dst, p.dstRegion}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = checkBucket(ctx, side.api, side.role, side.b, side.region); errs[i] == nil {
+				kms[i] = kmsDefault(ctx, side.api, side.b, log)
+			}
+		}()
+	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	if p.kmsKey != "" || kms[0] || kms[1] {
+		return CompareModified, nil
+	}
+	return CompareETag, nil
 }
 
 // deleteKeys removes up to 1,000 keys in one call and counts what went.

@@ -102,14 +102,15 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		log = slog.Default()
 	}
 	start := time.Now()
-	if err := preflight(ctx, src, dst, p); err != nil {
+	mode, err := preflight(ctx, src, dst, p, log)
+	if err != nil {
 		return nil, err
 	}
 	res := &VerifyResult{
 		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
 		Missing: []string{}, Extra: []string{}, Different: []Diff{},
 		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
-		Compared: compareMode(ctx, src, dst, p.src, p.dst, p.kmsKey, log),
+		Compared: mode,
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -117,7 +118,7 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
 
 	status := newStatusChecker(lctx, src, p.src, time.Now())
-	err := merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
+	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
 		switch {
 		case d == nil:
 			res.SourceObjects++
