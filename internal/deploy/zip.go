@@ -31,7 +31,7 @@ import (
 // runs the binary's lambda verb with the config packed beside it.
 const Bootstrap = `#!/bin/sh
 cd "${LAMBDA_TASK_ROOT:-/var/task}" || exit 1
-exec ./pilotlight lambda --config pilotlight.yaml
+exec ./pilotlight lambda --config pilotlight.yaml --output json
 `
 
 // Package is a built Lambda zip.
