@@ -1,0 +1,251 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+// albZones are the canonical hosted zone ids of Application Load Balancers
+// per region, for Route 53 alias records. moto returns a placeholder for
+// CanonicalHostedZoneId, so the table is the source (Elastic Load Balancing
+// endpoints and quotas, AWS General Reference).
+var albZones = map[string]string{
+	"us-east-1": "Z35SXDOTRQ7X7K", "us-east-2": "Z3AADJGX6KTTL2", "us-west-1": "Z368ELLRRE2KJ0",
+	"us-west-2": "Z1H1FL5HABSF5", "ca-central-1": "ZQSVJUPU6J1EY", "eu-central-1": "Z215JYRZR1TBD5",
+	"eu-west-1": "Z32O12XQLNTSW2", "eu-west-2": "ZHURV8PSTC4K8", "eu-west-3": "Z3Q77PNBQS71R4",
+	"eu-north-1": "Z23TAZ6LKFMNIO", "eu-south-1": "Z3ULH7SSC9OV64", "ap-east-1": "Z3DQVH9N71FHZ0",
+	"ap-south-1": "ZP97RAFLXTNZK", "ap-northeast-1": "Z14GRHDCWA56QT", "ap-northeast-2": "ZWKZPGTI48KDX",
+	"ap-northeast-3": "Z5LXEXXYW11ES", "ap-southeast-1": "Z1LMS91P8CMLE5", "ap-southeast-2": "Z1GM3OXH4ZPM65",
+	"sa-east-1": "Z2P70J7HTTTPLU", "me-south-1": "ZS929ML54UICD", "af-south-1": "Z268VQBMOI5EKX",
+	"cn-north-1": "Z1GDH35T77C1KE", "cn-northwest-1": "ZM7IZAIOVVDZF",
+	"us-gov-west-1": "Z33AYJ8TM3BH4J", "us-gov-east-1": "Z166TLBEWOO7G0",
+}
+
+// ALBZone returns the canonical hosted zone of ALBs in region.
+func ALBZone(region string) (string, error) {
+	z, ok := albZones[region]
+	if !ok {
+		return "", fmt.Errorf("no known load balancer hosted zone for %s: use recover.dns.type cname", region)
+	}
+	return z, nil
+}
+
+func fqdn(s string) string { return strings.TrimSuffix(s, ".") + "." }
+
+// findZone returns the hosted zone id of the configured zone.
+func findZone(ctx context.Context, c *clients, zone string) (string, error) {
+	out, err := c.r53.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(fqdn(zone))})
+	if err != nil {
+		return "", fmt.Errorf("find hosted zone %s: %w", zone, err)
+	}
+	for _, z := range out.HostedZones {
+		if strings.EqualFold(aws.ToString(z.Name), fqdn(zone)) && (z.Config == nil || !z.Config.PrivateZone) {
+			return strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/"), nil
+		}
+	}
+	return "", fmt.Errorf("hosted zone %s not found in Route 53", zone)
+}
+
+// recordTo builds the record set pointing name at a load balancer in region.
+func recordTo(d *spec.DNS, name, lbDNS, region string) (r53types.ResourceRecordSet, error) {
+	if d.Type == "cname" {
+		return r53types.ResourceRecordSet{
+			Name: aws.String(fqdn(name)), Type: r53types.RRTypeCname, TTL: aws.Int64(int64(d.TTL)),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(lbDNS)}},
+		}, nil
+	}
+	zone, err := ALBZone(region)
+	if err != nil {
+		return r53types.ResourceRecordSet{}, err
+	}
+	return r53types.ResourceRecordSet{
+		Name: aws.String(fqdn(name)), Type: r53types.RRTypeA,
+		AliasTarget: &r53types.AliasTarget{DNSName: aws.String(lbDNS), HostedZoneId: aws.String(zone), EvaluateTargetHealth: true},
+	}, nil
+}
+
+// upsertRecord points name at the load balancer and waits for INSYNC.
+func upsertRecord(ctx context.Context, c *clients, d *spec.DNS, name, lbDNS, region string, wait waitPolicy) error {
+	zoneID, err := findZone(ctx, c, d.Zone)
+	if err != nil {
+		return err
+	}
+	rr, err := recordTo(d, name, lbDNS, region)
+	if err != nil {
+		return err
+	}
+	return changeRecords(ctx, c, zoneID, wait, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &rr})
+}
+
+func changeRecords(ctx context.Context, c *clients, zoneID string, wait waitPolicy, changes ...r53types.Change) error {
+	out, err := c.r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zoneID),
+		ChangeBatch:  &r53types.ChangeBatch{Comment: aws.String("pilotlight"), Changes: changes},
+	})
+	if err != nil {
+		return fmt.Errorf("change records in zone %s: %w", zoneID, err)
+	}
+	id := aws.ToString(out.ChangeInfo.Id)
+	_, err = waitFor(ctx, wait, "Route 53 change "+id, func(ctx context.Context) (struct{}, bool, error) {
+		ch, err := c.r53.GetChange(ctx, &route53.GetChangeInput{Id: aws.String(id)})
+		if err != nil {
+			return struct{}{}, false, fmt.Errorf("get change %s: %w", id, err)
+		}
+		return struct{}{}, ch.ChangeInfo.Status == r53types.ChangeStatusInsync, nil
+	})
+	return err
+}
+
+// deleteRecord removes name's record if it points at lbDNS; a record that
+// points elsewhere (someone moved it on) is left alone.
+func deleteRecord(ctx context.Context, c *clients, d *spec.DNS, name, lbDNS string, wait waitPolicy) (bool, error) {
+	zoneID, err := findZone(ctx, c, d.Zone)
+	if err != nil {
+		return false, err
+	}
+	out, err := c.r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(fqdn(name))})
+	if err != nil {
+		return false, fmt.Errorf("list records of %s: %w", d.Zone, err)
+	}
+	for _, rr := range out.ResourceRecordSets {
+		if !strings.EqualFold(aws.ToString(rr.Name), fqdn(name)) || rr.SetIdentifier != nil {
+			continue
+		}
+		target := ""
+		if rr.AliasTarget != nil {
+			target = aws.ToString(rr.AliasTarget.DNSName)
+		} else if len(rr.ResourceRecords) > 0 {
+			target = aws.ToString(rr.ResourceRecords[0].Value)
+		}
+		if !strings.EqualFold(strings.TrimSuffix(target, "."), strings.TrimSuffix(lbDNS, ".")) {
+			continue
+		}
+		rr := rr
+		return true, changeRecords(ctx, c, zoneID, wait, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
+	}
+	return false, nil
+}
+
+// ensureFailoverRecords makes the static DNS of failover-records mode: a
+// health check on the production target, a PRIMARY record to it and a
+// SECONDARY record to the prepared DR load balancer. Route 53's data plane
+// then moves traffic by itself; failover makes no Route 53 call.
+func ensureFailoverRecords(ctx context.Context, c *clients, cfg *spec.Config, drLB string, ch *changes, wait waitPolicy) error {
+	d := cfg.Recover.DNS
+	zoneID, err := findZone(ctx, c, d.Zone)
+	if err != nil {
+		return err
+	}
+	ref := fit(cfg.Stack+"-primary-health", 64)
+	hcID := ""
+	hcs, err := c.r53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{})
+	if err != nil {
+		return fmt.Errorf("list health checks: %w", err)
+	}
+	for _, h := range hcs.HealthChecks {
+		if aws.ToString(h.CallerReference) == ref {
+			hcID = aws.ToString(h.Id)
+		}
+	}
+	if hcID == "" {
+		path := "/"
+		if cfg.Recover.App != nil {
+			path = cfg.Recover.App.LoadBalancer.HealthCheckPath
+		}
+		out, err := c.r53.CreateHealthCheck(ctx, &route53.CreateHealthCheckInput{
+			CallerReference: aws.String(ref),
+			HealthCheckConfig: &r53types.HealthCheckConfig{
+				Type: r53types.HealthCheckTypeHttp, FullyQualifiedDomainName: aws.String(d.PrimaryTarget),
+				Port: aws.Int32(80), ResourcePath: aws.String(path), FailureThreshold: aws.Int32(3), RequestInterval: aws.Int32(30),
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("create health check for %s: %w", d.PrimaryTarget, err)
+		}
+		hcID = aws.ToString(out.HealthCheck.Id)
+		ch.add("created Route 53 health check %s on %s", hcID, d.PrimaryTarget)
+	}
+	existing, err := failoverRecords(ctx, c, zoneID, d.Record)
+	if err != nil {
+		return err
+	}
+	primary, err := recordTo(d, d.Record, d.PrimaryTarget, cfg.Primary.Region)
+	if err != nil {
+		return err
+	}
+	primary.SetIdentifier, primary.Failover, primary.HealthCheckId = aws.String("primary"), r53types.ResourceRecordSetFailoverPrimary, aws.String(hcID)
+	secondary, err := recordTo(d, d.Record, drLB, cfg.DR.Region)
+	if err != nil {
+		return err
+	}
+	secondary.SetIdentifier, secondary.Failover = aws.String("secondary"), r53types.ResourceRecordSetFailoverSecondary
+	var todo []r53types.Change
+	for _, want := range []r53types.ResourceRecordSet{primary, secondary} {
+		if have, ok := existing[aws.ToString(want.SetIdentifier)]; ok && sameTarget(have, want) {
+			continue
+		}
+		want := want
+		todo = append(todo, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &want})
+		ch.add("upserted %s failover record %s", strings.ToLower(string(want.Failover)), d.Record)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	return changeRecords(ctx, c, zoneID, wait, todo...)
+}
+
+func failoverRecords(ctx context.Context, c *clients, zoneID, name string) (map[string]r53types.ResourceRecordSet, error) {
+	out, err := c.r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(fqdn(name))})
+	if err != nil {
+		return nil, fmt.Errorf("list records of zone %s: %w", zoneID, err)
+	}
+	got := map[string]r53types.ResourceRecordSet{}
+	for _, rr := range out.ResourceRecordSets {
+		if strings.EqualFold(aws.ToString(rr.Name), fqdn(name)) && rr.SetIdentifier != nil {
+			got[aws.ToString(rr.SetIdentifier)] = rr
+		}
+	}
+	return got, nil
+}
+
+func sameTarget(a, b r53types.ResourceRecordSet) bool {
+	target := func(r r53types.ResourceRecordSet) string {
+		if r.AliasTarget != nil {
+			return strings.TrimSuffix(strings.ToLower(aws.ToString(r.AliasTarget.DNSName)), ".")
+		}
+		if len(r.ResourceRecords) > 0 {
+			return strings.TrimSuffix(strings.ToLower(aws.ToString(r.ResourceRecords[0].Value)), ".")
+		}
+		return ""
+	}
+	return a.Type == b.Type && target(a) == target(b) && aws.ToString(a.HealthCheckId) == aws.ToString(b.HealthCheckId)
+}
+
+// DNSDependsOnPrimary reports, for the configured mode, whether failover
+// needs a control plane that lives in the primary region, and says so.
+func DNSDependsOnPrimary(cfg *spec.Config) (string, bool) {
+	d := cfg.Recover.DNS
+	if d == nil || d.Mode != spec.DNSUpsert {
+		return "", false
+	}
+	home := partition.HomeOf("route53", cfg.Primary.Region)
+	if home != cfg.Primary.Region {
+		return "", false
+	}
+	return fmt.Sprintf("dns mode upsert needs Route 53's control plane, which lives in %s, the primary region: "+
+		"if %s is down, failover cannot change %s. Fix: use mode failover-records (records and a health check made ahead; "+
+		"about USD 6/year for the health check) or manual", home, home, d.Record), true
+}
+
+// dnsTimeout bounds the one Route 53 call a failover makes in upsert mode:
+// an unreachable control plane must fail the step, not hang it.
+const dnsTimeout = 2 * time.Minute

@@ -1,0 +1,97 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+// ensureAppRole makes the app instances' role and instance profile ahead of
+// time: IAM's control plane may live in the primary region (cn-north-1 in
+// aws-cn, us-east-1 in aws), so failover must create no IAM.
+func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *changes) (string, error) {
+	p, err := partition.Of(cfg.DR.Region)
+	if err != nil {
+		return "", err
+	}
+	name := newNames(cfg, "").appRole()
+	trust, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect": "Allow", "Action": "sts:AssumeRole",
+			"Principal": map[string]any{"Service": p.ServicePrincipal("ec2")},
+		}},
+	})
+	_, err = c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	var nf *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nf):
+		var it []iamtypes.Tag
+		for k, v := range prepTags(cfg, "app-role", name) {
+			it = append(it, iamtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+		}
+		if _, err := c.iam.CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust)),
+			Description: aws.String("pilotlight " + cfg.Stack + " DR app instances"), Tags: it,
+		}); err != nil {
+			return "", fmt.Errorf("create role %s: %w", name, err)
+		}
+		ch.add("created IAM role %s", name)
+	case err != nil:
+		return "", fmt.Errorf("get role %s: %w", name, err)
+	}
+	if doc := appPolicy(cfg, p); doc != "" {
+		// PutRolePolicy replaces the inline policy: it is idempotent.
+		if _, err := c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(doc)}); err != nil {
+			return "", fmt.Errorf("put policy on role %s: %w", name, err)
+		}
+	}
+	prof, err := c.iam.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
+	switch {
+	case errors.As(err, &nf):
+		if _, err := c.iam.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(name)}); err != nil {
+			return "", fmt.Errorf("create instance profile %s: %w", name, err)
+		}
+		ch.add("created instance profile %s", name)
+	case err != nil:
+		return "", fmt.Errorf("get instance profile %s: %w", name, err)
+	default:
+		for _, r := range prof.InstanceProfile.Roles {
+			if aws.ToString(r.RoleName) == name {
+				return name, nil
+			}
+		}
+	}
+	if _, err := c.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(name), RoleName: aws.String(name)}); err != nil {
+		return "", fmt.Errorf("add role %s to its instance profile: %w", name, err)
+	}
+	return name, nil
+}
+
+// appPolicy lets the app mount the replica buckets (s3fs), nothing more.
+func appPolicy(cfg *spec.Config, p partition.Partition) string {
+	if len(cfg.Protect.Buckets) == 0 {
+		return ""
+	}
+	var buckets, objects []string
+	for _, b := range cfg.Protect.Buckets {
+		buckets = append(buckets, p.ARN("s3", "", "", b.Replica))
+		objects = append(objects, p.ARN("s3", "", "", b.Replica+"/*"))
+	}
+	doc, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{
+			{"Effect": "Allow", "Action": []string{"s3:ListBucket", "s3:GetBucketLocation"}, "Resource": buckets},
+			{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": objects},
+		},
+	})
+	return string(doc)
+}

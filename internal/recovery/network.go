@@ -1,0 +1,575 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
+)
+
+// Network is the DR network the recovery plane builds on.
+type Network struct {
+	VPC              string   `json:"vpc"`
+	PublicSubnets    []string `json:"public_subnets"`
+	AppSubnets       []string `json:"app_subnets"`
+	DBSubnets        []string `json:"db_subnets"`
+	LBSecurityGroup  string   `json:"lb_security_group"`
+	AppSecurityGroup string   `json:"app_security_group"`
+	DBSecurityGroup  string   `json:"db_security_group"`
+	DBSubnetGroup    string   `json:"db_subnet_group"`
+	CacheSubnetGroup string   `json:"cache_subnet_group"`
+}
+
+// outputs flattens the network for the runbook journal.
+func (n Network) outputs() map[string]string {
+	return map[string]string{
+		"vpc": n.VPC, "public_subnets": strings.Join(n.PublicSubnets, ","),
+		"app_subnets": strings.Join(n.AppSubnets, ","), "db_subnets": strings.Join(n.DBSubnets, ","),
+		"sg_lb": n.LBSecurityGroup, "sg_app": n.AppSecurityGroup, "sg_db": n.DBSecurityGroup,
+		"db_subnet_group": n.DBSubnetGroup, "cache_subnet_group": n.CacheSubnetGroup,
+	}
+}
+
+func networkFrom(out func(key string) string) Network {
+	split := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	return Network{
+		VPC: out("vpc"), PublicSubnets: split(out("public_subnets")), AppSubnets: split(out("app_subnets")),
+		DBSubnets: split(out("db_subnets")), LBSecurityGroup: out("sg_lb"), AppSecurityGroup: out("sg_app"),
+		DBSecurityGroup: out("sg_db"), DBSubnetGroup: out("db_subnet_group"), CacheSubnetGroup: out("cache_subnet_group"),
+	}
+}
+
+// changes collects what an idempotent build created, so that a second run
+// can say it changed nothing.
+type changes struct{ list []string }
+
+func (c *changes) add(format string, args ...any) {
+	c.list = append(c.list, fmt.Sprintf(format, args...))
+}
+
+// ec2Tags turns a tag map into EC2 tag specifications.
+func ec2Tags(kind ec2types.ResourceType, t map[string]string) []ec2types.TagSpecification {
+	var ts []ec2types.Tag
+	for _, k := range sortedKeys(t) {
+		ts = append(ts, ec2types.Tag{Key: aws.String(k), Value: aws.String(t[k])})
+	}
+	return []ec2types.TagSpecification{{ResourceType: kind, Tags: ts}}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func tagFilters(stack, role string) []ec2types.Filter {
+	return []ec2types.Filter{
+		{Name: aws.String("tag:" + tags.Stack), Values: []string{stack}},
+		{Name: aws.String("tag:" + tags.ManagedBy), Values: []string{tags.Tool}},
+		{Name: aws.String("tag:" + tags.Role), Values: []string{role}},
+	}
+}
+
+// prepTags are the tags of what `prepare` builds: kept across failovers and
+// drills, deleted only by `teardown --network`.
+func prepTags(cfg *spec.Config, role, name string) map[string]string {
+	return tags.With(tags.Base(cfg.Stack), tags.OpKind, "prepare", tags.Role, role, "Name", name)
+}
+
+// subnetCIDR is Terraform's cidrsubnet(prefix, newbits, num), as the
+// seed's basic/ used it (public i, app i+100, db i+200 with newbits 8).
+func subnetCIDR(prefix netip.Prefix, newbits, num int) (netip.Prefix, error) {
+	bits := prefix.Bits() + newbits
+	if bits > 28 || num >= 1<<newbits {
+		return netip.Prefix{}, fmt.Errorf("cidrsubnet(%s, %d, %d) does not fit", prefix, newbits, num)
+	}
+	a := prefix.Masked().Addr().As4()
+	base := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	base |= uint32(num) << (32 - bits)
+	addr := netip.AddrFrom4([4]byte{byte(base >> 24), byte(base >> 16), byte(base >> 8), byte(base)})
+	return netip.PrefixFrom(addr, bits), nil
+}
+
+// buildNetwork makes, or finds, the seed's basic/ network in the DR region.
+func buildNetwork(ctx context.Context, c *clients, cfg *spec.Config, ch *changes) (Network, error) {
+	n := newNames(cfg, "")
+	prefix, err := netip.ParsePrefix(cfg.Recover.Network.CIDR)
+	if err != nil {
+		return Network{}, fmt.Errorf("recover.network.cidr: %w", err)
+	}
+	var net Network
+	vpc, err := findOne(ctx, c, cfg.Stack, "vpc")
+	if err != nil {
+		return net, err
+	}
+	if vpc == "" {
+		out, err := c.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{
+			CidrBlock:         aws.String(prefix.String()),
+			TagSpecifications: ec2Tags(ec2types.ResourceTypeVpc, prepTags(cfg, "vpc", n.vpc())),
+		})
+		if err != nil {
+			return net, fmt.Errorf("create vpc %s: %s: %w", n.vpc(), c.region, err)
+		}
+		vpc = aws.ToString(out.Vpc.VpcId)
+		ch.add("created vpc %s (%s)", vpc, prefix)
+		_, _ = c.ec2.ModifyVpcAttribute(ctx, &ec2.ModifyVpcAttributeInput{VpcId: aws.String(vpc), EnableDnsHostnames: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}})
+	}
+	net.VPC = vpc
+
+	igw, err := ensureIGW(ctx, c, cfg, vpc, ch)
+	if err != nil {
+		return net, err
+	}
+	azs, err := c.ec2.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("state"), Values: []string{"available"}}},
+	})
+	if err != nil {
+		return net, fmt.Errorf("describe availability zones: %s: %w", c.region, err)
+	}
+	var zones []string
+	for _, z := range azs.AvailabilityZones {
+		zones = append(zones, aws.ToString(z.ZoneName))
+	}
+	sort.Strings(zones)
+	want := cfg.Recover.Network.AZs
+	if len(zones) < want {
+		want = len(zones)
+	}
+	if want < 2 {
+		return net, fmt.Errorf("%s has %d availability zones; RDS and the load balancer need two", c.region, len(zones))
+	}
+	for i := 0; i < want; i++ {
+		for _, tier := range []struct {
+			name   string
+			offset int
+			list   *[]string
+		}{{"public", 0, &net.PublicSubnets}, {"app", 100, &net.AppSubnets}, {"db", 200, &net.DBSubnets}} {
+			cidr, err := subnetCIDR(prefix, 8, i+tier.offset)
+			if err != nil {
+				return net, err
+			}
+			id, err := ensureSubnet(ctx, c, cfg, vpc, fmt.Sprintf("subnet-%s-%d", tier.name, i), zones[i], cidr.String(), tier.name == "public", ch)
+			if err != nil {
+				return net, err
+			}
+			*tier.list = append(*tier.list, id)
+		}
+	}
+	if err := ensurePublicRoutes(ctx, c, cfg, vpc, igw, net.PublicSubnets, ch); err != nil {
+		return net, err
+	}
+	if err := ensureSecurityGroups(ctx, c, cfg, vpc, &net, ch); err != nil {
+		return net, err
+	}
+	if err := ensureSubnetGroups(ctx, c, cfg, &net, ch); err != nil {
+		return net, err
+	}
+	return net, nil
+}
+
+// findOne returns the id of the one prepared resource with that role.
+func findOne(ctx context.Context, c *clients, stack, role string) (string, error) {
+	f := tagFilters(stack, role)
+	switch {
+	case role == "vpc":
+		out, err := c.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: f})
+		if err != nil {
+			return "", fmt.Errorf("find vpc of %s: %s: %w", stack, c.region, err)
+		}
+		if len(out.Vpcs) > 0 {
+			return aws.ToString(out.Vpcs[0].VpcId), nil
+		}
+	case role == "igw":
+		out, err := c.ec2.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: f})
+		if err != nil {
+			return "", fmt.Errorf("find internet gateway of %s: %s: %w", stack, c.region, err)
+		}
+		if len(out.InternetGateways) > 0 {
+			return aws.ToString(out.InternetGateways[0].InternetGatewayId), nil
+		}
+	case role == "public-rt":
+		out, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: f})
+		if err != nil {
+			return "", fmt.Errorf("find route table of %s: %s: %w", stack, c.region, err)
+		}
+		if len(out.RouteTables) > 0 {
+			return aws.ToString(out.RouteTables[0].RouteTableId), nil
+		}
+	case strings.HasPrefix(role, "subnet-"):
+		out, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: f})
+		if err != nil {
+			return "", fmt.Errorf("find %s of %s: %s: %w", role, stack, c.region, err)
+		}
+		if len(out.Subnets) > 0 {
+			return aws.ToString(out.Subnets[0].SubnetId), nil
+		}
+	case strings.HasPrefix(role, "sg-"):
+		out, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: f})
+		if err != nil {
+			return "", fmt.Errorf("find %s of %s: %s: %w", role, stack, c.region, err)
+		}
+		if len(out.SecurityGroups) > 0 {
+			return aws.ToString(out.SecurityGroups[0].GroupId), nil
+		}
+	default:
+		return "", fmt.Errorf("unknown network role %q", role)
+	}
+	return "", nil
+}
+
+func ensureIGW(ctx context.Context, c *clients, cfg *spec.Config, vpc string, ch *changes) (string, error) {
+	id, err := findOne(ctx, c, cfg.Stack, "igw")
+	if err != nil || id != "" {
+		return id, err
+	}
+	out, err := c.ec2.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{
+		TagSpecifications: ec2Tags(ec2types.ResourceTypeInternetGateway, prepTags(cfg, "igw", cfg.Stack+"-dr-igw")),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create internet gateway: %s: %w", c.region, err)
+	}
+	id = aws.ToString(out.InternetGateway.InternetGatewayId)
+	if _, err := c.ec2.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: aws.String(id), VpcId: aws.String(vpc)}); err != nil {
+		return "", fmt.Errorf("attach internet gateway %s to %s: %s: %w", id, vpc, c.region, err)
+	}
+	ch.add("created internet gateway %s", id)
+	return id, nil
+}
+
+func ensureSubnet(ctx context.Context, c *clients, cfg *spec.Config, vpc, role, az, cidr string, public bool, ch *changes) (string, error) {
+	id, err := findOne(ctx, c, cfg.Stack, role)
+	if err != nil || id != "" {
+		return id, err
+	}
+	out, err := c.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{
+		VpcId: aws.String(vpc), CidrBlock: aws.String(cidr), AvailabilityZone: aws.String(az),
+		TagSpecifications: ec2Tags(ec2types.ResourceTypeSubnet, prepTags(cfg, role, cfg.Stack+"-dr-"+strings.TrimPrefix(role, "subnet-"))),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create subnet %s (%s in %s): %s: %w", role, cidr, az, c.region, err)
+	}
+	id = aws.ToString(out.Subnet.SubnetId)
+	if public {
+		if _, err := c.ec2.ModifySubnetAttribute(ctx, &ec2.ModifySubnetAttributeInput{SubnetId: aws.String(id), MapPublicIpOnLaunch: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)}}); err != nil {
+			return "", fmt.Errorf("public IPs on subnet %s: %s: %w", id, c.region, err)
+		}
+	}
+	ch.add("created subnet %s %s (%s, %s)", role, id, cidr, az)
+	return id, nil
+}
+
+func ensurePublicRoutes(ctx context.Context, c *clients, cfg *spec.Config, vpc, igw string, public []string, ch *changes) error {
+	rt, err := findOne(ctx, c, cfg.Stack, "public-rt")
+	if err != nil {
+		return err
+	}
+	if rt == "" {
+		out, err := c.ec2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
+			VpcId:             aws.String(vpc),
+			TagSpecifications: ec2Tags(ec2types.ResourceTypeRouteTable, prepTags(cfg, "public-rt", cfg.Stack+"-dr-public")),
+		})
+		if err != nil {
+			return fmt.Errorf("create public route table: %s: %w", c.region, err)
+		}
+		rt = aws.ToString(out.RouteTable.RouteTableId)
+		if _, err := c.ec2.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: aws.String(rt), DestinationCidrBlock: aws.String("0.0.0.0/0"), GatewayId: aws.String(igw)}); err != nil {
+			return fmt.Errorf("default route via %s in %s: %s: %w", igw, rt, c.region, err)
+		}
+		ch.add("created public route table %s", rt)
+	}
+	desc, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rt}})
+	if err != nil {
+		return fmt.Errorf("describe route table %s: %s: %w", rt, c.region, err)
+	}
+	associated := map[string]bool{}
+	for _, t := range desc.RouteTables {
+		for _, a := range t.Associations {
+			associated[aws.ToString(a.SubnetId)] = true
+		}
+	}
+	for _, s := range public {
+		if associated[s] {
+			continue
+		}
+		if _, err := c.ec2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: aws.String(rt), SubnetId: aws.String(s)}); err != nil {
+			return fmt.Errorf("associate %s with %s: %s: %w", s, rt, c.region, err)
+		}
+		ch.add("associated subnet %s with %s", s, rt)
+	}
+	return nil
+}
+
+// ensureSecurityGroups builds the seed's groups: load balancer (80, 443
+// from anywhere), app (all from the load balancer, and itself), db (3306
+// and 6379 from app).
+func ensureSecurityGroups(ctx context.Context, c *clients, cfg *spec.Config, vpc string, net *Network, ch *changes) error {
+	type group struct {
+		role, desc string
+		id         *string
+	}
+	groups := []group{
+		{"sg-lb", "load balancer", &net.LBSecurityGroup},
+		{"sg-app", "app servers", &net.AppSecurityGroup},
+		{"sg-db", "database and cache", &net.DBSecurityGroup},
+	}
+	created := map[string]bool{}
+	for _, g := range groups {
+		id, err := findOne(ctx, c, cfg.Stack, g.role)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			name := cfg.Stack + "-dr-" + strings.TrimPrefix(g.role, "sg-")
+			out, err := c.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+				GroupName: aws.String(name), Description: aws.String("pilotlight " + cfg.Stack + " DR " + g.desc), VpcId: aws.String(vpc),
+				TagSpecifications: ec2Tags(ec2types.ResourceTypeSecurityGroup, prepTags(cfg, g.role, name)),
+			})
+			if err != nil {
+				return fmt.Errorf("create security group %s: %s: %w", name, c.region, err)
+			}
+			id = aws.ToString(out.GroupId)
+			created[g.role] = true
+			ch.add("created security group %s %s", name, id)
+		}
+		*g.id = id
+	}
+	tcp := func(from, to int32) ec2types.IpPermission {
+		return ec2types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(from), ToPort: aws.Int32(to)}
+	}
+	withCIDR := func(p ec2types.IpPermission) ec2types.IpPermission {
+		p.IpRanges = []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}
+		return p
+	}
+	withGroup := func(p ec2types.IpPermission, g string) ec2types.IpPermission {
+		p.UserIdGroupPairs = []ec2types.UserIdGroupPair{{GroupId: aws.String(g)}}
+		return p
+	}
+	all := ec2types.IpPermission{IpProtocol: aws.String("-1")}
+	rules := map[string][]ec2types.IpPermission{
+		"sg-lb":  {withCIDR(tcp(80, 80)), withCIDR(tcp(443, 443))},
+		"sg-app": {withGroup(all, net.LBSecurityGroup), withGroup(all, net.AppSecurityGroup)},
+		"sg-db":  {withGroup(tcp(3306, 3306), net.AppSecurityGroup), withGroup(tcp(6379, 6379), net.AppSecurityGroup)},
+	}
+	for _, g := range groups {
+		if !created[g.role] {
+			continue // rules were added when it was created
+		}
+		if _, err := c.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(*g.id), IpPermissions: rules[g.role]}); err != nil {
+			return fmt.Errorf("authorize ingress on %s: %s: %w", *g.id, c.region, err)
+		}
+	}
+	return nil
+}
+
+func ensureSubnetGroups(ctx context.Context, c *clients, cfg *spec.Config, net *Network, ch *changes) error {
+	n := newNames(cfg, "")
+	net.DBSubnetGroup = n.dbSubnetGroup()
+	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
+		net.DBSubnetGroup = d.SubnetGroup
+	} else {
+		_, err := c.rds.DescribeDBSubnetGroups(ctx, &rds.DescribeDBSubnetGroupsInput{DBSubnetGroupName: aws.String(net.DBSubnetGroup)})
+		var nf *rdstypes.DBSubnetGroupNotFoundFault
+		switch {
+		case errors.As(err, &nf):
+			_, err := c.rds.CreateDBSubnetGroup(ctx, &rds.CreateDBSubnetGroupInput{
+				DBSubnetGroupName: aws.String(net.DBSubnetGroup), DBSubnetGroupDescription: aws.String("pilotlight " + cfg.Stack + " DR database"),
+				SubnetIds: net.DBSubnets, Tags: rdsTags(prepTags(cfg, "db-subnet-group", net.DBSubnetGroup)),
+			})
+			if err != nil {
+				return fmt.Errorf("create DB subnet group %s: %s: %w", net.DBSubnetGroup, c.region, err)
+			}
+			ch.add("created DB subnet group %s", net.DBSubnetGroup)
+		case err != nil:
+			return fmt.Errorf("describe DB subnet group %s: %s: %w", net.DBSubnetGroup, c.region, err)
+		}
+	}
+	net.CacheSubnetGroup = n.cacheSubnetGroup()
+	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
+		net.CacheSubnetGroup = ca.SubnetGroup
+		return nil
+	}
+	_, err := c.cache.DescribeCacheSubnetGroups(ctx, &elasticache.DescribeCacheSubnetGroupsInput{CacheSubnetGroupName: aws.String(net.CacheSubnetGroup)})
+	var nf *ectypes.CacheSubnetGroupNotFoundFault
+	switch {
+	case errors.As(err, &nf):
+		_, err := c.cache.CreateCacheSubnetGroup(ctx, &elasticache.CreateCacheSubnetGroupInput{
+			CacheSubnetGroupName: aws.String(net.CacheSubnetGroup), CacheSubnetGroupDescription: aws.String("pilotlight " + cfg.Stack + " DR cache"),
+			SubnetIds: net.DBSubnets, Tags: cacheTags(prepTags(cfg, "cache-subnet-group", net.CacheSubnetGroup)),
+		})
+		if err != nil {
+			return fmt.Errorf("create cache subnet group %s: %s: %w", net.CacheSubnetGroup, c.region, err)
+		}
+		ch.add("created cache subnet group %s", net.CacheSubnetGroup)
+	case err != nil:
+		return fmt.Errorf("describe cache subnet group %s: %s: %w", net.CacheSubnetGroup, c.region, err)
+	}
+	return nil
+}
+
+// findNetwork locates the network a failover builds on, changing nothing:
+// the prepared one, or the one the config names. Missing pieces are listed
+// together so that one `prepare` (or one config fix) mends them all.
+func findNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Network, []string, error) {
+	nc := cfg.Recover.Network
+	if !nc.VPC.IsZero() {
+		return findExistingNetwork(ctx, c, cfg)
+	}
+	var net Network
+	var missing []string
+	get := func(role string) string {
+		id, err := findOne(ctx, c, cfg.Stack, role)
+		if err != nil {
+			missing = append(missing, err.Error())
+		} else if id == "" {
+			missing = append(missing, role)
+		}
+		return id
+	}
+	net.VPC = get("vpc")
+	for i := 0; i < nc.AZs; i++ {
+		net.PublicSubnets = append(net.PublicSubnets, get(fmt.Sprintf("subnet-public-%d", i)))
+		net.AppSubnets = append(net.AppSubnets, get(fmt.Sprintf("subnet-app-%d", i)))
+		net.DBSubnets = append(net.DBSubnets, get(fmt.Sprintf("subnet-db-%d", i)))
+	}
+	net.LBSecurityGroup, net.AppSecurityGroup, net.DBSecurityGroup = get("sg-lb"), get("sg-app"), get("sg-db")
+	n := newNames(cfg, "")
+	net.DBSubnetGroup, net.CacheSubnetGroup = n.dbSubnetGroup(), n.cacheSubnetGroup()
+	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
+		net.DBSubnetGroup = d.SubnetGroup
+	}
+	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
+		net.CacheSubnetGroup = ca.SubnetGroup
+	}
+	missing = append(missing, checkSubnetGroups(ctx, c, cfg, net)...)
+	return net, missing, nil
+}
+
+func checkSubnetGroups(ctx context.Context, c *clients, cfg *spec.Config, net Network) []string {
+	var missing []string
+	if cfg.Recover.Database != nil {
+		if _, err := c.rds.DescribeDBSubnetGroups(ctx, &rds.DescribeDBSubnetGroupsInput{DBSubnetGroupName: aws.String(net.DBSubnetGroup)}); err != nil {
+			missing = append(missing, "DB subnet group "+net.DBSubnetGroup)
+		}
+	}
+	if cfg.Recover.Cache != nil {
+		if _, err := c.cache.DescribeCacheSubnetGroups(ctx, &elasticache.DescribeCacheSubnetGroupsInput{CacheSubnetGroupName: aws.String(net.CacheSubnetGroup)}); err != nil {
+			missing = append(missing, "cache subnet group "+net.CacheSubnetGroup)
+		}
+	}
+	return missing
+}
+
+// findExistingNetwork verifies a network the config names by ids or tags.
+func findExistingNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Network, []string, error) {
+	nc := cfg.Recover.Network
+	var net Network
+	var missing []string
+	in := &ec2.DescribeVpcsInput{}
+	if nc.VPC.ID != "" {
+		in.VpcIds = []string{nc.VPC.ID}
+	}
+	for _, k := range sortedKeys(nc.VPC.Tag) {
+		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{nc.VPC.Tag[k]}})
+	}
+	out, err := c.ec2.DescribeVpcs(ctx, in)
+	if err != nil && nc.VPC.ID == "" {
+		return net, nil, fmt.Errorf("find vpc: %s: %w", c.region, err)
+	}
+	switch {
+	case err != nil || len(out.Vpcs) == 0:
+		missing = append(missing, fmt.Sprintf("vpc %v", selectorText(nc.VPC)))
+	case len(out.Vpcs) > 1:
+		return net, nil, fmt.Errorf("recover.network.vpc matches %d VPCs in %s; narrow the tags", len(out.Vpcs), c.region)
+	default:
+		net.VPC = aws.ToString(out.Vpcs[0].VpcId)
+	}
+	check := func(kind string, ids []string) []string {
+		if len(ids) == 0 {
+			missing = append(missing, "recover.network."+kind+" (subnet ids)")
+			return nil
+		}
+		sn, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: ids})
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s %v: %v", kind, ids, err))
+			return ids
+		}
+		for _, s := range sn.Subnets {
+			if net.VPC != "" && aws.ToString(s.VpcId) != net.VPC {
+				missing = append(missing, fmt.Sprintf("subnet %s is not in %s", aws.ToString(s.SubnetId), net.VPC))
+			}
+		}
+		return ids
+	}
+	net.PublicSubnets = check("public_subnets", nc.PublicSubnets)
+	net.AppSubnets = check("app_subnets", nc.AppSubnets)
+	net.DBSubnets = check("db_subnets", nc.DBSubnets)
+	sgs := nc.SecurityGroups
+	for _, g := range []struct{ field, id string }{{"load_balancer", sgs.LoadBalancer}, {"app", sgs.App}, {"db", sgs.DB}} {
+		if g.id == "" {
+			missing = append(missing, "recover.network.security_groups."+g.field)
+			continue
+		}
+		if _, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{g.id}}); err != nil {
+			missing = append(missing, "security group "+g.id)
+		}
+	}
+	net.LBSecurityGroup, net.AppSecurityGroup, net.DBSecurityGroup = sgs.LoadBalancer, sgs.App, sgs.DB
+	n := newNames(cfg, "")
+	net.DBSubnetGroup, net.CacheSubnetGroup = n.dbSubnetGroup(), n.cacheSubnetGroup()
+	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
+		net.DBSubnetGroup = d.SubnetGroup
+	}
+	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
+		net.CacheSubnetGroup = ca.SubnetGroup
+	}
+	missing = append(missing, checkSubnetGroups(ctx, c, cfg, net)...)
+	return net, missing, nil
+}
+
+func selectorText(s spec.Selector) string {
+	if s.ID != "" {
+		return s.ID
+	}
+	var parts []string
+	for _, k := range sortedKeys(s.Tag) {
+		parts = append(parts, k+"="+s.Tag[k])
+	}
+	return "tagged " + strings.Join(parts, ",")
+}
+
+func rdsTags(t map[string]string) []rdstypes.Tag {
+	var out []rdstypes.Tag
+	for _, k := range sortedKeys(t) {
+		out = append(out, rdstypes.Tag{Key: aws.String(k), Value: aws.String(t[k])})
+	}
+	return out
+}
+
+func cacheTags(t map[string]string) []ectypes.Tag {
+	var out []ectypes.Tag
+	for _, k := range sortedKeys(t) {
+		out = append(out, ectypes.Tag{Key: aws.String(k), Value: aws.String(t[k])})
+	}
+	return out
+}
