@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/report"
@@ -64,6 +65,15 @@ func (r *Recovery) Verify(ctx context.Context, j *runbook.Journal, now time.Time
 		}
 	}
 	for _, b := range cfg.Protect.Buckets {
+		if r.opts.Kind == KindFailover {
+			// After a real failover the source may be gone: check what the
+			// recovered app will read, and call nothing in the primary.
+			c := s3.NewFromConfig(r.env.For(cfg.DR.Region), func(o *s3.Options) { o.UsePathStyle = r.env.EndpointOverridden() })
+			out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b.Replica), MaxKeys: aws.Int32(1)})
+			add("replica "+b.Replica+" readable in "+cfg.DR.Region, err == nil && aws.ToInt32(out.KeyCount) > 0,
+				"source not compared: failover never calls the primary region (%v)", errText(err))
+			continue
+		}
 		res, err := s3sync.Verify(ctx, r.env, cfg, b)
 		switch {
 		case err != nil:
@@ -126,6 +136,13 @@ func (r *Recovery) rpoCheck(checks *[]report.Check, name, pointTime string, targ
 	}
 	*checks = append(*checks, report.Check{Name: name, Pass: false,
 		Detail: fmt.Sprintf("newest DR copy is %s old: %s over the %s target", age, (age - target).Round(time.Second), target)})
+}
+
+func errText(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "objects present"
 }
 
 func decodeUserData(s string) string {
