@@ -10,8 +10,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -155,18 +155,9 @@ func helperMain() int {
 func child(stateDir, work string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=1", stateEnv+"="+stateDir, workEnv+"="+work)
-	if strings.HasPrefix(stateDir, "s3://") {
-		cmd.Env = append(cmd.Env, testenv.ChildEnv(remoteURL[stateDir])...)
-	}
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }
-
-// remoteURL maps a remote state path to its moto account's endpoint.
-var (
-	remoteMu  sync.Mutex
-	remoteURL = map[string]string{}
-)
 
 // TestCrashEveryStep kills the child (SIGKILL) while each step in turn is
 // running, before and after the step's side effect, then runs it again:
@@ -187,6 +178,7 @@ func TestCrashEveryStep(t *testing.T) {
 			t.Parallel()
 			stateDir, work := filepath.Join(t.TempDir(), ".pilotlight"), t.TempDir()
 			var store state.Store
+			var awsEnv []string // the child's endpoint and credentials, for the remote store
 			if c.backend == "local" {
 				s, err := state.OpenDir(stateDir)
 				if err != nil {
@@ -196,15 +188,13 @@ func TestCrashEveryStep(t *testing.T) {
 			} else {
 				r := newRemote(t)
 				stateDir, store = r.path, r.store
-				remoteMu.Lock()
-				remoteURL[r.path] = r.url
-				remoteMu.Unlock()
+				awsEnv = testenv.ChildEnv(r.url)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 			defer cancel()
 
 			// 1. Run until the step blocks, then kill -9.
-			cmd := child(stateDir, work, blockEnv+"="+c.id, blockPointEnv+"="+c.point)
+			cmd := child(stateDir, work, slices.Concat(awsEnv, []string{blockEnv + "=" + c.id, blockPointEnv + "=" + c.point})...)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -249,7 +239,7 @@ func TestCrashEveryStep(t *testing.T) {
 
 			// 2. A plain re-run is refused: the dead child's lock is held,
 			// and the error says it was left by a crash and how to take it over.
-			out, err := child(stateDir, work).CombinedOutput()
+			out, err := child(stateDir, work, awsEnv...).CombinedOutput()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 				t.Fatalf("re-run with the stale lock: %v: %s", err, out)
@@ -265,7 +255,7 @@ func TestCrashEveryStep(t *testing.T) {
 			}
 
 			// 3. Re-run with --force-unlock: it resumes and completes.
-			out, err = child(stateDir, work, forceUnlockEnv+"="+holder.ID).CombinedOutput()
+			out, err = child(stateDir, work, slices.Concat(awsEnv, []string{forceUnlockEnv + "=" + holder.ID})...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("re-run: %v: %s", err, out)
 			}

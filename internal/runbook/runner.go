@@ -359,7 +359,12 @@ func (e *execution) run() (*Journal, error) {
 		}
 		return -1
 	}
+	// changed holds steps whose new phase is not yet written; each pass
+	// writes the journal once for the steps that ended and the steps their
+	// ending lets start, so a hop along the critical path costs one write.
+	var changed []int
 	for {
+		var starting []int
 		for !stopped && e.journalErr == nil && len(running) < par {
 			i := ready()
 			if i < 0 {
@@ -369,7 +374,24 @@ func (e *execution) run() (*Journal, error) {
 			rec.Phase, rec.Start, rec.End, rec.Error, rec.Outputs = PhaseRunning, time.Now().UTC(), time.Time{}, "", nil
 			rec.Attempts++
 			running[i] = true
-			_ = e.save() // on failure no new step starts; this one is already counted as running
+			starting = append(starting, i)
+		}
+		if len(running) == 0 {
+			break // finish writes the last changes with the run's end
+		}
+		// Written before any starting step can touch a resource: a crash
+		// from here on finds it "running", and the re-run looks for what it
+		// made. Should the write fail, these steps still run (steps are
+		// idempotent) but no further ones start.
+		if len(changed)+len(starting) > 0 {
+			_ = e.save()
+		}
+		for _, i := range changed {
+			e.stepEvent(i, "")
+		}
+		changed = changed[:0]
+		for _, i := range starting {
+			rec := &j.Steps[i]
 			note := ""
 			if rec.Attempts > 1 {
 				note = fmt.Sprintf("attempt %d: finding what earlier attempts made", rec.Attempts)
@@ -382,30 +404,40 @@ func (e *execution) run() (*Journal, error) {
 				results <- result{idx: i, out: o, err: err, end: time.Now().UTC()}
 			}(i)
 		}
-		if len(running) == 0 {
-			break
-		}
 		select {
 		case res := <-results:
-			delete(running, res.idx)
-			rec := &j.Steps[res.idx]
-			rec.End = res.end
-			switch {
-			case res.err == nil:
-				rec.Phase, rec.Outputs = PhaseDone, maps.Clone(res.out)
-				out.set(rec.ID, res.out)
-				for _, d := range dependants[res.idx] {
-					unmet[d]--
+			// Take every result already waiting: steps ending together
+			// cost one write.
+			batch := []result{res}
+		drain:
+			for {
+				select {
+				case r := <-results:
+					batch = append(batch, r)
+				default:
+					break drain
 				}
-			case stopped && (errors.Is(res.err, ErrStopped) || errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded)):
-				rec.Phase, rec.Error = PhaseCancelled, res.err.Error()
-			default:
-				rec.Phase, rec.Error = PhaseFailed, res.err.Error()
 			}
-			_ = e.save()
-			e.stepEvent(res.idx, "")
-			if rec.Phase == PhaseFailed {
-				e.skipDependants(res.idx, dependants)
+			for _, res := range batch {
+				delete(running, res.idx)
+				rec := &j.Steps[res.idx]
+				rec.End = res.end
+				switch {
+				case res.err == nil:
+					rec.Phase, rec.Outputs = PhaseDone, maps.Clone(res.out)
+					out.set(rec.ID, res.out)
+					for _, d := range dependants[res.idx] {
+						unmet[d]--
+					}
+				case stopped && (errors.Is(res.err, ErrStopped) || errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded)):
+					rec.Phase, rec.Error = PhaseCancelled, res.err.Error()
+				default:
+					rec.Phase, rec.Error = PhaseFailed, res.err.Error()
+				}
+				changed = append(changed, res.idx)
+				if rec.Phase == PhaseFailed {
+					changed = append(changed, e.skipDependants(res.idx, dependants)...)
+				}
 			}
 		case <-done:
 			done = nil
@@ -427,11 +459,12 @@ func (e *execution) run() (*Journal, error) {
 			}
 		}
 	}
-	return e.finish(stopped)
+	return e.finish(stopped, changed)
 }
 
-// skipDependants marks every step downstream of a failed one as skipped.
-func (e *execution) skipDependants(failed int, dependants [][]int) {
+// skipDependants marks every step downstream of a failed one as skipped
+// and returns them.
+func (e *execution) skipDependants(failed int, dependants [][]int) (skipped []int) {
 	queue := append([]int(nil), dependants[failed]...)
 	for len(queue) > 0 {
 		i := queue[0]
@@ -441,13 +474,15 @@ func (e *execution) skipDependants(failed int, dependants [][]int) {
 			continue
 		}
 		rec.Phase, rec.Error = PhaseSkipped, "not run: step "+e.j.Steps[failed].ID+" failed"
-		e.stepEvent(i, "")
+		skipped = append(skipped, i)
 		queue = append(queue, dependants[i]...)
 	}
-	_ = e.save()
+	return skipped
 }
 
-func (e *execution) finish(stopped bool) (*Journal, error) {
+// finish records the run's end with the steps' last changes, then reports
+// those changes and the end.
+func (e *execution) finish(stopped bool, changed []int) (*Journal, error) {
 	j := e.j
 	re := &RunError{RunID: j.ID, Journal: e.journalErr}
 	for _, s := range j.Steps {
@@ -481,6 +516,9 @@ func (e *execution) finish(stopped bool) (*Journal, error) {
 		if j.Phase == PhaseDone {
 			re.Phase = PhaseFailed
 		}
+	}
+	for _, i := range changed {
+		e.stepEvent(i, "")
 	}
 	e.emit(Event{Phase: j.Phase, Error: j.Error, Elapsed: j.End.Sub(j.Start), Final: true})
 	if j.Phase == PhaseDone && re.Journal == nil {

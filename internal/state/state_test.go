@@ -489,3 +489,39 @@ func TestRemoteRefusesStateOutsideDR(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLocal is the embedded store's cost per call: each opens the
+// file, and a write syncs it, so a journal write is durable before the
+// runner moves on.
+//
+//	go test ./internal/state -run '^$' -bench Local -benchtime 200x
+func BenchmarkLocal(b *testing.B) {
+	s := mustOpenDir(b, filepath.Join(b.TempDir(), ".pilotlight"))
+	ctx := context.Background()
+	journal := []byte(strings.Repeat("x", 4<<10))
+	b.Run("put-4KiB", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.Put(ctx, "runs/bench.json", journal); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get-4KiB", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Get(ctx, "runs/bench.json"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lock+release", func(b *testing.B) {
+		for b.Loop() {
+			rel, err := s.Lock(ctx, "bench", "drill")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := rel(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
