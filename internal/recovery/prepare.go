@@ -128,3 +128,19 @@ func managedELB(ctx context.Context, c *clients, arn, stack, opKind string) (boo
 	}
 	return false, nil
 }
+
+// MissingNetwork lists what a failover would need from `prepare` and cannot
+// find in the DR region; it changes nothing.
+func MissingNetwork(ctx context.Context, env *awsenv.Env, cfg *spec.Config) ([]string, error) {
+	c := newClients(env, cfg.DR.Region)
+	_, missing, err := findNetwork(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords && cfg.Recover.App != nil {
+		if _, err := findPreparedLB(ctx, c, newNames(cfg, "")); err != nil {
+			missing = append(missing, "prepared DR load balancer "+newNames(cfg, "").preparedLB())
+		}
+	}
+	return missing, nil
+}
