@@ -25,6 +25,14 @@ import (
 // under S3's 3,500 PUT/s per prefix for media spread over prefixes.
 const DefaultWorkers = 128
 
+// queueAhead is how many small copies may wait for a worker (about 1 MB):
+// a constant, so memory does not grow with the bucket.
+const queueAhead = 8192
+
+// bigObject is the size from which a copy takes the large-object lane:
+// at S3's internal copy rate such a copy lasts far longer than a round trip.
+const bigObject = 16 << 20
+
 // maxErrors bounds the error messages kept in a result; the count is exact.
 const maxErrors = 100
 
@@ -209,6 +217,12 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		opts.Workers = DefaultWorkers
 	}
 	start := time.Now()
+	// The listings start with the checks rather than after them: the first
+	// pages arrive while the buckets are checked. A check's error wins.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcList := startListing(lctx, src, p.src, p.srcRegion)
+	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
 	mode, err := preflight(ctx, src, dst, p, log)
 	if err != nil {
 		return nil, err
@@ -218,27 +232,66 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode,
 	}
 
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	srcList := startListing(lctx, src, p.src, p.srcRegion)
-	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
-
 	st := &syncStats{}
 	stopProgress := startProgress(opts.Progress, st, start)
 
-	jobs := make(chan object, opts.Workers*2)
+	// Large objects take a lane of their own so that one listed behind
+	// thousands of small ones starts at once instead of finishing last;
+	// small ones queue up to queueAhead deep so that the merge, and with it
+	// the discovery of large objects, runs well ahead of the copies.
+	jobs := make(chan object, max(queueAhead, opts.Workers*2))
+	bigJobs := make(chan object, opts.Workers)
 	var wg sync.WaitGroup
+	do := func(o object) {
+		if err := c.copy(ctx, o); err != nil {
+			st.fail(err)
+			return
+		}
+		st.copied.Add(1)
+		st.bytes.Add(o.Size)
+	}
+	// Most workers take small objects only; a few take large ones first and
+	// small ones when no large one waits, so none idles.
+	bigWorkers := max(1, opts.Workers/16)
 	for i := 0; i < opts.Workers; i++ {
 		wg.Add(1)
+		if i >= bigWorkers {
+			go func() {
+				defer wg.Done()
+				for o := range jobs {
+					do(o)
+				}
+			}()
+			continue
+		}
 		go func() {
 			defer wg.Done()
-			for o := range jobs {
-				if err := c.copy(ctx, o); err != nil {
-					st.fail(err)
+			small, big := (<-chan object)(jobs), (<-chan object)(bigJobs)
+			for small != nil || big != nil {
+				select {
+				case o, ok := <-big:
+					if !ok {
+						big = nil
+						continue
+					}
+					do(o)
 					continue
+				default:
 				}
-				st.copied.Add(1)
-				st.bytes.Add(o.Size)
+				select {
+				case o, ok := <-big:
+					if !ok {
+						big = nil
+						continue
+					}
+					do(o)
+				case o, ok := <-small:
+					if !ok {
+						small = nil
+						continue
+					}
+					do(o)
+				}
 			}
 		}()
 	}
@@ -261,8 +314,12 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		if opts.DryRun {
 			return nil
 		}
+		q := jobs
+		if o.Size >= bigObject {
+			q = bigJobs
+		}
 		select {
-		case jobs <- o:
+		case q <- o:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -297,6 +354,7 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	})
 	st.listingDone.Store(true)
 	close(jobs)
+	close(bigJobs)
 	wg.Wait()
 	if mergeErr == nil {
 		del(true)

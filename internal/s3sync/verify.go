@@ -102,20 +102,20 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		log = slog.Default()
 	}
 	start := time.Now()
-	mode, err := preflight(ctx, src, dst, p, log)
-	if err != nil {
-		return nil, err
-	}
 	res := &VerifyResult{
 		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
 		Missing: []string{}, Extra: []string{}, Different: []Diff{},
 		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
-		Compared: mode,
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srcList := startListing(lctx, src, p.src, p.srcRegion)
 	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
+	mode, err := preflight(ctx, src, dst, p, log)
+	if err != nil {
+		return nil, err
+	}
+	res.Compared = mode
 
 	status := newStatusChecker(lctx, src, p.src, time.Now())
 	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
