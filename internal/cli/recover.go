@@ -27,6 +27,75 @@ func init() {
 	register(newPlanCmd)
 	register(newFailoverCmd)
 	register(newTeardownCmd)
+	register(newFailbackCmd)
+}
+
+func newFailbackCmd(app *App) *cobra.Command {
+	var o recoverFlags
+	cmd := &cobra.Command{
+		Use:   "failback",
+		Short: "Return to the primary region after a failover, then tear the DR stack down",
+		Long: `failback, once the primary region answers again: snapshots the DR database and
+copies it to the primary region, restores it there under a new identifier (the
+old primary database is never deleted), copies S3 objects written in the DR
+region during the outage back to the source buckets (no deletes), brings the
+app up in the primary from its newest AMI there, switches DNS back, and then
+tears the DR stack down. Journaled, resumable and locked like failover; see
+` + "`pilotlight plan failback`" + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runFailback(cmd.Context(), app, o)
+		},
+	}
+	o.bind(cmd)
+	return cmd
+}
+
+func runFailback(ctx context.Context, app *App, o recoverFlags) error {
+	cfg, env, store, err := app.recoveryDeps(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if !o.yes {
+		if err := runPlan(ctx, app, "failback", "", false); err != nil {
+			return err
+		}
+		if err := app.confirm(os.Stdin, "failback"); err != nil {
+			return err
+		}
+	}
+	f := recovery.NewFailback(cfg, env, recovery.Options{Log: app.Log})
+	g, err := f.Graph()
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	var journal *runbook.Journal
+	var runErr error
+	err = app.withLock(ctx, cfg, store, recovery.KindFailback, o.forceUnlock, func() error {
+		runner := &runbook.Runner{Store: store, Parallelism: o.parallelism, Log: app.Log,
+			Events: runbook.NewProgress(app.Stderr, app.JSON(), isTerminalWriter(app.Stderr))}
+		journal, runErr = runner.Run(ctx, g, cfg.Stack, recovery.KindFailback, nil)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if journal == nil {
+		return Exit(ExitFailed, fmt.Errorf("failback: %w", runErr))
+	}
+	rep := f.BuildReport(journal)
+	path := "reports/" + journal.ID + "/report.json"
+	if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		if err := store.Put(ctx, path, data); err != nil {
+			app.Log.Warn("could not store the report", "key", path, "err", err)
+		}
+	}
+	_ = app.Print(rep, func(w io.Writer) { printReport(w, rep, path) })
+	if runErr != nil {
+		return Exit(ExitFailed, fmt.Errorf("failback %s: %w (run it again to resume)", journal.ID, runErr))
+	}
+	return nil
 }
 
 func newPrepareCmd(app *App) *cobra.Command {
@@ -111,11 +180,11 @@ func newPlanCmd(app *App) *cobra.Command {
 	var point string
 	var network bool
 	cmd := &cobra.Command{
-		Use:       "plan failover|drill|teardown",
+		Use:       "plan failover|drill|failback|teardown",
 		Short:     "Show the step graph and what each step would do; change nothing",
 		Long:      "plan prints the operation's steps, their dependencies, the resources they would create and the recovery points they would use. It takes no lock and changes nothing; for failover and drill it reads only the DR region.",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"failover", "drill", "teardown"},
+		ValidArgs: []string{"failover", "drill", "failback", "teardown"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPlan(cmd.Context(), app, args[0], point, network)
 		},
@@ -177,13 +246,17 @@ func runPlan(ctx context.Context, app *App, op, point string, network bool) erro
 		if g, err = r.Graph(); err != nil {
 			return Exit(ExitFailed, err)
 		}
+	case "failback":
+		if g, err = recovery.NewFailback(cfg, env, recovery.Options{Log: app.Log}).Graph(); err != nil {
+			return Exit(ExitFailed, err)
+		}
 	case "teardown":
 		r := recovery.New(cfg, env, recovery.Options{Kind: recovery.KindFailover, Log: app.Log})
 		if g, err = r.TeardownGraph(recovery.TeardownOptions{Network: network}); err != nil {
 			return Exit(ExitFailed, err)
 		}
 	default:
-		return Exit(ExitUsage, fmt.Errorf("plan: unknown operation %q (want failover, drill or teardown)", op))
+		return Exit(ExitUsage, fmt.Errorf("plan: unknown operation %q (want failover, drill, failback or teardown)", op))
 	}
 	for _, s := range g.Steps() {
 		out.Steps = append(out.Steps, planStep{ID: s.ID, Needs: s.Needs, Plan: s.Plan})

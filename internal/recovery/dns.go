@@ -2,6 +2,8 @@ package recovery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -145,15 +147,21 @@ func ensureFailoverRecords(ctx context.Context, c *clients, cfg *spec.Config, dr
 	if err != nil {
 		return err
 	}
-	ref := fit(cfg.Stack+"-primary-health", 64)
+	// The caller reference names the target, so that a new production
+	// load balancer (after a failback) gets its own health check.
+	ref := healthCheckRef(cfg.Stack, d.PrimaryTarget)
 	hcID := ""
 	hcs, err := c.r53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{})
 	if err != nil {
 		return fmt.Errorf("list health checks: %w", err)
 	}
+	var stale []string
 	for _, h := range hcs.HealthChecks {
-		if aws.ToString(h.CallerReference) == ref {
+		switch r := aws.ToString(h.CallerReference); {
+		case r == ref:
 			hcID = aws.ToString(h.Id)
+		case strings.HasPrefix(r, healthCheckPrefix(cfg.Stack)):
+			stale = append(stale, aws.ToString(h.Id))
 		}
 	}
 	if hcID == "" {
@@ -197,10 +205,26 @@ func ensureFailoverRecords(ctx context.Context, c *clients, cfg *spec.Config, dr
 		todo = append(todo, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &want})
 		ch.add("upserted %s failover record %s", strings.ToLower(string(want.Failover)), d.Record)
 	}
-	if len(todo) == 0 {
-		return nil
+	if len(todo) > 0 {
+		if err := changeRecords(ctx, c, zoneID, wait, todo...); err != nil {
+			return err
+		}
 	}
-	return changeRecords(ctx, c, zoneID, wait, todo...)
+	// Health checks of earlier production targets watch nothing now.
+	for _, id := range stale {
+		if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: aws.String(id)}); err != nil {
+			return fmt.Errorf("delete stale health check %s: %w", id, err)
+		}
+		ch.add("deleted stale Route 53 health check %s", id)
+	}
+	return nil
+}
+
+func healthCheckPrefix(stack string) string { return fit(stack, 40) + "-primary-" }
+
+func healthCheckRef(stack, target string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(target)))
+	return healthCheckPrefix(stack) + hex.EncodeToString(sum[:])[:12]
 }
 
 func failoverRecords(ctx context.Context, c *clients, zoneID, name string) (map[string]r53types.ResourceRecordSet, error) {

@@ -16,6 +16,7 @@ type names struct {
 	stack  string
 	suffix string // "" for failover, "drill" for drills
 	cfg    *spec.Config
+	dbID   string // overrides the DB identifier (failback's new primary DB)
 }
 
 func newNames(cfg *spec.Config, suffix string) names {
@@ -52,6 +53,9 @@ func (n names) preparedTG() string { return fit(n.stack+"-dr", 32) }
 
 // Per-operation resources.
 func (n names) db() string {
+	if n.dbID != "" {
+		return n.dbID
+	}
 	id := n.stack + "-db-dr"
 	if n.cfg.Recover.Database != nil && n.cfg.Recover.Database.Identifier != "" {
 		id = n.cfg.Recover.Database.Identifier

@@ -104,13 +104,12 @@ func (r *Recovery) deleteFailoverRecords(ctx context.Context, d *spec.DNS) error
 			return err
 		}
 	}
-	ref := fit(r.cfg.Stack+"-primary-health", 64)
 	hcs, err := c.r53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{})
 	if err != nil {
 		return fmt.Errorf("list health checks: %w", err)
 	}
 	for _, h := range hcs.HealthChecks {
-		if aws.ToString(h.CallerReference) == ref {
+		if strings.HasPrefix(aws.ToString(h.CallerReference), healthCheckPrefix(r.cfg.Stack)) {
 			if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: h.Id}); err != nil {
 				return fmt.Errorf("delete health check %s: %w", aws.ToString(h.Id), err)
 			}
