@@ -267,7 +267,8 @@ func DNSDependsOnPrimary(cfg *spec.Config) (string, bool) {
 	}
 	return fmt.Sprintf("dns mode upsert needs Route 53's control plane, which lives in %s, the primary region: "+
 		"if %s is down, failover cannot change %s. Fix: use mode failover-records (records and a health check made ahead; "+
-		"about USD 6/year for the health check) or manual", home, home, d.Record), true
+		"about USD 6/year for the health check and USD 200/year for the idle DR load balancer at us-east-1 list prices; "+
+		"`pilotlight cost` prices it for your regions) or manual", home, home, d.Record), true
 }
 
 // dnsTimeout bounds the one Route 53 call a failover makes in upsert mode:

@@ -440,8 +440,9 @@ func (c *Config) Warnings() []string {
 			out = append(out, fmt.Sprintf(
 				"recover.dns.mode upsert needs the Route 53 control plane, which lives in %s, the primary region: "+
 					"when %s fails, failover cannot change the record. Use failover-records (static: a health check "+
-					"and a failover record pair made ahead, about USD 0.50/month = 6/year for one health check, "+
-					"CNY-priced in China) or manual.", home, home))
+					"and a failover record pair made ahead, plus an idle DR load balancer: about USD 6/year for the health "+
+					"check and USD 200/year for the load balancer at us-east-1 list prices; `pilotlight cost` prices it "+
+					"for your regions) or manual.", home, home))
 		}
 	}
 	return out
