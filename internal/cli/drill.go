@@ -91,6 +91,9 @@ func runDrill(ctx context.Context, app *App, o recoverFlags, keep bool, reportPa
 				runner := &runbook.Runner{Store: store, Log: app.Log, Events: events}
 				_, err = runner.Run(ctx, tg, cfg.Stack, "teardown-"+recovery.KindDrill, nil)
 			}
+			if err == nil {
+				abandonTornDown(ctx, app, store, cfg.Stack, recovery.KindDrill)
+			}
 			tearErr = err
 			res.TornDown = err == nil
 			res.Checks = append(res.Checks, report.Check{Name: "drill torn down", Pass: err == nil, Detail: errText(err, "every drill resource deleted")})

@@ -401,6 +401,18 @@ func runRecovery(ctx context.Context, app *App, kind string, o recoverFlags) err
 	return nil
 }
 
+// abandonTornDown closes an unfinished run whose resources a teardown just
+// deleted: resuming it would reuse outputs that name nothing.
+func abandonTornDown(ctx context.Context, app *App, store state.Store, stack, kind string) {
+	j, err := runbook.Unfinished(ctx, store, stack, kind)
+	if err != nil || j == nil {
+		return
+	}
+	if err := runbook.Abandon(ctx, store, j.ID, "torn down"); err != nil {
+		app.Log.Warn("could not close the torn-down run", "run", j.ID, "err", err)
+	}
+}
+
 func isTerminalWriter(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isTerminal(f)
@@ -486,6 +498,9 @@ func runTeardown(ctx context.Context, app *App, kind string, topts recovery.Tear
 	err = app.withLock(ctx, cfg, store, "teardown", o.forceUnlock, func() error {
 		runner := &runbook.Runner{Store: store, Log: app.Log, Events: runbook.NewProgress(app.Stderr, app.JSON(), isTerminalWriter(app.Stderr))}
 		journal, runErr = runner.Run(ctx, g, cfg.Stack, "teardown-"+kind, nil)
+		if runErr == nil {
+			abandonTornDown(ctx, app, store, cfg.Stack, kind)
+		}
 		return nil
 	})
 	if err != nil {
