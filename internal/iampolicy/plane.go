@@ -58,9 +58,11 @@ var failoverActions = map[string]planeActions{
 		tagDeletes: true,
 	},
 	"rds": {
-		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups"},
+		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots"},
+		// CreateDBSnapshot and CopyDBSnapshot: failback snapshots the DR
+		// database and copies it back to the primary region.
 		write: []string{"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance",
-			"rds:AddTagsToResource"},
+			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot"},
 		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
 	},
 	"elasticache": {

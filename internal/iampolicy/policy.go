@@ -393,6 +393,12 @@ func (b *builder) failover() {
 		b.add("FailbackBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration"}, buckets, nil)
 		b.add("FailbackObjects", []string{"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"}, objs, nil)
 	}
+	// Failback copies the DR database's snapshot back to the primary
+	// region, where the copy is named like every pilotlight snapshot.
+	if len(b.cfg.Protect.Databases) > 0 {
+		b.add("FailbackRDSCopy", []string{"rds:CopyDBSnapshot", "rds:AddTagsToResource"},
+			[]string{b.arn("rds", b.P, "snapshot:"+b.rdsPrefix()+"*")}, nil)
+	}
 	// Failover reads the newest DR recovery point.
 	var rdsRead []string
 	for _, d := range b.cfg.Protect.Databases {
