@@ -195,6 +195,10 @@ func isUsageError(err error) bool {
 
 // Main is the whole program; cmd/pilotlight only calls it.
 func Main() {
+	// The same binary is the Lambda function's bootstrap.
+	if InLambda() {
+		os.Exit(LambdaMain())
+	}
 	ctx, stop := signalContext()
 	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
