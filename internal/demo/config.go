@@ -1,0 +1,54 @@
+package demo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/pilotlight/pilotlight/examples/wordpress"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+var primaryTargetLine = regexp.MustCompile(`(?m)^(\s*primary_target:\s*)\S.*$`)
+
+// WriteConfig writes the demo's config into dir: examples/wordpress's
+// pilotlight.yaml and user-data.sh.tmpl as shipped, with
+// recover.dns.primary_target set to the production load balancer's DNS
+// name, which exists only once production is built. The state goes to
+// dir/.pilotlight (relative to the config, as for every config). With an
+// empty primaryTarget the example is written as shipped: production is
+// built from its values before its load balancer exists.
+func WriteConfig(dir, primaryTarget string) (*spec.Config, error) {
+	src, err := wordpress.Files.ReadFile(wordpress.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	ud, err := wordpress.Files.ReadFile(wordpress.UserDataFile)
+	if err != nil {
+		return nil, err
+	}
+	if primaryTarget != "" {
+		if !primaryTargetLine.Match(src) {
+			return nil, fmt.Errorf("%s has no recover.dns.primary_target line to fill in", wordpress.ConfigFile)
+		}
+		src = primaryTargetLine.ReplaceAll(src, []byte("${1}"+primaryTarget+" # the simulated production load balancer"))
+		src = append([]byte("# Written by `pilotlight demo`: examples/wordpress/pilotlight.yaml with\n"+
+			"# recover.dns.primary_target set to the simulated production load balancer.\n"), src...)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, wordpress.ConfigFile)
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, wordpress.UserDataFile), ud, 0o600); err != nil {
+		return nil, err
+	}
+	cfg, err := spec.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("the demo's config %s: %w", path, err)
+	}
+	return cfg, nil
+}

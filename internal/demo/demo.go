@@ -1,0 +1,787 @@
+// Package demo is `pilotlight demo`: the whole story on an AWS emulator,
+// with no AWS account. It builds a simulated production (the seed's
+// WordPress stack) in the primary region, protects it (prepare, replicate,
+// backup), makes the primary region unreachable with the fault proxy,
+// fails over, verifies what a drill verifies, reports RPO and RTO, and
+// tears down. It uses internal/testenv (moto_server and the fault proxy)
+// and never talks to AWS itself: it signs with fake credentials and sends
+// every call through its own proxy to an emulator.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/report"
+	"github.com/pilotlight/pilotlight/internal/runbook"
+	"github.com/pilotlight/pilotlight/internal/s3sync"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
+	"github.com/pilotlight/pilotlight/internal/testenv"
+)
+
+// Options shape one run of the demo.
+type Options struct {
+	// Endpoint is an emulator the user runs (AWS_ENDPOINT_URL). Empty
+	// starts moto_server on a free loopback port for this run alone.
+	Endpoint string
+	// Dir receives the demo's config, state and reports; empty makes a new
+	// temporary directory, which is kept so the report can be opened.
+	Dir string
+	// KeepMoto leaves the demo's own moto_server running after the story
+	// until ctx ends (Ctrl-C), to explore what production and the DR
+	// region hold.
+	KeepMoto bool
+	// Objects is the number of sample media files (default 300).
+	Objects int
+	// Progress receives progress lines (text, or JSON lines with JSON).
+	Progress io.Writer
+	JSON     bool
+	Log      *slog.Logger
+}
+
+// Step is one chapter of the story and the command a user runs for it.
+type Step struct {
+	Name    string  `json:"name"`
+	Command string  `json:"command,omitempty"`
+	Seconds float64 `json:"seconds"`
+	Detail  string  `json:"detail,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	Skipped bool    `json:"skipped,omitempty"`
+}
+
+// Result is the demo's outcome; Passed is true only if every step ran and
+// every check passed.
+type Result struct {
+	Endpoint    string           `json:"endpoint"`
+	StartedMoto bool             `json:"started_moto"`
+	Account     string           `json:"account,omitempty"`
+	Dir         string           `json:"dir"`
+	Config      string           `json:"config"`
+	Primary     string           `json:"primary"`
+	DR          string           `json:"dr"`
+	Production  *Production      `json:"production,omitempty"`
+	Steps       []Step           `json:"steps"`
+	Checks      []report.Check   `json:"checks"`
+	Report      *recovery.Report `json:"report,omitempty"`
+	ReportHTML  string           `json:"report_html,omitempty"`
+	// DNSWarning is what `validate` would say had the example used DNS
+	// mode upsert: why it uses failover-records instead.
+	DNSWarning string         `json:"dns_warning,omitempty"`
+	Cleanup    *CleanupResult `json:"cleanup,omitempty"`
+	Leftovers  []string       `json:"leftovers,omitempty"`
+	Passed     bool           `json:"passed"`
+	Seconds    float64        `json:"seconds"`
+
+	moto *testenv.Moto // left up by KeepMoto
+}
+
+// Run tells the whole story. The error is for what stopped the demo from
+// running at all (no emulator, no directory); a failed step or check is in
+// the Result, with Passed false.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Objects <= 0 {
+		opts.Objects = 300
+	}
+	d := &demo{opts: opts, start: time.Now(), res: &Result{Steps: []Step{}, Checks: []report.Check{}}}
+	defer func() { d.res.Seconds = time.Since(d.start).Seconds() }()
+	if err := d.setUp(ctx); err != nil {
+		d.tearDownEmulator()
+		return d.res, err
+	}
+	defer d.tearDownEmulator()
+	d.story(ctx)
+	d.res.Passed = !d.failed
+	for _, c := range d.res.Checks {
+		d.res.Passed = d.res.Passed && c.Pass
+	}
+	if d.moto != nil && opts.KeepMoto {
+		d.res.moto, d.moto = d.moto, nil
+	}
+	return d.res, nil
+}
+
+// Wait keeps the moto_server that KeepMoto left up running until ctx ends
+// (Ctrl-C), then stops it; without one it returns at once.
+func (r *Result) Wait(ctx context.Context) {
+	if r.moto == nil {
+		return
+	}
+	<-ctx.Done()
+	r.moto.Stop()
+	r.moto = nil
+}
+
+// MotoURL is the address of the moto_server KeepMoto left up, or "".
+func (r *Result) MotoURL() string {
+	if r.moto == nil {
+		return ""
+	}
+	return r.moto.URL
+}
+
+type demo struct {
+	opts  Options
+	start time.Time
+	res   *Result
+
+	moto  *testenv.Moto
+	proxy *testenv.Proxy
+	env   *awsenv.Env
+	cfg   *spec.Config
+	store state.Store
+
+	mu     sync.Mutex
+	failed bool // a step failed: later steps of the story are skipped
+}
+
+// setUp starts (or finds) the emulator behind the fault proxy and loads
+// AWS access through it.
+func (d *demo) setUp(ctx context.Context) error {
+	dir := d.opts.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "pilotlight-demo-"); err != nil {
+			return err
+		}
+	}
+	dir, _ = filepath.Abs(dir)
+	d.res.Dir = dir
+	target := d.opts.Endpoint
+	if target == "" {
+		ok := d.step("start moto_server", "", func() (string, error) {
+			m, err := testenv.StartMoto(ctx)
+			if err != nil {
+				return "", err
+			}
+			d.moto = m
+			return "on " + m.URL + ", for this run only", nil
+		})
+		if !ok {
+			return errors.New(d.res.Steps[len(d.res.Steps)-1].Error)
+		}
+		target = d.moto.URL
+		d.res.StartedMoto = true
+	}
+	d.res.Endpoint = target
+	p, err := testenv.NewProxy(target, 1)
+	if err != nil {
+		return fmt.Errorf("start the fault proxy: %w", err)
+	}
+	d.proxy = p
+	if d.moto == nil {
+		// On an emulator the user runs, work in an account of our own
+		// (moto's x-moto-account-id): nothing of theirs is seen or
+		// touched, and what moto can never delete (ElastiCache ids stay
+		// `deleting` for ever, MOTO.md) cannot collide with the next run.
+		d.res.Account = testenv.RandomAccountID()
+		p.SetAccount(d.res.Account)
+		d.say("using the emulator at %s (AWS_ENDPOINT_URL), in a fresh account %s of its own", target, d.res.Account)
+	}
+	d.env, err = awsenv.Load(ctx, awsenv.Options{
+		Endpoint:    p.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "demo-secret", ""),
+		// Few, short retries: an emulator answers an action it lacks with
+		// HTTP 500, which must fail fast rather than back off for seconds.
+		MaxAttempts: 3, MaxBackoff: 100 * time.Millisecond, StandardRetry: true,
+	})
+	if err != nil {
+		return err
+	}
+	d.cfg, err = WriteConfig(dir, "")
+	if err != nil {
+		return err
+	}
+	d.res.Config, d.res.Primary, d.res.DR = d.cfg.File, d.cfg.Primary.Region, d.cfg.DR.Region
+	return nil
+}
+
+func (d *demo) tearDownEmulator() {
+	if d.store != nil {
+		d.store.Close()
+	}
+	if d.proxy != nil {
+		d.proxy.Close()
+	}
+	if d.moto == nil {
+		return
+	}
+	d.moto.Stop()
+}
+
+func (d *demo) story(ctx context.Context) {
+	cfg := d.cfg
+	primary, dr := cfg.Primary.Region, cfg.DR.Region
+	d.say("the seed's WordPress stack: production in %s, pilot-light DR in %s", primary, dr)
+	var prod *Production
+	d.step("build the simulated production in "+primary, "(the seed's terraform apply of basic/, database/, app/)", func() (string, error) {
+		var err error
+		prod, err = BuildProduction(ctx, d.env, cfg, BuildOptions{Objects: d.opts.Objects, Progress: func(f string, a ...any) { d.detail(f, a...) }})
+		d.res.Production = prod
+		if err != nil {
+			return "", err
+		}
+		if cfg, err = WriteConfig(d.res.Dir, prod.LoadBalancerDNS); err != nil {
+			return "", err
+		}
+		d.cfg = cfg
+		return fmt.Sprintf("%s, %s, %d instances behind %s, %d media files (%s) in %s; config %s",
+			prod.DB, prod.Cache, len(prod.Instances), prod.LoadBalancerDNS, prod.Objects, sizeText(prod.MediaBytes), prod.Bucket, cfg.File), nil
+	})
+	d.warnUpsert()
+	d.step("open the state", "", func() (string, error) {
+		s, err := state.Open(ctx, d.cfg, d.env)
+		if err != nil {
+			return "", err
+		}
+		d.store = s
+		return d.cfg.RelPath(d.cfg.State.Path), nil
+	})
+	d.protect(ctx)
+	if !d.failed {
+		d.outage(ctx)
+	}
+	d.finish(ctx, prod)
+}
+
+// warnUpsert shows what validate says of DNS mode upsert here: the reason
+// the example uses failover-records.
+func (d *demo) warnUpsert() {
+	if d.cfg.Recover.DNS == nil {
+		return
+	}
+	up := *d.cfg
+	dns := *d.cfg.Recover.DNS
+	dns.Mode = spec.DNSUpsert
+	up.Recover.DNS = &dns
+	if why, bad := recovery.DNSDependsOnPrimary(&up); bad {
+		d.res.DNSWarning = why
+		d.say("why DNS mode %s: had this config said upsert, validate would warn: %s", d.cfg.Recover.DNS.Mode, why)
+	}
+}
+
+// protect is the protect plane, while every region is up.
+func (d *demo) protect(ctx context.Context) {
+	cfg := d.cfg
+	d.step("prepare the DR region", "pilotlight prepare", func() (string, error) {
+		res, err := recovery.Prepare(ctx, cfg, d.env)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d changes: network %s, DR load balancer %s, failover records and health check for %s",
+			len(res.Changes), res.Network.VPC, res.LoadBalancerDNS, cfg.Recover.DNS.Record), nil
+	})
+	d.step("replicate setup", "pilotlight replicate setup", func() (string, error) {
+		var parts []string
+		for _, b := range cfg.Protect.Buckets {
+			res, err := s3sync.Setup(ctx, d.env, cfg, b, false)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, fmt.Sprintf("%s -> %s (%d changes, role %s)", res.Source, res.Replica, len(res.Changed), res.RoleARN))
+		}
+		return strings.Join(parts, "; "), nil
+	})
+	d.step("replicate sync (back-fill what replication does not copy)", "pilotlight replicate sync", func() (string, error) {
+		var parts []string
+		for _, b := range cfg.Protect.Buckets {
+			res, err := s3sync.Sync(ctx, d.env, cfg, b, s3sync.SyncOptions{Workers: 32, Log: d.opts.Log})
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, fmt.Sprintf("copied %d objects (%s) to %s in %s", res.Copied, sizeText(res.Bytes), res.Dest, res.Duration.Round(time.Millisecond)))
+		}
+		return strings.Join(parts, "; "), nil
+	})
+	d.step("replicate verify", "pilotlight replicate verify", func() (string, error) {
+		var parts []string
+		for _, b := range cfg.Protect.Buckets {
+			res, err := s3sync.VerifyWith(ctx, d.env, cfg, b, s3sync.VerifyOptions{Log: d.opts.Log})
+			if err != nil {
+				return "", err
+			}
+			d.check("replica "+b.Replica+" converged before the outage", res.Converged, "%d source objects, %d replica objects, %d missing, %d different",
+				res.SourceObjects, res.ReplicaObjects, res.MissingCount, res.DifferentCount)
+			parts = append(parts, fmt.Sprintf("%s: %d objects on both sides, converged=%v", b.Replica, res.ReplicaObjects, res.Converged))
+		}
+		return strings.Join(parts, "; "), nil
+	})
+	d.step("backup: one protect cycle", "pilotlight backup", func() (string, error) {
+		rep, err := points.Backup(ctx, d.env, cfg, points.BackupOptions{Log: d.opts.Log})
+		if rep == nil {
+			return "", err
+		}
+		var parts []string
+		complete := err == nil
+		for _, r := range rep.Results {
+			copied := r.Copied
+			if copied == "" && r.Resumed != "" {
+				copied = r.Resumed
+			}
+			complete = complete && r.Error == "" && copied != ""
+			parts = append(parts, fmt.Sprintf("%s %s -> DR copy %s", r.Kind, r.Created, copied))
+		}
+		d.check("every protected resource has a DR copy", complete, "%s", strings.Join(parts, "; "))
+		return strings.Join(parts, "; "), err
+	})
+}
+
+// outage kills the primary region and recovers in the DR region.
+func (d *demo) outage(ctx context.Context) {
+	cfg := d.cfg
+	primary, dr := cfg.Primary.Region, cfg.DR.Region
+	d.step("disaster: make "+primary+" unreachable", "", func() (string, error) {
+		d.proxy.KillRegion(primary)
+		d.proxy.ResetCalls()
+		return fmt.Sprintf("the fault proxy drops every connection to %s, and to Route 53's control plane, which lives there", primary), nil
+	})
+	r := recovery.New(cfg, d.env, recovery.Options{Kind: recovery.KindFailover, Log: d.opts.Log})
+	var journal *runbook.Journal
+	d.step("failover to "+dr, "pilotlight failover --yes", func() (string, error) {
+		g, err := r.Graph()
+		if err != nil {
+			return "", err
+		}
+		release, err := d.store.Lock(ctx, cfg.Stack, recovery.KindFailover)
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = release(context.WithoutCancel(ctx)) }()
+		runner := &runbook.Runner{Store: d.store, Parallelism: 8, Log: d.opts.Log,
+			Events: runbook.NewProgress(indent(d.opts.Progress, d.opts.JSON), d.opts.JSON, false)}
+		j, runErr := runner.Run(ctx, g, cfg.Stack, recovery.KindFailover, nil)
+		journal = j
+		if j == nil {
+			return "", runErr
+		}
+		d.check("failover finished", runErr == nil && j.Phase == runbook.PhaseDone, "run %s: %s", j.ID, j.Phase)
+		return fmt.Sprintf("run %s: %s", j.ID, j.Phase), runErr
+	})
+	if journal == nil {
+		return
+	}
+	d.step("verify the DR stack (what a drill verifies)", "pilotlight drill", func() (string, error) {
+		checks := r.Verify(ctx, journal, journal.Start)
+		calls := d.proxy.Calls()
+		var toPrimary []string
+		for _, c := range calls {
+			if c.Region == primary {
+				toPrimary = append(toPrimary, c.Service+" "+c.Action)
+			}
+		}
+		checks = append(checks, report.Check{
+			Name: "failover and checks called nothing in " + primary, Pass: len(toPrimary) == 0,
+			Detail: strings.TrimSpace(fmt.Sprintf("%d calls seen by the proxy, %d of them to %s %s", len(calls), len(toPrimary), primary, strings.Join(first(toPrimary, 5), ", "))),
+		})
+		failed := 0
+		for _, c := range checks {
+			d.check(c.Name, c.Pass, "%s", c.Detail)
+			if !c.Pass {
+				failed++
+			}
+		}
+		rep := r.BuildReport(journal)
+		d.res.Report = rep
+		doc := rep.Document(checks)
+		doc.Notes = append(doc.Notes, fmt.Sprintf("pilotlight demo: %s was made unreachable by the fault proxy before the failover; AWS was emulated by moto_server at %s.", primary, d.res.Endpoint))
+		path, err := d.saveReport(ctx, rep, checks, doc)
+		if err != nil {
+			return "", err
+		}
+		d.res.ReportHTML = path
+		return fmt.Sprintf("%d checks, %d failed", len(checks), failed), nil
+	})
+	if rep := d.res.Report; rep != nil {
+		d.say("RTO %s: from the failover's start until the DR stack served (on the emulator every resource is ready at once; on AWS the database restore dominates)",
+			(time.Duration(rep.RTOSeconds * float64(time.Second))).Round(time.Millisecond))
+		for _, p := range rep.Points {
+			d.say("RPO %s: %s, the age of %s when the failover began", p.Resource, (time.Duration(p.RPOSeconds * float64(time.Second))).Round(time.Second), p.ID)
+		}
+		if d.res.ReportHTML != "" {
+			d.say("report: %s", d.res.ReportHTML)
+		}
+	}
+}
+
+// saveReport stores the report in the state, as `failover` and `drill`
+// do, and writes the HTML beside the state for a person to open.
+func (d *demo) saveReport(ctx context.Context, rep *recovery.Report, checks []report.Check, doc *report.Document) (string, error) {
+	data, err := json.MarshalIndent(struct {
+		Report *recovery.Report `json:"report"`
+		Checks []report.Check   `json:"checks"`
+		Passed bool             `json:"passed"`
+	}{rep, checks, doc.Passed()}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	var html bytes.Buffer
+	if err := report.HTML(&html, doc); err != nil {
+		return "", err
+	}
+	key := "reports/" + rep.RunID + "/report"
+	if err := d.store.Put(ctx, key+".json", data); err != nil {
+		return "", err
+	}
+	if err := d.store.Put(ctx, key+".html", html.Bytes()); err != nil {
+		return "", err
+	}
+	path := filepath.Join(d.cfg.RelPath(d.cfg.State.Path), "reports", rep.RunID+".html")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, html.Bytes(), 0o600)
+}
+
+// finish tears down what pilotlight made and, on an emulator the user
+// runs, everything else the demo made; then proves nothing is left.
+func (d *demo) finish(ctx context.Context, prod *Production) {
+	cfg := d.cfg
+	// Teardown and cleanup run even after a failed step, on a context that
+	// survives Ctrl-C long enough to leave the emulator clean.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	d.always("the primary region is back", "", func() (string, error) {
+		d.proxy.ReviveRegion(cfg.Primary.Region)
+		return "teardown needs Route 53's control plane, which lives in " + cfg.Primary.Region, nil
+	})
+	if d.store != nil {
+		d.always("teardown of the DR stack, prepared network included", "pilotlight teardown --network --skip-final-snapshot --force --yes", func() (string, error) {
+			return d.teardown(cctx)
+		})
+	}
+	if d.moto != nil {
+		if d.opts.KeepMoto {
+			d.say("moto_server stays up at %s with production and the DR copies, until Ctrl-C", d.moto.URL)
+			return
+		}
+		d.always("stop moto_server", "", func() (string, error) {
+			d.moto.Stop()
+			d.moto = nil
+			return "everything the demo made goes with it", nil
+		})
+		return
+	}
+	var cleanup *CleanupResult
+	d.always("clean up production and the recovery points", "", func() (string, error) {
+		cleanup = Cleanup(cctx, d.env, cfg, prod)
+		d.res.Cleanup = cleanup
+		detail := fmt.Sprintf("deleted %d resources", len(cleanup.Deleted))
+		if len(cleanup.Unsupported) > 0 {
+			detail += "; the emulator cannot delete: " + strings.Join(cleanup.Unsupported, ", ")
+		}
+		if len(cleanup.Problems) > 0 {
+			return detail, errors.New(strings.Join(cleanup.Problems, "; "))
+		}
+		return detail, nil
+	})
+	d.always("check that nothing is left", "", func() (string, error) {
+		left, err := Leftovers(cctx, d.env, cfg)
+		if err != nil {
+			return "", err
+		}
+		gaps := d.unsupportedActions()
+		var real, known []string
+		for _, l := range left {
+			if gaps[l.DeleteAction] {
+				known = append(known, l.String())
+				continue
+			}
+			real = append(real, l.String())
+		}
+		d.res.Leftovers = real
+		detail := "nothing pilotlight or the demo made is left"
+		if len(known) > 0 {
+			detail = fmt.Sprintf("nothing left but what the emulator cannot delete: %s", strings.Join(known, ", "))
+		}
+		if len(real) > 0 {
+			detail = fmt.Sprintf("%d left: %s", len(real), strings.Join(real, ", "))
+		}
+		d.check("nothing left behind", len(real) == 0, "%s", detail)
+		return detail, nil
+	})
+}
+
+// teardown runs the DR teardown and judges it: done, or failed only on
+// deletions the emulator does not implement.
+func (d *demo) teardown(ctx context.Context) (string, error) {
+	cfg := d.cfg
+	r := recovery.New(cfg, d.env, recovery.Options{Kind: recovery.KindFailover, Log: d.opts.Log})
+	g, err := r.TeardownGraph(recovery.TeardownOptions{Network: true, SkipFinalSnapshot: true, Force: true})
+	if err != nil {
+		return "", err
+	}
+	release, err := d.store.Lock(ctx, cfg.Stack, "teardown")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = release(ctx) }()
+	runner := &runbook.Runner{Store: d.store, Log: d.opts.Log, Events: runbook.NewProgress(indent(d.opts.Progress, d.opts.JSON), d.opts.JSON, false)}
+	j, runErr := runner.Run(ctx, g, cfg.Stack, "teardown-"+recovery.KindFailover, nil)
+	if j == nil {
+		return "", runErr
+	}
+	var deleted, problems, gapped []string
+	gaps := d.unsupportedActions()
+	for _, s := range j.Steps {
+		for _, k := range []string{"deleted", "deleted_lb", "deleted_tg"} {
+			if v := s.Outputs[k]; v != "" {
+				deleted = append(deleted, s.ID+": "+v)
+			}
+		}
+		switch {
+		case s.Error == "":
+		case onlyEmulatorGaps(s.Error, gaps):
+			gapped = append(gapped, gapNames(s.Error)...)
+		default:
+			problems = append(problems, s.ID+": "+s.Error)
+		}
+	}
+	if runErr != nil && len(problems) == 0 && len(gapped) == 0 {
+		problems = append(problems, runErr.Error())
+	}
+	detail := "deleted " + strings.Join(deleted, "; ")
+	if len(gapped) > 0 {
+		detail += "; left only " + strings.Join(gapped, ", ") + ": the emulator answers its delete with HTTP 500 (moto 5.2.1 does not implement it; AWS does)"
+	}
+	d.check("teardown deleted what failover and prepare made", len(problems) == 0, "%s", orText(strings.Join(problems, "; "), detail))
+	if len(problems) > 0 {
+		return detail, errors.New(strings.Join(problems, "; "))
+	}
+	return detail, nil
+}
+
+// emulatorGaps maps what teardown says it could not delete to the API
+// action that deletes it.
+var emulatorGaps = map[string]string{"cache subnet group": "DeleteCacheSubnetGroup"}
+
+// onlyEmulatorGaps reports whether a teardown error names nothing but
+// deletions whose action the emulator answered with HTTP 500.
+func onlyEmulatorGaps(msg string, gaps map[string]bool) bool {
+	msg = strings.TrimPrefix(msg, "could not delete: ")
+	for _, part := range strings.Split(msg, "; ") {
+		known := false
+		for prefix, action := range emulatorGaps {
+			if strings.HasPrefix(part, prefix) && gaps[action] {
+				known = true
+			}
+		}
+		if !known {
+			return false
+		}
+	}
+	return true
+}
+
+// gapNames shortens "could not delete: cache subnet group x: operation
+// error ..." to what was left: "cache subnet group x".
+func gapNames(msg string) []string {
+	var out []string
+	for _, part := range strings.Split(strings.TrimPrefix(msg, "could not delete: "), "; ") {
+		if i := strings.Index(part, ": "); i > 0 {
+			part = part[:i]
+		}
+		out = append(out, part)
+	}
+	return out
+}
+
+// unsupportedActions are the actions the emulator answered only with HTTP
+// 500 during this run: moto's answer to an action it does not implement.
+func (d *demo) unsupportedActions() map[string]bool {
+	seen := map[string]bool{}
+	ok := map[string]bool{}
+	for _, c := range d.proxy.Calls() {
+		if c.Fault != "" {
+			continue
+		}
+		if c.Status == 500 {
+			seen[c.Action] = true
+		} else {
+			ok[c.Action] = true
+		}
+	}
+	for a := range ok {
+		delete(seen, a)
+	}
+	return seen
+}
+
+// step runs one chapter of the story unless an earlier one failed.
+func (d *demo) step(name, command string, fn func() (string, error)) bool {
+	if d.failed {
+		d.res.Steps = append(d.res.Steps, Step{Name: name, Command: command, Skipped: true})
+		d.event(name, command, "skipped", 0, "an earlier step failed", "")
+		return false
+	}
+	return d.always(name, command, fn)
+}
+
+// always runs a chapter whatever happened before (teardown, cleanup).
+func (d *demo) always(name, command string, fn func() (string, error)) bool {
+	d.event(name, command, "start", 0, "", "")
+	t0 := time.Now()
+	detail, err := fn()
+	s := Step{Name: name, Command: command, Seconds: time.Since(t0).Seconds(), Detail: detail}
+	if err != nil {
+		s.Error = err.Error()
+		d.failed = true
+		d.res.Checks = append(d.res.Checks, report.Check{Name: name, Pass: false, Detail: s.Error})
+		d.event(name, command, "failed", s.Seconds, detail, s.Error)
+	} else {
+		d.event(name, command, "done", s.Seconds, detail, "")
+	}
+	d.res.Steps = append(d.res.Steps, s)
+	return err == nil
+}
+
+func (d *demo) check(name string, pass bool, format string, args ...any) {
+	c := report.Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, args...)}
+	d.res.Checks = append(d.res.Checks, c)
+	if d.opts.JSON {
+		d.emit(map[string]any{"check": c.Name, "pass": c.Pass, "detail": c.Detail})
+		return
+	}
+	mark := "PASS"
+	if !pass {
+		mark = "FAIL"
+	}
+	d.line("      %s %s: %s", mark, c.Name, c.Detail)
+}
+
+// event prints a step's progress: a line per change in text, a JSON
+// object per line with JSON.
+func (d *demo) event(name, command, what string, secs float64, detail, errText string) {
+	if d.opts.JSON {
+		d.emit(map[string]any{"step": name, "command": command, "event": what, "seconds": round(secs), "detail": detail, "error": errText})
+		return
+	}
+	switch what {
+	case "start":
+		if command != "" {
+			d.line("==> %s   $ %s", name, command)
+		} else {
+			d.line("==> %s", name)
+		}
+	case "done":
+		d.line("    ok (%s) %s", fmtSecs(secs), detail)
+	case "failed":
+		d.line("    FAILED (%s) %s", fmtSecs(secs), errText)
+	case "skipped":
+		d.line("--- %s: skipped (%s)", name, detail)
+	}
+}
+
+// detail prints a sub-step of the current step.
+func (d *demo) detail(format string, args ...any) {
+	if d.opts.JSON {
+		d.emit(map[string]any{"detail": fmt.Sprintf(format, args...)})
+		return
+	}
+	d.line("    - "+format, args...)
+}
+
+// say prints a statement of the story.
+func (d *demo) say(format string, args ...any) {
+	if d.opts.JSON {
+		d.emit(map[string]any{"note": fmt.Sprintf(format, args...)})
+		return
+	}
+	d.line("    "+format, args...)
+}
+
+func (d *demo) line(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.opts.Progress, "[%6.1fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (d *demo) emit(v map[string]any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v["elapsed_seconds"] = round(time.Since(d.start).Seconds())
+	for k, x := range v {
+		if s, ok := x.(string); ok && s == "" {
+			delete(v, k)
+		}
+	}
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(d.opts.Progress, "%s\n", b)
+}
+
+// indent shifts the runbook's own progress lines under the demo's step.
+func indent(w io.Writer, json bool) io.Writer {
+	if json {
+		return w
+	}
+	return &prefixWriter{w: w, prefix: "          "}
+}
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out bytes.Buffer
+	for _, c := range b {
+		if !p.mid {
+			out.WriteString(p.prefix)
+			p.mid = true
+		}
+		out.WriteByte(c)
+		if c == '\n' {
+			p.mid = false
+		}
+	}
+	if _, err := p.w.Write(out.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func round(s float64) float64 { return float64(int64(s*1000)) / 1000 }
+
+func fmtSecs(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(10 * time.Millisecond).String()
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func first(s []string, n int) []string { return s[:min(len(s), n)] }
+
+func orText(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
