@@ -50,7 +50,7 @@ does not stop the others. Exit 1 names every failed resource.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.Only, "only", nil, "only this database id or image name (repeatable)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would be created, copied and deleted; change nothing")
-	f.IntVar(&opts.Parallel, "parallel", 16, "resources protected at once (copies are further bounded by AWS quotas)")
+	f.IntVar(&opts.Parallel, "parallel", 64, "resources protected at once (copies are further bounded by AWS's copy quotas)")
 	return cmd
 }
 

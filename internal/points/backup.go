@@ -22,8 +22,11 @@ type BackupOptions struct {
 	DryRun bool
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
-	// Parallelism bounds resources protected at once (default 16). Copies
-	// are bounded further by AWS's per-region copy quotas (copyQuotas).
+	// Parallelism bounds resources protected at once (default 64). It is
+	// above the sum of AWS's copy quotas (copyQuotas: 20 + 5 + 20) so that on
+	// AWS, where a cycle is mostly waiting, those quotas and not this bound
+	// decide how many points are in flight; waiting costs one poll per
+	// resource every 15 s to 2 min.
 	Parallelism int
 	Log         *slog.Logger
 }
@@ -77,7 +80,7 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 		opts.Now = time.Now
 	}
 	if opts.Parallelism <= 0 {
-		opts.Parallelism = 16
+		opts.Parallelism = 64
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -199,11 +202,19 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 		name := cy.name(t, now)
 		work = Point{ID: name, Name: name, Resource: t.name, Kind: t.kind, Region: P, Source: src.ID,
 			Created: now, Status: StatusAvailable, Managed: true, Encrypted: src.Encrypted}
-		if cy.opts.DryRun {
+		switch same, ok := byName(prim, name); {
+		case ok && same.Managed:
+			// A run earlier in the same second made this point: finish it.
+			work, res.Resumed = same, same.ID
+			existingCopy, _ = copyIn(dr, same)
+			if cy.opts.DryRun {
+				plan = append(plan, fmt.Sprintf("%s: finish %s, made earlier this second", t.name, name))
+			}
+		case cy.opts.DryRun:
 			plan = append(plan,
 				fmt.Sprintf("%s: create %s %s of %s in %s", t.name, t.kind, name, src.ID, P),
 				fmt.Sprintf("%s: copy %s to %s%s", t.name, name, D, keyNote(key)))
-		} else {
+		default:
 			p, err := k.create(ctx, s, src, name, now)
 			if err != nil {
 				return fail(err)
@@ -386,6 +397,16 @@ func copyIn(dr []Point, p Point) (Point, bool) {
 		}
 	}
 	return best, found
+}
+
+// byName finds the point called name.
+func byName(ps []Point, name string) (Point, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Point{}, false
 }
 
 // upsert replaces the point with p's id, or adds p.

@@ -142,13 +142,13 @@ func TestEncryptedDatabaseWithoutUsableKeyFailsBeforeSnapshot(t *testing.T) {
 		w.createDB("secure", true)
 		w.createDB("plain", false)
 		w.createKey("alias/other")
-		for _, c := range []struct{ yaml, want string }{
+		for i, c := range []struct{ yaml, want string }{
 			{"      dr_kms_key: alias/missing\n", `DR KMS key "alias/missing" does not exist in ` + D},
 			{"", "protect.databases[0].dr_kms_key is not set: name a KMS key in the DR region " + D},
 		} {
 			cfg := w.config("protect:\n  databases:\n    - id: secure\n" + c.yaml + "    - id: plain\n")
 			w.proxy.ResetCalls()
-			rep, err := w.backup(w.env, cfg, t0)
+			rep, err := w.backup(w.env, cfg, t0.Add(time.Duration(i)*3*time.Hour))
 			if err == nil || !strings.Contains(err.Error(), "secure (rds-instance): ") || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want failure naming %q, got %v", c.want, err)
 			}
@@ -393,4 +393,30 @@ func mustTarget(t *testing.T, cfg *spec.Config, name string) target {
 		t.Fatal(err)
 	}
 	return tg
+}
+
+// TestRerunInTheSameSecondFinishesThatPoint: a second run at the same
+// instant finds its point's name taken by the first run's point and
+// finishes that one instead of failing or making another.
+func TestRerunInTheSameSecondFinishesThatPoint(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "us-east-1", "us-west-2")
+	w.createDB("db1", false)
+	w.runInstance("web")
+	cfg := w.config(threeKinds)
+	w.mustBackup(w.env, cfg, t0, "db1", "web")
+	rep := w.mustBackup(w.env, cfg, t0, "db1", "web")
+	for _, r := range rep.Results {
+		if r.Created != "" || r.Resumed == "" || r.Copied == "" || len(r.Deleted) != 0 {
+			t.Errorf("%+v", r)
+		}
+		for _, region := range []string{w.P, w.D} {
+			if n := len(w.list(cfg, region, r.Resource)); n != 1 {
+				t.Errorf("%s in %s: %d points", r.Resource, region, n)
+			}
+		}
+	}
+	if w.calls(w.P, "CreateDBSnapshot") != 1 || w.calls(w.P, "CreateImage") != 1 || w.calls(w.D, "CopyImage") != 1 {
+		t.Fatalf("calls: %v", w.proxy.Calls())
+	}
 }
