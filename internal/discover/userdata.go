@@ -2,7 +2,6 @@ package discover
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -15,66 +14,89 @@ type templateSubst struct {
 // userDataTemplate turns the app's user-data into a recovery template
 // (Go text/template, the vocabulary of recovery.RenderUserData): the
 // recovered database's and cache's endpoints, the buckets and the region
-// become template actions; braces already in the text are escaped so that
-// they come out as they were. It returns what it replaced, for comments.
+// become template actions, and braces already in the text are escaped so
+// that they render as they were. It returns what it replaced, for comments.
 func userDataTemplate(src string, subs []templateSubst) (string, []string) {
-	const lq, rq = "\uE000", "\uE001"
-	text := strings.ReplaceAll(strings.ReplaceAll(src, "{{", lq), "}}", rq)
-	// Longest first, so that an endpoint is replaced before the region
-	// string inside it.
+	type span struct {
+		start, end int
+		action     string
+	}
+	// Longest first, so that an endpoint is taken before the region string
+	// inside it.
+	subs = append([]templateSubst{}, subs...)
 	sort.SliceStable(subs, func(i, j int) bool { return len(subs[i].value) > len(subs[j].value) })
+	taken := make([]bool, len(src))
+	var spans []span
 	var did []string
-	marks := map[string]string{}
-	for i, s := range subs {
+	for _, s := range subs {
 		if s.value == "" {
 			continue
 		}
-		mark := "\uE002" + strconv.Itoa(i) + "\uE003"
-		next, n := replaceWord(text, s.value, mark)
-		if n == 0 {
-			continue
+		n := 0
+	next:
+		for _, at := range wordsAt(src, s.value) {
+			for i := at; i < at+len(s.value); i++ {
+				if taken[i] {
+					continue next
+				}
+			}
+			for i := at; i < at+len(s.value); i++ {
+				taken[i] = true
+			}
+			spans = append(spans, span{at, at + len(s.value), s.action})
+			n++
 		}
-		text = next
-		marks[mark] = s.action
-		did = append(did, s.what+" "+s.value+" -> "+s.action)
+		if n > 0 {
+			did = append(did, s.what+" "+s.value+" -> "+s.action)
+		}
 	}
-	for mark, action := range marks {
-		text = strings.ReplaceAll(text, mark, action)
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	var b strings.Builder
+	// literal writes text so that the template prints it unchanged: the
+	// lexer only looks for "{{", so a '{' that another '{' or an action
+	// follows becomes an action printing "{".
+	literal := func(text string, actionNext bool) {
+		for i := 0; i < len(text); i++ {
+			if text[i] == '{' && ((i+1 < len(text) && text[i+1] == '{') || (i+1 == len(text) && actionNext)) {
+				b.WriteString(`{{"{"}}`)
+				continue
+			}
+			b.WriteByte(text[i])
+		}
 	}
-	text = strings.ReplaceAll(text, lq, `{{"{{"}}`)
-	text = strings.ReplaceAll(text, rq, `{{"}}"}}`)
+	last := 0
+	for _, s := range spans {
+		literal(src[last:s.start], true)
+		b.WriteString(s.action)
+		last = s.end
+	}
+	literal(src[last:], false)
 	sort.Strings(did)
-	return text, did
+	return b.String(), did
 }
 
-// replaceWord replaces value where it stands as a word of its own (not
+// wordsAt returns where value stands in text as a word of its own (not
 // inside a longer name of letters, digits, hyphens or underscores), case
 // insensitively, since DNS names are.
-func replaceWord(text, value, with string) (string, int) {
+func wordsAt(text, value string) []int {
 	isWord := func(c byte) bool {
 		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 	}
 	lower, lv := asciiLower(text), asciiLower(value)
-	var b strings.Builder
-	n, last := 0, 0
+	var out []int
 	for i := 0; ; {
 		j := strings.Index(lower[i:], lv)
 		if j < 0 {
-			break
+			return out
 		}
 		start, end := i+j, i+j+len(lv)
 		if (start == 0 || !isWord(text[start-1])) && (end == len(text) || !isWord(text[end])) {
-			b.WriteString(text[last:start])
-			b.WriteString(with)
-			last = end
-			n++
+			out = append(out, start)
 			i = end
 			continue
 		}
 		i = start + 1
 	}
-	b.WriteString(text[last:])
-	return b.String(), n
 }
 
 // asciiLower lowers ASCII letters only, so that byte offsets in the result
