@@ -94,7 +94,11 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
 		return nil, err
 	}
-	cy := &cycle{c: c, cfg: cfg, opts: opts, quotas: c.quotas}
+	quotas := c.quotas
+	if quotas == nil {
+		quotas = regionQuotas(cfg.DR.Region)
+	}
+	cy := &cycle{c: c, cfg: cfg, opts: opts, quotas: quotas}
 	rep := &BackupReport{Results: make([]ResourceResult, len(ts)), DryRun: opts.DryRun}
 	plans := make([][]string, len(ts))
 	sem := make(chan struct{}, opts.Parallelism)
@@ -253,8 +257,20 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 
 	// Retention runs only after this cycle's point is safe in the DR region
 	// (the seed deleted first), over the lists plus what this cycle made.
-	prim = upsert(prim, work)
-	dr = upsert(dr, copied)
+	deleted, lines, err := cy.prune(ctx, s, k, upsert(prim, work), upsert(dr, copied), now)
+	res.Deleted, plan = deleted, append(plan, lines...)
+	if err != nil {
+		return fail(err)
+	}
+	if cy.opts.DryRun {
+		res.Created, res.Copied = "", ""
+	}
+	return res, plan
+}
+
+// prune applies retention to both regions' lists and deletes (or, in a dry
+// run, lists) what it returns. It reports region/id of each deleted point.
+func (cy *cycle) prune(ctx context.Context, s scope, k kindOps, prim, dr []Point, now time.Time) (deleted, plan []string, err error) {
 	protected := ""
 	if np, ok := newestAvailable(dr); ok {
 		protected = np.CopyOf
@@ -270,27 +286,25 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 		}
 		primCands = append(primCands, p)
 	}
-	dels := append(Prune(primCands, t.keep, "primary", protected, now), Prune(dr, t.keep, "dr", protected, now)...)
+	keep := s.t.keep
+	dels := append(Prune(primCands, keep, "primary", protected, now), Prune(dr, keep, "dr", protected, now)...)
 	var errs []error
 	for _, p := range dels {
 		if cy.opts.DryRun {
-			plan = append(plan, fmt.Sprintf("%s: delete %s %s in %s (retention)", t.name, t.kind, p.ID, p.Region))
+			plan = append(plan, fmt.Sprintf("%s: delete %s %s in %s (retention)", s.t.name, s.t.kind, p.ID, p.Region))
 			continue
 		}
 		if err := k.remove(ctx, s, p); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		res.Deleted = append(res.Deleted, p.Region+"/"+p.ID)
-		log.Info("point deleted", "point", p.ID, "region", p.Region)
+		deleted = append(deleted, p.Region+"/"+p.ID)
+		cy.opts.Log.Info("point deleted", "stack", s.cfg.Stack, "resource", s.t.name, "point", p.ID, "region", p.Region)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fail(fmt.Errorf("retention: %w", err))
+		return deleted, plan, fmt.Errorf("retention: %w", err)
 	}
-	if cy.opts.DryRun {
-		res.Created, res.Copied = "", ""
-	}
-	return res, plan
+	return deleted, plan, nil
 }
 
 // copy copies work to the DR region (or takes over the unfinished copy
@@ -438,6 +452,25 @@ func upsert(ps []Point, p Point) []Point {
 //     quotas, not adjustable), so an image takes one slot per snapshot.
 type copyQuotas struct {
 	rds, cluster, ebs *slots
+}
+
+var (
+	quotasMu       sync.Mutex
+	quotasByRegion = map[string]*copyQuotas{}
+)
+
+// regionQuotas returns the process's copy quotas for a destination region:
+// cycles running at once (the scheduler runs one per resource) share them,
+// as they share AWS's per-account limits.
+func regionQuotas(region string) *copyQuotas {
+	quotasMu.Lock()
+	defer quotasMu.Unlock()
+	q := quotasByRegion[region]
+	if q == nil {
+		q = newCopyQuotas()
+		quotasByRegion[region] = q
+	}
+	return q
 }
 
 func newCopyQuotas() *copyQuotas {

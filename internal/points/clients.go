@@ -76,7 +76,7 @@ type clients struct {
 	newEC2 func(region string) ec2API
 	newKMS func(region string) kmsAPI
 	waits  waits
-	// quotas bound copies in flight for as long as these clients live.
+	// quotas, when set, replace the process-wide copy quotas (tests).
 	quotas *copyQuotas
 
 	mu   sync.Mutex
@@ -92,7 +92,6 @@ func newClients(env *awsenv.Env) *clients {
 		newEC2: func(r string) ec2API { return ec2.NewFromConfig(env.For(r)) },
 		newKMS: func(r string) kmsAPI { return kms.NewFromConfig(env.For(r)) },
 		waits:  defaultWaits,
-		quotas: newCopyQuotas(),
 	}
 }
 

@@ -418,6 +418,7 @@ func TestClusterCopiesRespectTheQuota(t *testing.T) {
 	cfg := w.config(b.String())
 	w.proxy.AddRule(testenv.Rule{Match: testenv.Match{Region: w.D, Action: "CopyDBClusterSnapshot"}, Latency: 400 * time.Millisecond})
 	c := newClients(w.env)
+	c.quotas = newCopyQuotas() // not the process-wide one other tests share
 	if _, err := backup(w.ctx, c, cfg, BackupOptions{Now: func() time.Time { return t0 }}); err != nil {
 		t.Fatal(err)
 	}

@@ -159,3 +159,13 @@ func TestSlotsAreWeightedAndCancellable(t *testing.T) {
 		t.Fatalf("peak %d, held %d", s.Peak(), s.held)
 	}
 }
+
+func TestCopyQuotasAreSharedPerDestinationRegion(t *testing.T) {
+	if regionQuotas("cn-north-1") != regionQuotas("cn-north-1") || regionQuotas("cn-north-1") == regionQuotas("us-west-2") {
+		t.Fatal("copy quotas must be one per destination region for the whole process")
+	}
+	q := newCopyQuotas()
+	if cap(q.rds.ch) != 20 || cap(q.cluster.ch) != 5 || cap(q.ebs.ch) != 20 {
+		t.Fatalf("quotas %d/%d/%d, want AWS's 20/5/20", cap(q.rds.ch), cap(q.cluster.ch), cap(q.ebs.ch))
+	}
+}
