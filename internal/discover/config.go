@@ -446,7 +446,7 @@ func (w *writer) recoverApp(a App, db *Database, cache *Cache, udName string) (*
 		}
 		lines = append(lines, "Anything else that differs in "+d.DR+" (secrets, hostnames) must be edited by hand.")
 		ud.head(lines...)
-		w.note("review %s, the user-data template made from %s's: recovery renders it with the recovered endpoints", udName, a.label())
+		w.note("review %s, the user-data template made from %s's: recovery renders it with the recovered endpoints; it holds whatever the user-data holds, secrets included: keep it out of version control", udName, a.label())
 	}
 	port, hc := 80, a.HealthCheckPath
 	if lb := d.LoadBalancer; lb != nil {

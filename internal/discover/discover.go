@@ -230,7 +230,9 @@ func isDenied(err error) bool {
 	return false
 }
 
-// Discover reads the primary region with real clients.
+// Discover reads the primary region through c (NewClients in production)
+// and returns what belongs to the stack, or ErrNothingFound, an
+// *AmbiguousError or a *RegionError.
 func Discover(ctx context.Context, c *Clients, opts Options) (*Discovery, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()

@@ -62,10 +62,14 @@ func (r *run) scopeByTags(ctx context.Context) error {
 		})
 		lb := pick[0]
 		r.lb = &lb
+		how := "first by name"
+		if len(backed) > 0 {
+			how = "first by name among those with an app behind them"
+		}
 		for _, other := range tagged {
 			if aws.ToString(other.LoadBalancerArn) != aws.ToString(lb.LoadBalancerArn) {
-				r.undecided("load balancer %s also carries the tags; pilotlight recovers one load balancer per stack, %s was chosen (first by name%s)",
-					aws.ToString(other.LoadBalancerName), aws.ToString(lb.LoadBalancerName), map[bool]string{true: " among those with an app behind", false: ""}[len(backed) > 0])
+				r.undecided("load balancer %s also carries the tags; pilotlight recovers one load balancer per stack, and %s was chosen (%s)",
+					aws.ToString(other.LoadBalancerName), aws.ToString(lb.LoadBalancerName), how)
 			}
 		}
 		r.d.Scope.VPC = aws.ToString(lb.VpcId)
