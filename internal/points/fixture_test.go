@@ -44,12 +44,12 @@ var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 // world is one isolated moto account with helpers to build a stack in it.
 type world struct {
 	t      *testing.T
-	url    string // account URL (no faults)
+	url    string      // account URL (no faults)
+	direct *awsenv.Env // straight to the account, for setup and checks
 	env    *awsenv.Env
 	P, D   string
 	proxy  *testenv.Proxy
 	ctx    context.Context
-	seeded int
 }
 
 // newWorld gives a fresh moto account and a fault proxy in front of it (no
@@ -65,7 +65,7 @@ func newWorld(t *testing.T, primary, dr string) *world {
 	t.Cleanup(p.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	return &world{t: t, url: acct.URL, env: testenv.AWS(t, p.URL), P: primary, D: dr, proxy: p, ctx: ctx}
+	return &world{t: t, url: acct.URL, direct: testenv.AWS(t, acct.URL), env: testenv.AWS(t, p.URL), P: primary, D: dr, proxy: p, ctx: ctx}
 }
 
 // patientEnv is an env through the proxy with enough retries that injected
@@ -86,11 +86,11 @@ func (w *world) patientEnv() *awsenv.Env {
 
 // direct clients bypass the proxy: setup and checks are not counted.
 func (w *world) rds(region string) *rds.Client {
-	return rds.NewFromConfig(testenv.AWS(w.t, w.url).For(region))
+	return rds.NewFromConfig(w.direct.For(region))
 }
 
 func (w *world) ec2(region string) *ec2.Client {
-	return ec2.NewFromConfig(testenv.AWS(w.t, w.url).For(region))
+	return ec2.NewFromConfig(w.direct.For(region))
 }
 
 func (w *world) config(body string) *spec.Config {
@@ -144,7 +144,7 @@ func (w *world) runInstance(role string) string {
 // createKey makes a KMS key with alias in the DR region and returns its ARN.
 func (w *world) createKey(alias string) string {
 	w.t.Helper()
-	k := kms.NewFromConfig(testenv.AWS(w.t, w.url).For(w.D))
+	k := kms.NewFromConfig(w.direct.For(w.D))
 	out, err := k.CreateKey(w.ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		w.t.Fatal(err)
@@ -172,7 +172,7 @@ func (w *world) mustBackup(env *awsenv.Env, cfg *spec.Config, now time.Time, onl
 // list lists one resource's points in region straight from moto.
 func (w *world) list(cfg *spec.Config, region, resource string) []Point {
 	w.t.Helper()
-	ps, err := List(w.ctx, testenv.AWS(w.t, w.url), cfg, region, resource)
+	ps, err := List(w.ctx, w.direct, cfg, region, resource)
 	if err != nil {
 		w.t.Fatal(err)
 	}
