@@ -112,10 +112,11 @@ var implied = map[string]string{
 // packageVerbs says which verbs' policies must cover a package's calls.
 var packageVerbs = map[string][]string{
 	"points":   {Backup},
-	"s3sync":   {Replicate, Init, Failover},
-	"recovery": {Init, Failover},
+	"s3sync":   {Replicate, Prepare, Failover},
+	"recovery": {Prepare, Failover},
 	"state":    {Backup}, // the state grants come with every verb
 	"deploy":   {Deploy},
+	"discover": {Init},
 }
 
 // coverageConfig is the example stack with every feature that adds

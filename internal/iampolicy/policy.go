@@ -6,6 +6,8 @@
 package iampolicy
 
 import (
+	"github.com/pilotlight/pilotlight/internal/discover"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -24,10 +26,13 @@ const (
 	// Replicate: back-fill and verify of replica buckets (`replicate sync`,
 	// `replicate verify`, and the scheduled bucket runs).
 	Replicate = "replicate"
-	// Init: one-time set-up while every region is up: `replicate setup`
+	// Init: `pilotlight init`, the read-only discovery of the running
+	// stack in the primary region: Describe, List and Get calls only.
+	Init = "init"
+	// Prepare: one-time set-up while every region is up: `replicate setup`
 	// (versioning, replication rule and role) and `prepare` (DR network,
 	// app role, DR load balancer, Route 53 failover records).
-	Init = "init"
+	Prepare = "prepare"
 	// Failover: the recovery plane in the DR region: failover, drill,
 	// failback and teardown.
 	Failover = "failover"
@@ -38,7 +43,7 @@ const (
 )
 
 // Verbs lists the verbs in the order All expands to.
-func Verbs() []string { return []string{Backup, Replicate, Init, Failover, Deploy} }
+func Verbs() []string { return []string{Init, Backup, Replicate, Prepare, Failover, Deploy} }
 
 // Document is an IAM policy document.
 type Document struct {
@@ -68,7 +73,7 @@ func ParseVerbs(s string) ([]string, error) {
 		switch v {
 		case All:
 			add = Verbs()
-		case Backup, Replicate, Init, Failover, Deploy:
+		case Backup, Replicate, Init, Prepare, Failover, Deploy:
 			add = []string{v}
 		default:
 			return nil, fmt.Errorf("unknown verb %q: want %s or all", v, strings.Join(Verbs(), ", "))
@@ -106,7 +111,9 @@ func For(cfg *spec.Config, account string, verbs ...string) (*Document, error) {
 		case Replicate:
 			b.replicate()
 		case Init:
-			b.init()
+			b.discovery()
+		case Prepare:
+			b.prepare()
 		case Failover:
 			b.failover()
 		case Deploy:
@@ -345,31 +352,53 @@ func (b *builder) role(name string) string {
 	return "arn:" + b.p.ID + ":iam::" + b.acct + ":role/" + name
 }
 
-func (b *builder) init() {
+// discovery grants exactly what `init` calls: read-only actions, which
+// IAM scopes by resource for few of them, so they are limited to the
+// primary region instead (global services excepted).
+func (b *builder) discovery() {
+	var regional, iamActs, r53 []string
+	for _, a := range discover.Actions() {
+		switch strings.SplitN(a, ":", 2)[0] {
+		case "iam":
+			iamActs = append(iamActs, a)
+		case "route53":
+			r53 = append(r53, a)
+		default: // S3 too: its requests carry the primary's region
+			regional = append(regional, a)
+		}
+	}
+	b.add("InitDiscoverRegional", regional, []string{"*"}, map[string]map[string]any{"StringEquals": {"aws:RequestedRegion": b.P}})
+	iamARN := "arn:" + b.p.ID + ":iam::" + b.acct + ":"
+	b.add("InitDiscoverIAM", iamActs, []string{iamARN + "role/*", iamARN + "instance-profile/*", iamARN + "policy/*"}, nil)
+	// Route 53 has no regions and its list calls no resource ARN.
+	b.add("InitDiscoverRoute53", r53, []string{"*"}, nil)
+}
+
+func (b *builder) prepare() {
 	var buckets []string
 	for _, bk := range b.cfg.Protect.Buckets {
 		buckets = append(buckets, b.bucketARN(bk.Source), b.bucketARN(bk.Replica))
 	}
 	if len(buckets) > 0 {
-		b.add("InitReplicationBuckets", []string{
+		b.add("PrepareReplicationBuckets", []string{
 			"s3:GetBucketLocation", "s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
 			"s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration", "s3:GetEncryptionConfiguration",
 		}, buckets, nil)
-		b.add("InitReplicationPassRole", []string{"iam:PassRole"}, []string{b.role(b.replicationRole())},
+		b.add("PrepareReplicationPassRole", []string{"iam:PassRole"}, []string{b.role(b.replicationRole())},
 			map[string]map[string]any{"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}})
-		b.add("InitKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
+		b.add("PrepareKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
 	}
 	// Roles and instance profiles that set-up makes: the replication role
 	// and the app's role, all named <stack>-*.
-	b.add("InitRoles", []string{
+	b.add("PrepareRoles", []string{
 		"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy",
 	}, []string{b.role(b.cfg.Stack + "-*")}, nil)
 	if b.cfg.Recover.App != nil {
-		b.add("InitInstanceProfiles", []string{
+		b.add("PrepareInstanceProfiles", []string{
 			"iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:TagInstanceProfile",
 		}, []string{"arn:" + b.p.ID + ":iam::" + b.acct + ":instance-profile/" + b.cfg.Stack + "-*"}, nil)
 	}
-	b.recoveryPlane("Init", prepareActions)
+	b.recoveryPlane("Prepare", prepareActions)
 }
 
 func (b *builder) failover() {

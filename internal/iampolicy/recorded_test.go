@@ -178,7 +178,7 @@ func TestRecordedCallsAreGranted(t *testing.T) {
 		// What prepare called up to a failure must be granted all the same.
 		t.Logf("prepare against moto: %v", err)
 	}
-	check(iampolicy.Init, append(initOps, rec.take()...))
+	check(iampolicy.Prepare, append(initOps, rec.take()...))
 
 	if _, err := s3sync.Sync(ctx, env, cfg, b, s3sync.SyncOptions{}); err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func TestRecoveryCallsAreGranted(t *testing.T) {
 			proxy.ResetCalls()
 			g, err = recovery.NewFailback(cfg, env, recovery.Options{}).Graph()
 			runGraph(g, err, recovery.KindFailback)
-			check(iampolicy.Init, iampolicy.Failover)
+			check(iampolicy.Prepare, iampolicy.Failover)
 		})
 	}
 }
