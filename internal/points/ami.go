@@ -279,6 +279,10 @@ func (k ami) wait(ctx context.Context, s scope, p Point) (Point, error) {
 		// before CreateTags): the caller's point says what it is.
 		got.Created, got.Source, got.CopyOf = p.Created, p.Source, p.CopyOf
 	}
+	// Encryption known from the source volumes stands: a describe that does
+	// not report it (moto's images) must not lead to an unencrypted copy
+	// request for an encrypted image.
+	got.Encrypted = got.Encrypted || p.Encrypted
 	m := pointTags(s.cfg, s.t, got.Source, got.Created, got.CopyOf)
 	for _, extra := range []map[string]string{got.tags, p.tags} {
 		for k, v := range extra {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -418,5 +421,54 @@ func TestRerunInTheSameSecondFinishesThatPoint(t *testing.T) {
 	}
 	if w.calls(w.P, "CreateDBSnapshot") != 1 || w.calls(w.P, "CreateImage") != 1 || w.calls(w.D, "CopyImage") != 1 {
 		t.Fatalf("calls: %v", w.proxy.Calls())
+	}
+}
+
+// capturingEC2 records CopyImage requests: moto ignores Encrypted and
+// KmsKeyId, so the test checks what pilotlight asked for.
+type capturingEC2 struct {
+	ec2API
+	mu     sync.Mutex
+	copies []*ec2.CopyImageInput
+}
+
+func (c *capturingEC2) CopyImage(ctx context.Context, in *ec2.CopyImageInput, opts ...func(*ec2.Options)) (*ec2.CopyImageOutput, error) {
+	c.mu.Lock()
+	c.copies = append(c.copies, in)
+	c.mu.Unlock()
+	return c.ec2API.CopyImage(ctx, in, opts...)
+}
+
+func TestEncryptedImageNeedsTheDRKeyBeforeCreateImage(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "cn-northwest-1", "cn-north-1")
+	out, err := w.ec2(w.P).RunInstances(w.ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		BlockDeviceMappings: []ec2types.BlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"),
+			Ebs: &ec2types.EbsBlockDevice{VolumeSize: aws.Int32(8), Encrypted: aws.Bool(true)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := aws.ToString(out.Instances[0].InstanceId)
+	body := "protect:\n  images:\n    - name: web\n      instance: { id: " + inst + " }\n"
+	_, err = w.backup(w.env, w.config(body), t0)
+	if err == nil || !strings.Contains(err.Error(), "web is encrypted but protect.images[0].dr_kms_key is not set") {
+		t.Fatalf("want a missing-key failure, got %v", err)
+	}
+	if n := w.calls(w.P, "CreateImage"); n != 0 {
+		t.Fatalf("CreateImage called %d times before the key was checked", n)
+	}
+
+	arn := w.createKey("alias/dr-images")
+	cfg := w.config(body + "      dr_kms_key: alias/dr-images\n")
+	c := newClients(w.env)
+	capt := &capturingEC2{ec2API: c.ec2(w.D)}
+	c.ec2c[w.D] = capt
+	if _, err := backup(w.ctx, c, cfg, BackupOptions{Now: func() time.Time { return t0 }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(capt.copies) != 1 || !aws.ToBool(capt.copies[0].Encrypted) || aws.ToString(capt.copies[0].KmsKeyId) != arn {
+		t.Fatalf("CopyImage requests %+v, want Encrypted with %s", capt.copies, arn)
 	}
 }
