@@ -191,10 +191,10 @@ func cleanRole(ctx context.Context, c *clients, name string, res *CleanupResult)
 
 func cleanData(ctx context.Context, c *clients, p *Production, res *CleanupResult) {
 	if p.Cache != "" {
-		_, err := c.cache.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(p.Cache)})
-		// A deleting cluster is gone for the demo's purpose: moto keeps one
+		_, err := c.cache.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(p.Cache)})
+		// A deleting cache is gone for the demo's purpose: moto keeps one
 		// `deleting` for ever (MOTO.md), so nothing waits on it.
-		res.record("cache cluster "+p.Cache, "DeleteCacheCluster", err)
+		res.record("cache "+p.Cache, "DeleteReplicationGroup", err)
 	}
 	if p.CacheSubnetGroup != "" {
 		_, err := c.cache.DeleteCacheSubnetGroup(ctx, &elasticache.DeleteCacheSubnetGroupInput{CacheSubnetGroupName: aws.String(p.CacheSubnetGroup)})

@@ -10,16 +10,29 @@ import (
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
-var primaryTargetLine = regexp.MustCompile(`(?m)^(\s*primary_target:\s*)\S.*$`)
+var (
+	primaryTargetLine = regexp.MustCompile(`(?m)^(\s*primary_target:\s*)\S.*$`)
+	bucketLine        = regexp.MustCompile(`(?m)^(\s*-?\s*(?:source|replica):\s*)([a-z0-9.-]+)`)
+)
+
+// ConfigOptions are what the demo fills into the example.
+type ConfigOptions struct {
+	// PrimaryTarget is the production load balancer's DNS name; empty
+	// writes the example as shipped (production is built from its values
+	// before its load balancer exists).
+	PrimaryTarget string
+	// BucketSuffix is appended to every bucket name: S3 names are global
+	// on an emulator as on AWS, across accounts.
+	BucketSuffix string
+}
 
 // WriteConfig writes the demo's config into dir: examples/wordpress's
 // pilotlight.yaml and user-data.sh.tmpl as shipped, with
 // recover.dns.primary_target set to the production load balancer's DNS
 // name, which exists only once production is built. The state goes to
-// dir/.pilotlight (relative to the config, as for every config). With an
-// empty primaryTarget the example is written as shipped: production is
-// built from its values before its load balancer exists.
-func WriteConfig(dir, primaryTarget string) (*spec.Config, error) {
+// dir/.pilotlight (relative to the config, as for every config).
+func WriteConfig(dir string, o ConfigOptions) (*spec.Config, error) {
+	primaryTarget := o.PrimaryTarget
 	src, err := wordpress.Files.ReadFile(wordpress.ConfigFile)
 	if err != nil {
 		return nil, err
@@ -27,6 +40,9 @@ func WriteConfig(dir, primaryTarget string) (*spec.Config, error) {
 	ud, err := wordpress.Files.ReadFile(wordpress.UserDataFile)
 	if err != nil {
 		return nil, err
+	}
+	if o.BucketSuffix != "" {
+		src = bucketLine.ReplaceAll(src, []byte("${1}${2}"+o.BucketSuffix))
 	}
 	if primaryTarget != "" {
 		if !primaryTargetLine.Match(src) {

@@ -209,12 +209,23 @@ func (d *demo) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.cfg, err = WriteConfig(dir, "")
+	d.cfg, err = WriteConfig(dir, d.configOptions(""))
 	if err != nil {
 		return err
 	}
 	d.res.Config, d.res.Primary, d.res.DR = d.cfg.File, d.cfg.Primary.Region, d.cfg.DR.Region
 	return nil
+}
+
+// configOptions: on an emulator the user runs, bucket names carry the
+// run's account id, since S3 names are global across accounts there too: a
+// run stopped before its cleanup must not block the next one.
+func (d *demo) configOptions(primaryTarget string) ConfigOptions {
+	o := ConfigOptions{PrimaryTarget: primaryTarget}
+	if d.res.Account != "" {
+		o.BucketSuffix = "-" + d.res.Account
+	}
+	return o
 }
 
 func (d *demo) tearDownEmulator() {
@@ -242,7 +253,7 @@ func (d *demo) story(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if cfg, err = WriteConfig(d.res.Dir, prod.LoadBalancerDNS); err != nil {
+		if cfg, err = WriteConfig(d.res.Dir, d.configOptions(prod.LoadBalancerDNS)); err != nil {
 			return "", err
 		}
 		d.cfg = cfg
@@ -259,9 +270,7 @@ func (d *demo) story(ctx context.Context) {
 		return d.cfg.RelPath(d.cfg.State.Path), nil
 	})
 	d.protect(ctx)
-	if !d.failed {
-		d.outage(ctx)
-	}
+	d.outage(ctx)
 	d.finish(ctx, prod)
 }
 
@@ -379,6 +388,7 @@ func (d *demo) outage(ctx context.Context) {
 		return fmt.Sprintf("run %s: %s", j.ID, j.Phase), runErr
 	})
 	if journal == nil {
+		d.step("verify the DR stack (what a drill verifies)", "pilotlight drill", nil) // recorded as skipped
 		return
 	}
 	d.step("verify the DR stack (what a drill verifies)", "pilotlight drill", func() (string, error) {
@@ -560,9 +570,9 @@ func (d *demo) teardown(ctx context.Context) (string, error) {
 	if runErr != nil && len(problems) == 0 && len(gapped) == 0 {
 		problems = append(problems, runErr.Error())
 	}
-	detail := "deleted " + strings.Join(deleted, "; ")
+	detail := "deleted " + orText(strings.Join(deleted, "; "), "nothing")
 	if len(gapped) > 0 {
-		detail += "; left only " + strings.Join(gapped, ", ") + ": the emulator answers its delete with HTTP 500 (moto 5.2.1 does not implement it; AWS does)"
+		detail += "; could not delete " + strings.Join(gapped, ", ") + ": the emulator answers that delete with HTTP 500 (moto 5.2.1 does not implement it; AWS does)"
 	}
 	d.check("teardown deleted what failover and prepare made", len(problems) == 0, "%s", orText(strings.Join(problems, "; "), detail))
 	if len(problems) > 0 {
@@ -627,9 +637,10 @@ func (d *demo) unsupportedActions() map[string]bool {
 	return seen
 }
 
-// step runs one chapter of the story unless an earlier one failed.
+// step runs one chapter of the story unless an earlier one failed; then
+// (or with a nil fn) it is recorded as skipped.
 func (d *demo) step(name, command string, fn func() (string, error)) bool {
-	if d.failed {
+	if d.failed || fn == nil {
 		d.res.Steps = append(d.res.Steps, Step{Name: name, Command: command, Skipped: true})
 		d.event(name, command, "skipped", 0, "an earlier step failed", "")
 		return false

@@ -363,14 +363,16 @@ func (b *builder) data(ctx context.Context) error {
 		nodeType = cfg.Recover.Cache.NodeType
 	}
 	p.Cache = prodRedis
-	// One node, as the seed's aws_elasticache_cluster: Redis is a cache,
-	// and nothing of it is copied to the DR region.
-	if _, err := c.cache.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
-		CacheClusterId: aws.String(p.Cache), Engine: aws.String("redis"), EngineVersion: aws.String("7.1"),
-		CacheNodeType: aws.String(nodeType), NumCacheNodes: aws.Int32(1), CacheSubnetGroupName: aws.String(p.CacheSubnetGroup),
-		SecurityGroupIds: []string{p.SecurityGroups["db"]},
+	// One Redis node, as the seed's aws_elasticache_cluster; made as a
+	// one-node replication group (cluster mode off), today's form of it and
+	// the one whose endpoint moto reports. Redis is a cache: nothing of it
+	// is copied to the DR region.
+	if _, err := c.cache.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String(p.Cache), ReplicationGroupDescription: aws.String("WordPress object cache"),
+		Engine: aws.String("redis"), EngineVersion: aws.String("7.1"), CacheNodeType: aws.String(nodeType), NumCacheClusters: aws.Int32(1),
+		CacheSubnetGroupName: aws.String(p.CacheSubnetGroup), SecurityGroupIds: []string{p.SecurityGroups["db"]},
 	}); err != nil {
-		return fmt.Errorf("create cache cluster %s: %s: %w", p.Cache, region, err)
+		return fmt.Errorf("create cache %s: %s: %w", p.Cache, region, err)
 	}
 	dbw := rds.NewDBInstanceAvailableWaiter(c.rds, func(o *rds.DBInstanceAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = waitMin, waitMax })
 	db, err := dbw.WaitForOutput(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(p.DB)}, waitLong)
@@ -380,13 +382,16 @@ func (b *builder) data(ctx context.Context) error {
 	if ep := db.DBInstances[0].Endpoint; ep != nil {
 		p.DBHost, p.DBPort = aws.ToString(ep.Address), int(aws.ToInt32(ep.Port))
 	}
-	cw := elasticache.NewCacheClusterAvailableWaiter(c.cache, func(o *elasticache.CacheClusterAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = waitMin, waitMax })
-	cc, err := cw.WaitForOutput(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(p.Cache), ShowCacheNodeInfo: aws.Bool(true)}, waitLong)
+	cw := elasticache.NewReplicationGroupAvailableWaiter(c.cache, func(o *elasticache.ReplicationGroupAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = waitMin, waitMax })
+	rg, err := cw.WaitForOutput(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(p.Cache)}, waitLong)
 	if err != nil {
-		return fmt.Errorf("wait for cache cluster %s: %s: %w", p.Cache, region, err)
+		return fmt.Errorf("wait for cache %s: %s: %w", p.Cache, region, err)
 	}
-	if nodes := cc.CacheClusters[0].CacheNodes; len(nodes) > 0 && nodes[0].Endpoint != nil {
-		p.CacheHost, p.CachePort = aws.ToString(nodes[0].Endpoint.Address), int(aws.ToInt32(nodes[0].Endpoint.Port))
+	if ngs := rg.ReplicationGroups[0].NodeGroups; len(ngs) > 0 && ngs[0].PrimaryEndpoint != nil {
+		p.CacheHost, p.CachePort = aws.ToString(ngs[0].PrimaryEndpoint.Address), int(aws.ToInt32(ngs[0].PrimaryEndpoint.Port))
+	}
+	if p.DBHost == "" || p.CacheHost == "" {
+		return fmt.Errorf("the emulator gave no endpoint for DB %s (%q) or cache %s (%q)", p.DB, p.DBHost, p.Cache, p.CacheHost)
 	}
 	return nil
 }
