@@ -689,9 +689,12 @@ func (d *demo) event(name, command, what string, secs float64, detail, errText s
 	}
 	switch what {
 	case "start":
-		if command != "" {
+		switch {
+		case strings.HasPrefix(command, "("):
+			d.line("==> %s   %s", name, command)
+		case command != "":
 			d.line("==> %s   $ %s", name, command)
-		} else {
+		default:
 			d.line("==> %s", name)
 		}
 	case "done":
