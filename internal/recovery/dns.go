@@ -186,6 +186,13 @@ func ensureFailoverRecords(ctx context.Context, c *clients, cfg *spec.Config, dr
 	if err != nil {
 		return err
 	}
+	// Route 53 refuses failover records beside a simple record of the same
+	// name (and a CNAME beside anything): the plain production record is
+	// replaced in the same change batch, so the name never stops resolving.
+	plain, err := plainRecords(ctx, c, zoneID, d.Record)
+	if err != nil {
+		return err
+	}
 	primary, err := recordTo(d, d.Record, d.PrimaryTarget, cfg.Primary.Region)
 	if err != nil {
 		return err
@@ -197,6 +204,11 @@ func ensureFailoverRecords(ctx context.Context, c *clients, cfg *spec.Config, dr
 	}
 	secondary.SetIdentifier, secondary.Failover = aws.String("secondary"), r53types.ResourceRecordSetFailoverSecondary
 	var todo []r53types.Change
+	for _, rr := range plain {
+		rr := rr
+		todo = append(todo, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
+		ch.add("replaced the simple %s record %s with the failover pair", rr.Type, d.Record)
+	}
 	for _, want := range []r53types.ResourceRecordSet{primary, secondary} {
 		if have, ok := existing[aws.ToString(want.SetIdentifier)]; ok && sameTarget(have, want) {
 			continue
@@ -239,6 +251,27 @@ func failoverRecords(ctx context.Context, c *clients, zoneID, name string) (map[
 		}
 	}
 	return got, nil
+}
+
+// plainRecords returns the records of name without a routing policy of
+// their own (no set identifier) whose type would clash with failover
+// records: A, AAAA and CNAME.
+func plainRecords(ctx context.Context, c *clients, zoneID, name string) ([]r53types.ResourceRecordSet, error) {
+	out, err := c.r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(fqdn(name))})
+	if err != nil {
+		return nil, fmt.Errorf("list records of zone %s: %w", zoneID, err)
+	}
+	var plain []r53types.ResourceRecordSet
+	for _, rr := range out.ResourceRecordSets {
+		if !strings.EqualFold(aws.ToString(rr.Name), fqdn(name)) || rr.SetIdentifier != nil {
+			continue
+		}
+		switch rr.Type {
+		case r53types.RRTypeA, r53types.RRTypeAaaa, r53types.RRTypeCname:
+			plain = append(plain, rr)
+		}
+	}
+	return plain, nil
 }
 
 func sameTarget(a, b r53types.ResourceRecordSet) bool {

@@ -99,8 +99,16 @@ func TestPrepareFailoverTeardown(t *testing.T) {
 					if lbDNS != first.LoadBalancerDNS {
 						t.Fatalf("failover used %s, not the prepared load balancer %s", lbDNS, first.LoadBalancerDNS)
 					}
-					if got := recordTarget(t, env, cfg.DR.Region, "example.com", "shop.example.com"); got != cfg.Recover.DNS.PrimaryTarget {
-						t.Fatalf("failover-records mode must not touch the plain record; it points at %q", got)
+					// prepare replaced the plain record with the pair; failover
+					// made no Route 53 change.
+					if got := recordTarget(t, env, cfg.DR.Region, "example.com", "shop.example.com"); got != "" {
+						t.Fatalf("a simple record is left beside the failover pair: %q", got)
+					}
+					if got := failoverTarget(t, env, cfg, "primary"); got != cfg.Recover.DNS.PrimaryTarget {
+						t.Fatalf("PRIMARY record -> %q after failover, want the untouched %q", got, cfg.Recover.DNS.PrimaryTarget)
+					}
+					if got := failoverTarget(t, env, cfg, "secondary"); got != first.LoadBalancerDNS {
+						t.Fatalf("SECONDARY record -> %q, want the prepared %q", got, first.LoadBalancerDNS)
 					}
 				}
 				rep := r.BuildReport(j)
@@ -237,7 +245,7 @@ func TestDrillIsIsolated(t *testing.T) {
 	if got := recordTarget(t, env, cfg.DR.Region, "example.com", "drill.example.com"); got != out[StepLoadBalancer]["lb_dns"] {
 		t.Fatalf("drill record -> %q", got)
 	}
-	if got := recordTarget(t, env, cfg.DR.Region, "example.com", "shop.example.com"); got != cfg.Recover.DNS.PrimaryTarget {
+	if got := failoverTarget(t, env, cfg, "primary"); got != cfg.Recover.DNS.PrimaryTarget {
 		t.Fatalf("production record changed by a drill: %q", got)
 	}
 	tg, _ := r.TeardownGraph(TeardownOptions{})
@@ -281,6 +289,9 @@ func TestTeardownNetwork(t *testing.T) {
 	left, err := ec2.NewFromConfig(env.For(cfg.DR.Region)).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{res.Network.VPC}}}})
 	if err != nil || len(left.Subnets) != 0 {
 		t.Fatalf("subnets left: %v %v", left, err)
+	}
+	if got := recordTarget(t, env, cfg.DR.Region, "example.com", "shop.example.com"); got != cfg.Recover.DNS.PrimaryTarget {
+		t.Fatalf("after teardown --network the record points at %q, want production %q", got, cfg.Recover.DNS.PrimaryTarget)
 	}
 	zs, _ := route53.NewFromConfig(env.For(cfg.DR.Region)).ListHealthChecks(context.Background(), &route53.ListHealthChecksInput{})
 	if len(zs.HealthChecks) != 0 {

@@ -100,6 +100,15 @@ func (r *Recovery) deleteFailoverRecords(ctx context.Context, d *spec.DNS) error
 		}
 	}
 	if len(changes) > 0 {
+		// Give the name back its simple record to production, in the same
+		// batch: it must never stop resolving.
+		if d.PrimaryTarget != "" {
+			plain, err := recordTo(d, d.Record, d.PrimaryTarget, r.cfg.Primary.Region)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &plain})
+		}
 		if err := changeRecords(ctx, c, zoneID, r.wait, changes...); err != nil {
 			return err
 		}
