@@ -13,10 +13,10 @@ type planeActions struct {
 var prepareActions = map[string]planeActions{
 	"ec2": {
 		read: []string{"ec2:DescribeAvailabilityZones", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeInternetGateways",
-			"ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups"},
+			"ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcEndpoints"},
 		// CreateTags: every create carries TagSpecifications, which EC2
 		// authorises as CreateTags.
-		write: []string{"ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet", "ec2:ModifySubnetAttribute",
+		write: []string{"ec2:CreateVpcEndpoint", "ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet", "ec2:ModifySubnetAttribute",
 			"ec2:CreateInternetGateway", "ec2:AttachInternetGateway", "ec2:CreateRouteTable", "ec2:CreateRoute",
 			"ec2:AssociateRouteTable", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags"},
 	},
@@ -48,11 +48,14 @@ var failoverActions = map[string]planeActions{
 	"ec2": {
 		read: []string{"ec2:DescribeAvailabilityZones", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeInternetGateways",
 			"ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups", "ec2:DescribeLaunchTemplates",
-			"ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstances", "ec2:DescribeImages"},
+			"ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstances", "ec2:DescribeImages",
+			"ec2:DescribeNatGateways", "ec2:DescribeAddresses", "ec2:DescribeVpcEndpoints"},
 		// RunInstances: the auto scaling group launches with the caller's
-		// rights to the launch template.
-		write: []string{"ec2:CreateLaunchTemplate", "ec2:CreateTags", "ec2:RunInstances"},
-		delete: []string{"ec2:DeleteLaunchTemplate", "ec2:DeleteVpc", "ec2:DeleteSubnet", "ec2:DeleteSecurityGroup",
+		// rights to the launch template. The NAT gateway, its address and
+		// the default route exist only while a recovered stack runs.
+		write: []string{"ec2:CreateLaunchTemplate", "ec2:CreateTags", "ec2:RunInstances",
+			"ec2:CreateNatGateway", "ec2:AllocateAddress", "ec2:CreateRoute", "ec2:ReplaceRoute"},
+		delete: []string{"ec2:DeleteNatGateway", "ec2:ReleaseAddress", "ec2:DeleteRoute", "ec2:DeleteVpcEndpoints", "ec2:DeleteLaunchTemplate", "ec2:DeleteVpc", "ec2:DeleteSubnet", "ec2:DeleteSecurityGroup",
 			"ec2:RevokeSecurityGroupIngress", "ec2:DeleteRouteTable", "ec2:DisassociateRouteTable",
 			"ec2:DetachInternetGateway", "ec2:DeleteInternetGateway"},
 		tagDeletes: true,

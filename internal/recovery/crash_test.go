@@ -55,12 +55,14 @@ func TestFailoverSurvivesKillAtEveryStep(t *testing.T) {
 		{recovery.StepLoadBalancer, testenv.Match{Action: "CreateLoadBalancer"}, 1},
 		{recovery.StepLoadBalancer, testenv.Match{Action: "CreateListener"}, 1},
 		{recovery.StepLaunchTemplate, testenv.Match{Action: "CreateLaunchTemplate"}, 1},
+		{recovery.StepEgress, testenv.Match{Action: "CreateNatGateway"}, 1},
+		{recovery.StepEgress, testenv.Match{Action: "CreateRoute"}, 1},
 		{recovery.StepApp, testenv.Match{Action: "CreateAutoScalingGroup"}, 1},
 		{recovery.StepApp, testenv.Match{Action: "DescribeTargetHealth"}, 1},
 		{recovery.StepDNS, testenv.Match{Action: "ChangeResourceRecordSets"}, 1},
 		{recovery.StepDNS, testenv.Match{Action: "GetChange"}, 1},
 	}
-	want := map[string]int{"db": 1, "cache": 1, "lb": 1, "tg": 1, "asg": 1, "lt": 1, "vpc": 1}
+	want := map[string]int{"db": 1, "cache": 1, "lb": 1, "tg": 1, "asg": 1, "lt": 1, "vpc": 1, "nat": 1}
 	for _, cut := range cuts {
 		t.Run(cut.step+"/"+cut.match.Action, func(t *testing.T) {
 			t.Parallel()

@@ -96,7 +96,8 @@ func (f *Failback) Graph() (*runbook.Graph, error) {
 		steps = append(steps,
 			runbook.Step{ID: StepLoadBalancer, Needs: []string{StepNetwork}, Plan: "load balancer " + h.n.lb() + " in " + cfg.Primary.Region, Run: h.runLoadBalancer},
 			runbook.Step{ID: StepLaunchTemplate, Needs: appNeeds, Plan: "launch template " + h.n.launchTemplate() + " with the primary's endpoints", Run: h.runLaunchTemplate},
-			runbook.Step{ID: StepApp, Needs: []string{StepLaunchTemplate, StepLoadBalancer}, Plan: "auto scaling group " + h.n.asg() + "; wait for healthy targets", Run: h.runApp},
+			runbook.Step{ID: StepEgress, Needs: []string{StepNetwork}, Plan: "NAT gateway for the app subnets in " + cfg.Primary.Region, Run: h.runEgress},
+			runbook.Step{ID: StepApp, Needs: []string{StepLaunchTemplate, StepLoadBalancer, StepEgress}, Plan: "auto scaling group " + h.n.asg() + "; wait for healthy targets", Run: h.runApp},
 		)
 		if cfg.Recover.DNS != nil {
 			steps = append(steps, runbook.Step{ID: StepDNS, Needs: []string{StepApp, StepLoadBalancer}, Plan: "point " + cfg.Recover.DNS.Record + " back at the primary", Run: f.runDNS})

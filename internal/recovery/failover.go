@@ -80,6 +80,7 @@ const (
 	StepLaunchTemplate = "launch-template"
 	StepApp            = "app"
 	StepDNS            = "dns"
+	StepEgress         = "egress"
 )
 
 // Graph is the recovery's step graph. Only the DB → app edge is a real data
@@ -110,15 +111,30 @@ func (r *Recovery) Graph() (*runbook.Graph, error) {
 			runbook.Step{ID: StepLaunchTemplate, Needs: appNeeds,
 				Plan: fmt.Sprintf("render user-data with the recovered endpoints; launch template %s (%s, newest DR AMI)", r.n.launchTemplate(), cfg.Recover.App.InstanceType),
 				Run:  r.runLaunchTemplate},
-			runbook.Step{ID: StepApp, Needs: []string{StepLaunchTemplate, StepLoadBalancer},
+			runbook.Step{ID: StepApp, Needs: r.appNeeds(),
 				Plan: fmt.Sprintf("auto scaling group %s (min %d, desired %d, max %d) in the app subnets; wait for %d healthy targets", r.n.asg(), cfg.Recover.App.Capacity.Min, cfg.Recover.App.Capacity.Desired, cfg.Recover.App.Capacity.Max, cfg.Recover.App.Capacity.Desired),
 				Run:  r.runApp},
 		)
+		if r.ownsEgress() {
+			steps = append(steps, runbook.Step{ID: StepEgress, Needs: []string{StepNetwork},
+				Plan: "NAT gateway for the app subnets (shared with another operation's if one runs)", Run: r.runEgress})
+		}
 		if cfg.Recover.DNS != nil {
 			steps = append(steps, runbook.Step{ID: StepDNS, Needs: []string{StepApp, StepLoadBalancer}, Plan: r.planDNS(), Run: r.runDNS})
 		}
 	}
 	return runbook.New(steps...)
+}
+
+// ownsEgress: a network pilotlight built gets a NAT per recovery; one the
+// config names has its own routing.
+func (r *Recovery) ownsEgress() bool { return r.cfg.Recover.Network.VPC.IsZero() }
+
+func (r *Recovery) appNeeds() []string {
+	if r.ownsEgress() {
+		return []string{StepLaunchTemplate, StepLoadBalancer, StepEgress}
+	}
+	return []string{StepLaunchTemplate, StepLoadBalancer}
 }
 
 func orDefault(s, d string) string {

@@ -229,6 +229,11 @@ func counts(t testing.TB, env *awsenv.Env, region string) map[string]int {
 		t.Fatal(err)
 	}
 	out["vpc"] = len(vpcs.Vpcs)
+	nats, err := ec2.NewFromConfig(cfg).DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: []ec2types.Filter{{Name: aws.String("state"), Values: []string{"pending", "available"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["nat"] = len(nats.NatGateways)
 	return out
 }
 

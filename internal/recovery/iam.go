@@ -48,11 +48,9 @@ func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *change
 	case err != nil:
 		return "", fmt.Errorf("get role %s: %w", name, err)
 	}
-	if doc := appPolicy(cfg, p); doc != "" {
-		// PutRolePolicy replaces the inline policy: it is idempotent.
-		if _, err := c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(doc)}); err != nil {
-			return "", fmt.Errorf("put policy on role %s: %w", name, err)
-		}
+	// PutRolePolicy replaces the inline policy: it is idempotent.
+	if _, err := c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(appPolicy(cfg, p))}); err != nil {
+		return "", fmt.Errorf("put policy on role %s: %w", name, err)
 	}
 	prof, err := c.iam.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
 	switch {
@@ -76,22 +74,24 @@ func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *change
 	return name, nil
 }
 
-// appPolicy lets the app mount the replica buckets (s3fs), nothing more.
+// appPolicy lets the app mount the replica buckets (s3fs) and read its
+// secrets from SSM Parameter Store under /<stack>/ (the DB password: never
+// in the config or the user-data), nothing more.
 func appPolicy(cfg *spec.Config, p partition.Partition) string {
-	if len(cfg.Protect.Buckets) == 0 {
-		return ""
-	}
+	statements := []map[string]any{{
+		"Effect": "Allow", "Action": []string{"ssm:GetParameter", "ssm:GetParameters"},
+		"Resource": []string{p.ARN("ssm", "*", "*", "parameter/"+cfg.Stack+"/*")},
+	}}
 	var buckets, objects []string
 	for _, b := range cfg.Protect.Buckets {
 		buckets = append(buckets, p.ARN("s3", "", "", b.Replica))
 		objects = append(objects, p.ARN("s3", "", "", b.Replica+"/*"))
 	}
-	doc, _ := json.Marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{
-			{"Effect": "Allow", "Action": []string{"s3:ListBucket", "s3:GetBucketLocation"}, "Resource": buckets},
-			{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": objects},
-		},
-	})
+	if len(buckets) > 0 {
+		statements = append(statements,
+			map[string]any{"Effect": "Allow", "Action": []string{"s3:ListBucket", "s3:GetBucketLocation"}, "Resource": buckets},
+			map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": objects})
+	}
+	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
 	return string(doc)
 }

@@ -179,6 +179,9 @@ func buildNetwork(ctx context.Context, c *clients, cfg *spec.Config, ch *changes
 	if err := ensurePublicRoutes(ctx, c, cfg, vpc, igw, net.PublicSubnets, ch); err != nil {
 		return net, err
 	}
+	if _, err := ensureAppRouteTable(ctx, c, cfg, net, ch); err != nil {
+		return net, err
+	}
 	if err := ensureSecurityGroups(ctx, c, cfg, vpc, &net, ch); err != nil {
 		return net, err
 	}
@@ -208,7 +211,7 @@ func findOne(ctx context.Context, c *clients, stack, role string) (string, error
 		if len(out.InternetGateways) > 0 {
 			return aws.ToString(out.InternetGateways[0].InternetGatewayId), nil
 		}
-	case role == "public-rt":
+	case role == "public-rt" || role == "app-rt":
 		out, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: f})
 		if err != nil {
 			return "", fmt.Errorf("find route table of %s: %s: %w", stack, c.region, err)
@@ -453,6 +456,7 @@ func findNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Network, []
 		net.DBSubnets = append(net.DBSubnets, get(fmt.Sprintf("subnet-db-%d", i)))
 	}
 	net.LBSecurityGroup, net.AppSecurityGroup, net.DBSecurityGroup = get("sg-lb"), get("sg-app"), get("sg-db")
+	get("app-rt")
 	n := newNames(cfg, "")
 	net.DBSubnetGroup, net.CacheSubnetGroup = n.dbSubnetGroup(), n.cacheSubnetGroup()
 	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {

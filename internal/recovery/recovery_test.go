@@ -86,7 +86,7 @@ func TestPrepareFailoverTeardown(t *testing.T) {
 					t.Fatalf("healthy targets: %v", out[StepApp])
 				}
 				c := counts(t, env, cfg.DR.Region)
-				if c["db"] != 1 || c["cache"] != 1 || c["asg"] != 1 || c["lt"] != 1 {
+				if c["db"] != 1 || c["cache"] != 1 || c["asg"] != 1 || c["lt"] != 1 || c["nat"] != 1 {
 					t.Fatalf("DR region after failover: %v", c)
 				}
 				lbDNS := out[StepLoadBalancer]["lb_dns"]
@@ -128,7 +128,7 @@ func TestPrepareFailoverTeardown(t *testing.T) {
 				if mode == spec.DNSFailoverRecords {
 					wantLB = 1 // the prepared DR load balancer stays
 				}
-				if c["db"] != 0 || c["cache"] != 0 || c["asg"] != 0 || c["lt"] != 0 || c["lb"] != wantLB || c["tg"] != wantLB || c["vpc"] != 1 {
+				if c["db"] != 0 || c["cache"] != 0 || c["asg"] != 0 || c["lt"] != 0 || c["nat"] != 0 || c["lb"] != wantLB || c["tg"] != wantLB || c["vpc"] != 1 {
 					t.Fatalf("DR region after teardown: %v", c)
 				}
 				sg, err := ec2.NewFromConfig(env.For(cfg.DR.Region)).DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(foreign.GroupId)}})
@@ -347,4 +347,18 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestAppPolicyReadsStackParametersAndReplicaOnly(t *testing.T) {
+	cfg := testConfig(t, "cn-northwest-1", "cn-north-1", spec.DNSUpsert)
+	p, _ := partition.Of(cfg.DR.Region)
+	doc := appPolicy(cfg, p)
+	for _, want := range []string{`"arn:aws-cn:ssm:*:*:parameter/shop/*"`, `"arn:aws-cn:s3:::` + cfg.Protect.Buckets[0].Replica + `/*"`} {
+		if !strings.Contains(doc, want) {
+			t.Fatalf("app policy lacks %s:\n%s", want, doc)
+		}
+	}
+	if strings.Contains(doc, cfg.Protect.Buckets[0].Source) || strings.Contains(doc, `"*"`) {
+		t.Fatalf("app policy grants beyond the replica and the stack's parameters:\n%s", doc)
+	}
 }

@@ -52,12 +52,13 @@ func (r *Recovery) TeardownGraph(opts TeardownOptions) (*runbook.Graph, error) {
 		{ID: "launch-template", Needs: []string{"app"}, Plan: "delete launch template " + r.n.launchTemplate(), Run: r.teardownLaunchTemplate},
 		{ID: "load-balancer", Needs: []string{"app"}, Plan: "delete load balancer " + r.n.lb() + " and target group " + r.n.tg() + " (not the prepared DR load balancer)", Run: r.teardownLB},
 		{ID: "cache", Needs: []string{"app"}, Plan: "delete cache " + r.n.cache(), Run: r.teardownCache},
+		{ID: "egress", Needs: []string{"app"}, Plan: "delete this operation's NAT gateway and its address (kept while another operation's app uses it)", Run: r.teardownEgress},
 		{ID: "database", Needs: []string{"app"}, Plan: r.planTeardownDB(opts), Run: func(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
 			return r.teardownDB(ctx, opts)
 		}},
 	}
 	if opts.Network {
-		steps = append(steps, runbook.Step{ID: "network", Needs: []string{"launch-template", "load-balancer", "cache", "database"},
+		steps = append(steps, runbook.Step{ID: "network", Needs: []string{"launch-template", "load-balancer", "cache", "database", "egress"},
 			Plan: "delete what prepare made: failover records and health check, DR load balancer, subnet groups, security groups, route table, subnets, internet gateway, VPC, app role",
 			Run: func(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
 				return r.teardownNetwork(ctx)

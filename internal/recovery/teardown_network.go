@@ -227,6 +227,19 @@ func deleteNetworkPieces(ctx context.Context, c *clients, stack, vpc string) err
 			return fmt.Errorf("delete security group %s: %s: %w", aws.ToString(g.GroupId), c.region, err)
 		}
 	}
+	eps, err := c.ec2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: managed})
+	if err != nil {
+		return fmt.Errorf("describe VPC endpoints: %s: %w", c.region, err)
+	}
+	var epIDs []string
+	for _, e := range eps.VpcEndpoints {
+		epIDs = append(epIDs, aws.ToString(e.VpcEndpointId))
+	}
+	if len(epIDs) > 0 {
+		if _, err := c.ec2.DeleteVpcEndpoints(ctx, &ec2.DeleteVpcEndpointsInput{VpcEndpointIds: epIDs}); err != nil {
+			return fmt.Errorf("delete VPC endpoints %v: %s: %w", epIDs, c.region, err)
+		}
+	}
 	rts, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: managed})
 	if err != nil {
 		return fmt.Errorf("describe route tables: %s: %w", c.region, err)
