@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -220,6 +221,7 @@ func runReplicateVerify(ctx context.Context, app *App, opts replicateOptions) er
 			continue
 		}
 		out.Buckets = append(out.Buckets, res)
+		app.recordVerify(ctx, cfg, b.Name, res)
 		if !res.Converged {
 			errs = append(errs, fmt.Errorf("%s (%s) and %s (%s) have not converged: %d missing, %d different, %d extra",
 				res.Source, res.SourceRegion, res.Replica, res.ReplicaRegion, res.MissingCount, res.DifferentCount, res.ExtraCount))
@@ -292,4 +294,23 @@ func replicateTTY(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// recordVerify keeps the result where `status` (and serve) read the last
+// verify of a bucket; a state store that cannot be opened only warns, as
+// the verify itself has already answered.
+func (a *App) recordVerify(ctx context.Context, cfg *spec.Config, bucket string, res *s3sync.VerifyResult) {
+	store, err := a.openState(ctx, cfg)
+	if err != nil {
+		a.Log.Warn("verify result not recorded", "bucket", bucket, "err", err)
+		return
+	}
+	defer store.Close()
+	data, err := json.Marshal(res)
+	if err == nil {
+		err = store.Put(ctx, "verify/"+bucket+".json", data)
+	}
+	if err != nil {
+		a.Log.Warn("verify result not recorded", "bucket", bucket, "err", err)
+	}
 }

@@ -2,7 +2,6 @@ package recovery_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/spec"
-	"github.com/pilotlight/pilotlight/internal/state"
 	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
@@ -58,20 +56,9 @@ func TestStatusFlips(t *testing.T) {
 	if code, out, errOut := runCLI(t, acct.URL, "drill", "--config", cfg.File, "--yes"); code != 0 {
 		t.Fatalf("drill: %s %s", out, errOut)
 	}
-	// What serve records after each verify (see serve.AWSRunner.record).
-	store, err := state.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
+	if code, out, errOut := runCLI(t, acct.URL, "replicate", "verify", "--config", cfg.File); code != 0 {
+		t.Fatalf("replicate verify: %s %s", out, errOut)
 	}
-	v, err := s3sync.Verify(ctx, env, cfg, cfg.Protect.Buckets[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := json.Marshal(v)
-	if err := store.Put(ctx, "verify/"+cfg.Protect.Buckets[0].Name+".json", data); err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
 
 	status := func() (int, string) {
 		code, out, errOut := runCLI(t, acct.URL, "status", "--config", cfg.File)
