@@ -385,12 +385,23 @@ func ensureSecurityGroups(ctx context.Context, c *clients, cfg *spec.Config, vpc
 	return nil
 }
 
-func ensureSubnetGroups(ctx context.Context, c *clients, cfg *spec.Config, net *Network, ch *changes) error {
+// subnetGroupNames are the DB and cache subnet groups a recovery uses: the
+// ones the config names, else the ones prepare makes.
+func subnetGroupNames(cfg *spec.Config) (db, cache string) {
 	n := newNames(cfg, "")
-	net.DBSubnetGroup = n.dbSubnetGroup()
+	db, cache = n.dbSubnetGroup(), n.cacheSubnetGroup()
 	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
-		net.DBSubnetGroup = d.SubnetGroup
-	} else {
+		db = d.SubnetGroup
+	}
+	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
+		cache = ca.SubnetGroup
+	}
+	return db, cache
+}
+
+func ensureSubnetGroups(ctx context.Context, c *clients, cfg *spec.Config, net *Network, ch *changes) error {
+	net.DBSubnetGroup, net.CacheSubnetGroup = subnetGroupNames(cfg)
+	if d := cfg.Recover.Database; d == nil || d.SubnetGroup == "" {
 		_, err := c.rds.DescribeDBSubnetGroups(ctx, &rds.DescribeDBSubnetGroupsInput{DBSubnetGroupName: aws.String(net.DBSubnetGroup)})
 		var nf *rdstypes.DBSubnetGroupNotFoundFault
 		switch {
@@ -407,9 +418,7 @@ func ensureSubnetGroups(ctx context.Context, c *clients, cfg *spec.Config, net *
 			return fmt.Errorf("describe DB subnet group %s: %s: %w", net.DBSubnetGroup, c.region, err)
 		}
 	}
-	net.CacheSubnetGroup = n.cacheSubnetGroup()
 	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
-		net.CacheSubnetGroup = ca.SubnetGroup
 		return nil
 	}
 	_, err := c.cache.DescribeCacheSubnetGroups(ctx, &elasticache.DescribeCacheSubnetGroupsInput{CacheSubnetGroupName: aws.String(net.CacheSubnetGroup)})
@@ -457,14 +466,7 @@ func findNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Network, []
 	}
 	net.LBSecurityGroup, net.AppSecurityGroup, net.DBSecurityGroup = get("sg-lb"), get("sg-app"), get("sg-db")
 	get("app-rt")
-	n := newNames(cfg, "")
-	net.DBSubnetGroup, net.CacheSubnetGroup = n.dbSubnetGroup(), n.cacheSubnetGroup()
-	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
-		net.DBSubnetGroup = d.SubnetGroup
-	}
-	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
-		net.CacheSubnetGroup = ca.SubnetGroup
-	}
+	net.DBSubnetGroup, net.CacheSubnetGroup = subnetGroupNames(cfg)
 	missing = append(missing, checkSubnetGroups(ctx, c, cfg, net)...)
 	return net, missing, nil
 }
@@ -539,14 +541,7 @@ func findExistingNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Net
 		}
 	}
 	net.LBSecurityGroup, net.AppSecurityGroup, net.DBSecurityGroup = sgs.LoadBalancer, sgs.App, sgs.DB
-	n := newNames(cfg, "")
-	net.DBSubnetGroup, net.CacheSubnetGroup = n.dbSubnetGroup(), n.cacheSubnetGroup()
-	if d := cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
-		net.DBSubnetGroup = d.SubnetGroup
-	}
-	if ca := cfg.Recover.Cache; ca != nil && ca.SubnetGroup != "" {
-		net.CacheSubnetGroup = ca.SubnetGroup
-	}
+	net.DBSubnetGroup, net.CacheSubnetGroup = subnetGroupNames(cfg)
 	missing = append(missing, checkSubnetGroups(ctx, c, cfg, net)...)
 	return net, missing, nil
 }
