@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -447,13 +448,17 @@ func findNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Network, []
 	if !nc.VPC.IsZero() {
 		return findExistingNetwork(ctx, c, cfg)
 	}
+	// A failover's critical path starts here: read every prepared piece in
+	// four calls at once, not one call per piece.
+	roles, err := prepared(ctx, c, cfg.Stack)
+	if err != nil {
+		return Network{}, nil, err
+	}
 	var net Network
 	var missing []string
 	get := func(role string) string {
-		id, err := findOne(ctx, c, cfg.Stack, role)
-		if err != nil {
-			missing = append(missing, err.Error())
-		} else if id == "" {
+		id := roles[role]
+		if id == "" {
 			missing = append(missing, role)
 		}
 		return id
@@ -471,18 +476,92 @@ func findNetwork(ctx context.Context, c *clients, cfg *spec.Config) (Network, []
 	return net, missing, nil
 }
 
+// prepared maps each role tag of the stack's prepared network to its id.
+func prepared(ctx context.Context, c *clients, stack string) (map[string]string, error) {
+	f := []ec2types.Filter{
+		{Name: aws.String("tag:" + tags.Stack), Values: []string{stack}},
+		{Name: aws.String("tag:" + tags.ManagedBy), Values: []string{tags.Tool}},
+		{Name: aws.String("tag:" + tags.OpKind), Values: []string{"prepare"}},
+	}
+	roles := map[string]string{}
+	var mu sync.Mutex
+	note := func(ts []ec2types.Tag, id *string) {
+		for _, t := range ts {
+			if aws.ToString(t.Key) == tags.Role {
+				mu.Lock()
+				roles[aws.ToString(t.Value)] = aws.ToString(id)
+				mu.Unlock()
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	run := func(i int, f func() error) { wg.Go(func() { errs[i] = f() }) }
+	run(0, func() error {
+		out, err := c.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: f})
+		if err != nil {
+			return fmt.Errorf("find the prepared vpc: %s: %w", c.region, err)
+		}
+		for _, v := range out.Vpcs {
+			note(v.Tags, v.VpcId)
+		}
+		return nil
+	})
+	run(1, func() error {
+		out, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: f})
+		if err != nil {
+			return fmt.Errorf("find the prepared subnets: %s: %w", c.region, err)
+		}
+		for _, s := range out.Subnets {
+			note(s.Tags, s.SubnetId)
+		}
+		return nil
+	})
+	run(2, func() error {
+		out, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: f})
+		if err != nil {
+			return fmt.Errorf("find the prepared security groups: %s: %w", c.region, err)
+		}
+		for _, sg := range out.SecurityGroups {
+			note(sg.Tags, sg.GroupId)
+		}
+		return nil
+	})
+	run(3, func() error {
+		out, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: f})
+		if err != nil {
+			return fmt.Errorf("find the prepared route tables: %s: %w", c.region, err)
+		}
+		for _, rt := range out.RouteTables {
+			note(rt.Tags, rt.RouteTableId)
+		}
+		return nil
+	})
+	wg.Wait()
+	return roles, errors.Join(errs...)
+}
+
 func checkSubnetGroups(ctx context.Context, c *clients, cfg *spec.Config, net Network) []string {
 	var missing []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	miss := func(what string) { mu.Lock(); missing = append(missing, what); mu.Unlock() }
 	if cfg.Recover.Database != nil {
-		if _, err := c.rds.DescribeDBSubnetGroups(ctx, &rds.DescribeDBSubnetGroupsInput{DBSubnetGroupName: aws.String(net.DBSubnetGroup)}); err != nil {
-			missing = append(missing, "DB subnet group "+net.DBSubnetGroup)
-		}
+		wg.Go(func() {
+			if _, err := c.rds.DescribeDBSubnetGroups(ctx, &rds.DescribeDBSubnetGroupsInput{DBSubnetGroupName: aws.String(net.DBSubnetGroup)}); err != nil {
+				miss("DB subnet group " + net.DBSubnetGroup)
+			}
+		})
 	}
 	if cfg.Recover.Cache != nil {
-		if _, err := c.cache.DescribeCacheSubnetGroups(ctx, &elasticache.DescribeCacheSubnetGroupsInput{CacheSubnetGroupName: aws.String(net.CacheSubnetGroup)}); err != nil {
-			missing = append(missing, "cache subnet group "+net.CacheSubnetGroup)
-		}
+		wg.Go(func() {
+			if _, err := c.cache.DescribeCacheSubnetGroups(ctx, &elasticache.DescribeCacheSubnetGroupsInput{CacheSubnetGroupName: aws.String(net.CacheSubnetGroup)}); err != nil {
+				miss("cache subnet group " + net.CacheSubnetGroup)
+			}
+		})
 	}
+	wg.Wait()
+	sort.Strings(missing)
 	return missing
 }
 
