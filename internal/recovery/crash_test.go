@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"os/signal"
 	"regexp"
 	"strings"
 	"syscall"
@@ -19,7 +20,10 @@ import (
 
 func init() {
 	recovery.SetChildMain(func(args []string) int {
-		return cli.Run(context.Background(), args, os.Stdout, os.Stderr)
+		// As cli.Main does: the first SIGINT or SIGTERM cancels the run.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return cli.Run(ctx, args, os.Stdout, os.Stderr)
 	})
 }
 
