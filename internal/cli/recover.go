@@ -250,8 +250,12 @@ func runPlan(ctx context.Context, app *App, op, point string, network bool) erro
 		if g, err = recovery.NewFailback(cfg, env, recovery.Options{Log: app.Log}).Graph(); err != nil {
 			return Exit(ExitFailed, err)
 		}
-	case "teardown":
-		r := recovery.New(cfg, env, recovery.Options{Kind: recovery.KindFailover, Log: app.Log})
+	case "teardown", "teardown-failover", "teardown-drill":
+		kind := recovery.KindFailover
+		if op == "teardown-drill" {
+			kind = recovery.KindDrill
+		}
+		r := recovery.New(cfg, env, recovery.Options{Kind: kind, Log: app.Log})
 		if g, err = r.TeardownGraph(recovery.TeardownOptions{Network: network}); err != nil {
 			return Exit(ExitFailed, err)
 		}
@@ -476,7 +480,7 @@ func runTeardown(ctx context.Context, app *App, kind string, topts recovery.Tear
 		return Exit(ExitUsage, fmt.Errorf("--kind must be failover or drill, not %q", kind))
 	}
 	if dryRun {
-		return runPlan(ctx, app, "teardown", "", topts.Network)
+		return runPlan(ctx, app, "teardown-"+kind, "", topts.Network)
 	}
 	cfg, env, store, err := app.recoveryDeps(ctx)
 	if err != nil {
