@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -23,20 +22,12 @@ import (
 )
 
 // TestBackupAndPointsVerbs drives backup and points through the command
-// line against moto (its own server, so this package needs no TestMain).
+// line against moto (the package's shared server, an account of its own).
 func TestBackupAndPointsVerbs(t *testing.T) {
-	moto, err := testenv.StartMoto(context.Background())
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(moto.Stop)
+	moto := testenv.Shared(t).NewAccount(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	creds := credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", "")
-	envOpts := &awsenv.Options{Endpoint: moto.URL, Credentials: creds, MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond, StandardRetry: true}
+	envOpts := testenv.Options(moto.URL)
 	env, err := awsenv.Load(ctx, *envOpts)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // run executes the CLI in-process and returns exit code, stdout, stderr.
 func run(t *testing.T, args ...string) (int, string, string) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -22,17 +21,8 @@ import (
 
 // TestReplicateVerbs drives setup, sync and verify through the command
 // line against moto. moto never replicates: sync does all the copying.
-// The test starts its own moto_server so that this package needs no
-// TestMain of its own.
 func TestReplicateVerbs(t *testing.T) {
-	moto, err := testenv.StartMoto(context.Background())
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(moto.Stop)
+	moto := testenv.Shared(t).NewAccount(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -52,8 +42,7 @@ protect:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	creds := credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", "")
-	envOpts := &awsenv.Options{Endpoint: moto.URL, Credentials: creds, MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond, StandardRetry: true}
+	envOpts := testenv.Options(moto.URL)
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}

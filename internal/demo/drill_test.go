@@ -8,10 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
@@ -48,10 +46,7 @@ func TestDrillOnTheReferenceStack(t *testing.T) {
 	run := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		app := &cli.App{Stdout: &out, Stderr: &errb, EnvOptions: &awsenv.Options{
-			Endpoint: acct.URL, Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", ""),
-			MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond, StandardRetry: true,
-		}}
+		app := &cli.App{Stdout: &out, Stderr: &errb, EnvOptions: testenv.Options(acct.URL)}
 		if code := cli.RunApp(context.Background(), app, append(args, "--config", cfg.File)); code != 0 {
 			t.Fatalf("pilotlight %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out.String(), errb.String())
 		}

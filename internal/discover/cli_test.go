@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/cli"
 	"github.com/pilotlight/pilotlight/internal/discover"
 	"github.com/pilotlight/pilotlight/internal/recovery"
@@ -25,10 +22,7 @@ import (
 func pilotlight(t *testing.T, endpoint string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	app := &cli.App{Stdout: &out, Stderr: &errb, Log: slog.New(slog.NewTextHandler(&errb, nil)), EnvOptions: &awsenv.Options{
-		Endpoint: endpoint, Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", ""),
-		MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond, StandardRetry: true,
-	}}
+	app := &cli.App{Stdout: &out, Stderr: &errb, Log: slog.New(slog.NewTextHandler(&errb, nil)), EnvOptions: testenv.Options(endpoint)}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	code := cli.RunApp(ctx, app, args)

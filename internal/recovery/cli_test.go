@@ -6,11 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/cli"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -20,10 +16,7 @@ import (
 func runCLI(t *testing.T, endpoint string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	app := &cli.App{Stdout: &out, Stderr: &errb, EnvOptions: &awsenv.Options{
-		Endpoint: endpoint, Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", ""),
-		MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond, StandardRetry: true,
-	}}
+	app := &cli.App{Stdout: &out, Stderr: &errb, EnvOptions: testenv.Options(endpoint)}
 	code := cli.RunApp(context.Background(), app, args)
 	return code, out.String(), errb.String()
 }

@@ -15,17 +15,22 @@ import (
 // 500) fails fast instead of backing off.
 func AWS(t testing.TB, endpoint string) *awsenv.Env {
 	t.Helper()
-	env, err := awsenv.Load(context.Background(), awsenv.Options{
+	env, err := awsenv.Load(context.Background(), *Options(endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// Options are the AWS settings of AWS, for a CLI App's EnvOptions.
+func Options(endpoint string) *awsenv.Options {
+	return &awsenv.Options{
 		Endpoint:      endpoint,
 		Credentials:   credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", ""),
 		MaxAttempts:   3,
 		MaxBackoff:    50 * time.Millisecond,
 		StandardRetry: true,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return env
 }
 
 // ChildEnv is the environment for running the pilotlight binary as a child
