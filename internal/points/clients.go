@@ -203,7 +203,19 @@ func (c *clients) drKey(ctx context.Context, s scope) (string, error) {
 }
 
 func (c *clients) describeKey(ctx context.Context, key, region string) (string, error) {
-	out, err := c.kms(region).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
+	return ResolveDRKey(ctx, c.kms(region), key, region)
+}
+
+// KeyDescriber is the one KMS call a DR key check makes.
+type KeyDescriber interface {
+	DescribeKey(context.Context, *kms.DescribeKeyInput, ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
+}
+
+// ResolveDRKey is the one rule for a usable DR KMS key, shared by backup
+// (before anything is made) and status: it exists in region, is enabled,
+// and resolves to an ARN in that region and partition. It returns the ARN.
+func ResolveDRKey(ctx context.Context, k KeyDescriber, key, region string) (string, error) {
+	out, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
 	var nf *kmstypes.NotFoundException
 	switch {
 	case errors.As(err, &nf):
@@ -227,6 +239,10 @@ func (c *clients) describeKey(ctx context.Context, key, region string) (string, 
 	}
 	return arn, nil
 }
+
+// OverRPO is the one rule for a recovery point that is too old: the age of
+// the newest finished DR copy above a set target. A zero target is unset.
+func OverRPO(age, target time.Duration) bool { return target > 0 && age > target }
 
 // checkCopy refuses a copy that would cross a partition. AWS cannot copy
 // between aws and aws-cn, but moto can, so the rule is enforced here.

@@ -65,26 +65,8 @@ type kmsAPI interface {
 	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 }
 
-// newS3 builds an S3 client for region. conns sizes the idle-connection
-// pool: the SDK keeps 10 idle connections per host by default, and with
-// more workers than that every surplus request would open a new TCP
-// connection and close it again.
-func newS3(env *awsenv.Env, region string, conns int) *s3.Client {
-	return s3.NewFromConfig(env.For(region), func(o *s3.Options) {
-		o.UsePathStyle = env.EndpointOverridden()
-		// HEAD and copy answers carry no body checksum; the SDK would log
-		// that at every call.
-		o.DisableLogOutputChecksumValidationSkipped = true
-		if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok && conns > 10 {
-			o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
-				t.MaxIdleConnsPerHost = conns
-				if t.MaxIdleConns < 2*conns {
-					t.MaxIdleConns = 2 * conns
-				}
-			})
-		}
-	})
-}
+// newS3 builds an S3 client for region; see awsenv.S3.
+func newS3(env *awsenv.Env, region string, conns int) *s3.Client { return env.S3(region, conns) }
 
 // apiCode returns the AWS error code of err, or "".
 func apiCode(err error) string {

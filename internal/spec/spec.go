@@ -232,16 +232,7 @@ func (c *Config) Bucket(name string) (Bucket, bool) {
 // ResourceNames lists every protected resource name (databases, images,
 // buckets), sorted; `--only` takes these.
 func (c *Config) ResourceNames() []string {
-	var out []string
-	for _, d := range c.Protect.Databases {
-		out = append(out, d.ID)
-	}
-	for _, im := range c.Protect.Images {
-		out = append(out, im.Name)
-	}
-	for _, b := range c.Protect.Buckets {
-		out = append(out, b.Name)
-	}
+	out := c.Names(KindAll)
 	sort.Strings(out)
 	return out
 }

@@ -215,3 +215,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSelectOnly(t *testing.T) {
+	c := &Config{File: "p.yaml", Protect: Protect{
+		Databases: []Database{{ID: "db1"}}, Images: []Image{{Name: "web"}}, Buckets: []Bucket{{Name: "media"}},
+	}}
+	got, err := c.Select(nil, KindPoints)
+	if err != nil || strings.Join(got, ",") != "db1,web" {
+		t.Fatalf("all points: %v %v", got, err)
+	}
+	got, err = c.Select([]string{"web", "db1", "web"}, KindPoints)
+	if err != nil || strings.Join(got, ",") != "web,db1" {
+		t.Fatalf("named once each in order: %v %v", got, err)
+	}
+	_, err = c.Select([]string{"media", "nope"}, KindPoints)
+	if err == nil || !strings.Contains(err.Error(), "media, nope") || !strings.Contains(err.Error(), "p.yaml") || !strings.Contains(err.Error(), "have db1, web") {
+		t.Fatalf("unknown names: %v", err)
+	}
+	if got, err := c.Select([]string{"media"}, KindBuckets); err != nil || got[0] != "media" {
+		t.Fatalf("bucket: %v %v", got, err)
+	}
+}
