@@ -12,12 +12,28 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
+
+// iamAPI is the part of IAM the app's role calls. IAM's control plane may
+// live in the primary region: only prepare, failback and teardown use it.
+type iamAPI interface {
+	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	CreateRole(context.Context, *iam.CreateRoleInput, ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
+	PutRolePolicy(context.Context, *iam.PutRolePolicyInput, ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	GetInstanceProfile(context.Context, *iam.GetInstanceProfileInput, ...func(*iam.Options)) (*iam.GetInstanceProfileOutput, error)
+	CreateInstanceProfile(context.Context, *iam.CreateInstanceProfileInput, ...func(*iam.Options)) (*iam.CreateInstanceProfileOutput, error)
+	AddRoleToInstanceProfile(context.Context, *iam.AddRoleToInstanceProfileInput, ...func(*iam.Options)) (*iam.AddRoleToInstanceProfileOutput, error)
+	RemoveRoleFromInstanceProfile(context.Context, *iam.RemoveRoleFromInstanceProfileInput, ...func(*iam.Options)) (*iam.RemoveRoleFromInstanceProfileOutput, error)
+	DeleteInstanceProfile(context.Context, *iam.DeleteInstanceProfileInput, ...func(*iam.Options)) (*iam.DeleteInstanceProfileOutput, error)
+	DeleteRolePolicy(context.Context, *iam.DeleteRolePolicyInput, ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
+	DeleteRole(context.Context, *iam.DeleteRoleInput, ...func(*iam.Options)) (*iam.DeleteRoleOutput, error)
+}
 
 // ensureAppRole makes the app instances' role and instance profile ahead of
 // time: IAM's control plane may live in the primary region (cn-north-1 in
 // aws-cn, us-east-1 in aws), so failover must create no IAM.
-func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *changes) (string, error) {
+func ensureAppRole(ctx context.Context, c iamAPI, cfg *spec.Config, ch *changes) (string, error) {
 	p, err := partition.Of(cfg.DR.Region)
 	if err != nil {
 		return "", err
@@ -30,17 +46,13 @@ func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *change
 			"Principal": map[string]any{"Service": p.ServicePrincipal("ec2")},
 		}},
 	})
-	_, err = c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 	var nf *iamtypes.NoSuchEntityException
 	switch {
 	case errors.As(err, &nf):
-		var it []iamtypes.Tag
-		for k, v := range prepTags(cfg, "app-role", name) {
-			it = append(it, iamtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
-		}
-		if _, err := c.iam.CreateRole(ctx, &iam.CreateRoleInput{
+		if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{
 			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust)),
-			Description: aws.String("pilotlight " + cfg.Stack + " DR app instances"), Tags: it,
+			Description: aws.String("pilotlight " + cfg.Stack + " DR app instances"), Tags: tags.IAM(prepTags(cfg, "app-role", name)),
 		}); err != nil {
 			return "", fmt.Errorf("create role %s: %w", name, err)
 		}
@@ -49,13 +61,13 @@ func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *change
 		return "", fmt.Errorf("get role %s: %w", name, err)
 	}
 	// PutRolePolicy replaces the inline policy: it is idempotent.
-	if _, err := c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(appPolicy(cfg, p))}); err != nil {
+	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(appPolicy(cfg, p))}); err != nil {
 		return "", fmt.Errorf("put policy on role %s: %w", name, err)
 	}
-	prof, err := c.iam.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
+	prof, err := c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
 	switch {
 	case errors.As(err, &nf):
-		if _, err := c.iam.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(name)}); err != nil {
+		if _, err := c.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(name)}); err != nil {
 			return "", fmt.Errorf("create instance profile %s: %w", name, err)
 		}
 		ch.add("created instance profile %s", name)
@@ -68,7 +80,7 @@ func ensureAppRole(ctx context.Context, c *clients, cfg *spec.Config, ch *change
 			}
 		}
 	}
-	if _, err := c.iam.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(name), RoleName: aws.String(name)}); err != nil {
+	if _, err := c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(name), RoleName: aws.String(name)}); err != nil {
 		return "", fmt.Errorf("add role %s to its instance profile: %w", name, err)
 	}
 	return name, nil
@@ -94,4 +106,34 @@ func appPolicy(cfg *spec.Config, p partition.Partition) string {
 	}
 	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
 	return string(doc)
+}
+
+// deleteAppRole deletes the app's role and instance profile, if pilotlight
+// made them for this stack.
+func deleteAppRole(ctx context.Context, c iamAPI, cfg *spec.Config) error {
+	name := newNames(cfg, "").appRole()
+	role, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	var nf *iamtypes.NoSuchEntityException
+	if errors.As(err, &nf) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get role %s: %w", name, err)
+	}
+	if !tags.Managed(tags.FromIAM(role.Role.Tags), cfg.Stack) {
+		return nil
+	}
+	if _, err := c.RemoveRoleFromInstanceProfile(ctx, &iam.RemoveRoleFromInstanceProfileInput{InstanceProfileName: aws.String(name), RoleName: aws.String(name)}); err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("remove role %s from its profile: %w", name, err)
+	}
+	if _, err := c.DeleteInstanceProfile(ctx, &iam.DeleteInstanceProfileInput{InstanceProfileName: aws.String(name)}); err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("delete instance profile %s: %w", name, err)
+	}
+	if _, err := c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media")}); err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("delete policy of role %s: %w", name, err)
+	}
+	if _, err := c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(name)}); err != nil {
+		return fmt.Errorf("delete role %s: %w", name, err)
+	}
+	return nil
 }

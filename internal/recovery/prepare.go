@@ -2,13 +2,8 @@ package recovery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -38,19 +33,19 @@ func Prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareRe
 	var ch changes
 	var err error
 	if cfg.Recover.Network.VPC.IsZero() {
-		res.Network, err = buildNetwork(ctx, c, cfg, &ch)
+		res.Network, err = buildNetwork(ctx, c.network(), cfg, &ch)
 		if err != nil {
 			return res, err
 		}
 	} else {
 		var missing []string
-		res.Network, missing, err = findExistingNetwork(ctx, c, cfg)
+		res.Network, missing, err = findExistingNetwork(ctx, c.network(), cfg)
 		if err != nil {
 			return res, err
 		}
 		// Subnet groups pilotlight may make on a network it did not build.
 		if len(res.Network.DBSubnets) > 0 {
-			if err := ensureSubnetGroups(ctx, c, cfg, &res.Network, &ch); err != nil {
+			if err := ensureSubnetGroups(ctx, c.network(), cfg, &res.Network, &ch); err != nil {
 				return res, err
 			}
 			missing = filterOut(missing, "subnet group")
@@ -61,18 +56,18 @@ func Prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareRe
 		}
 	}
 	if cfg.Recover.App != nil {
-		if res.InstanceRole, err = ensureAppRole(ctx, c, cfg, &ch); err != nil {
+		if res.InstanceRole, err = ensureAppRole(ctx, c.iam, cfg, &ch); err != nil {
 			return res, err
 		}
 	}
 	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords && cfg.Recover.App != nil {
 		n := newNames(cfg, "")
-		lb, err := ensureLoadBalancer(ctx, c, cfg, n.preparedLB(), n.preparedTG(), res.Network, prepTags(cfg, "dr-load-balancer", n.preparedLB()), &ch)
+		lb, err := ensureLoadBalancer(ctx, c.loadBalancer(), cfg, n.preparedLB(), n.preparedTG(), res.Network, prepTags(cfg, "dr-load-balancer", n.preparedLB()), &ch)
 		if err != nil {
 			return res, err
 		}
 		res.LoadBalancer, res.LoadBalancerDNS = n.preparedLB(), lb.DNS
-		if err := ensureFailoverRecords(ctx, c, cfg, lb.DNS, &ch, defaultWait()); err != nil {
+		if err := ensureFailoverRecords(ctx, c.dns(), cfg, lb.DNS, &ch, defaultWait()); err != nil {
 			return res, err
 		}
 	}
@@ -90,57 +85,32 @@ func filterOut(list []string, substr string) []string {
 	return out
 }
 
-// findPreparedLB finds the DR load balancer `prepare` made for
-// failover-records mode; failover never creates it, since the SECONDARY
-// record must already point at it.
-func findPreparedLB(ctx context.Context, c *clients, n names) (LoadBalancer, error) {
-	var lb LoadBalancer
-	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{n.preparedLB()}})
-	var lbnf *elbtypes.LoadBalancerNotFoundException
-	if errors.As(err, &lbnf) || (err == nil && len(lbs.LoadBalancers) == 0) {
-		return lb, fmt.Errorf("the prepared DR load balancer %s is missing in %s: run `pilotlight prepare`", n.preparedLB(), c.region)
-	}
-	if err != nil {
-		return lb, fmt.Errorf("describe load balancer %s: %s: %w", n.preparedLB(), c.region, err)
-	}
-	lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
-	tgs, err := c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{n.preparedTG()}})
-	if err != nil || len(tgs.TargetGroups) == 0 {
-		return lb, fmt.Errorf("the prepared DR target group %s is missing in %s: run `pilotlight prepare`", n.preparedTG(), c.region)
-	}
-	lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
-	return lb, nil
-}
-
-// managedELB reports whether an ELBv2 resource carries the stack's tags
-// with the given operation kind.
-func managedELB(ctx context.Context, c *clients, arn, stack, opKind string) (bool, error) {
-	out, err := c.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
-	if err != nil {
-		return false, fmt.Errorf("describe tags of %s: %s: %w", arn, c.region, err)
-	}
-	for _, d := range out.TagDescriptions {
-		m := map[string]string{}
-		for _, t := range d.Tags {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		return tags.Managed(m, stack) && m[tags.OpKind] == opKind, nil
-	}
-	return false, nil
-}
-
 // MissingNetwork lists what a failover would need from `prepare` and cannot
 // find in the DR region; it changes nothing.
 func MissingNetwork(ctx context.Context, env *awsenv.Env, cfg *spec.Config) ([]string, error) {
 	c := newClients(env, cfg.DR.Region)
-	_, missing, err := findNetwork(ctx, c, cfg)
+	_, missing, err := findNetwork(ctx, c.network(), cfg)
 	if err != nil {
 		return nil, err
 	}
 	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords && cfg.Recover.App != nil {
-		if _, err := findPreparedLB(ctx, c, newNames(cfg, "")); err != nil {
+		if _, err := findPreparedLB(ctx, c.loadBalancer(), newNames(cfg, "")); err != nil {
 			missing = append(missing, "prepared DR load balancer "+newNames(cfg, "").preparedLB())
 		}
 	}
 	return missing, nil
+}
+
+// changes collects what an idempotent build created, so that a second run
+// can say it changed nothing.
+type changes struct{ list []string }
+
+func (c *changes) add(format string, args ...any) {
+	c.list = append(c.list, fmt.Sprintf(format, args...))
+}
+
+// prepTags are the tags of what `prepare` builds: kept across failovers and
+// drills, deleted only by `teardown --network`.
+func prepTags(cfg *spec.Config, role, name string) map[string]string {
+	return tags.With(tags.Base(cfg.Stack), tags.OpKind, "prepare", tags.Role, role, "Name", name)
 }

@@ -58,9 +58,8 @@ func (r *Recovery) BuildReport(j *runbook.Journal) *Report {
 	if !j.End.IsZero() {
 		rep.RTOSeconds = j.End.Sub(j.Start).Seconds()
 	}
-	out := map[string]runbook.Outputs{}
+	out := outputsOfJournal(j)
 	for _, s := range j.Steps {
-		out[s.ID] = s.Outputs
 		st := StepTiming{ID: s.ID, Needs: s.Needs, Phase: string(s.Phase), Start: s.Start, End: s.End, Error: s.Error}
 		if !s.End.IsZero() && !s.Start.IsZero() {
 			st.Seconds = s.End.Sub(s.Start).Seconds()
@@ -71,7 +70,7 @@ func (r *Recovery) BuildReport(j *runbook.Journal) *Report {
 		}
 	}
 	sort.SliceStable(rep.Steps, func(a, b int) bool { return rep.Steps[a].Start.Before(rep.Steps[b].Start) })
-	p := out[StepPoints]
+	p := pointsOf(out[StepPoints])
 	addPoint := func(resource, id, at string) {
 		if id == "" {
 			return
@@ -80,24 +79,25 @@ func (r *Recovery) BuildReport(j *runbook.Journal) *Report {
 		rep.Points = append(rep.Points, PointUsed{Resource: resource, ID: id, Time: t, RPOSeconds: j.Start.Sub(t).Seconds()})
 	}
 	if d := r.cfg.Recover.Database; d != nil {
-		addPoint(d.From, p["db_point"], p["db_point_time"])
+		addPoint(d.From, p.DBPoint, p.DBPointTime)
 	}
 	if a := r.cfg.Recover.App; a != nil {
-		addPoint(a.ImageFrom, p["ami"], p["ami_point_time"])
+		addPoint(a.ImageFrom, p.AMI, p.AMIPointTime)
 	}
 	add := func(typ, id string) {
 		if id != "" {
 			rep.Resources = append(rep.Resources, Resource{Type: typ, ID: id})
 		}
 	}
-	add("rds", out[StepDatabase]["db_id"])
-	add("elasticache", out[StepCache]["cache_id"])
+	add("rds", databaseOf(out[StepDatabase]).ID)
+	add("elasticache", cacheOf(out[StepCache]).ID)
 	if !r.usesPreparedLB() {
-		add("load-balancer", out[StepLoadBalancer]["lb_arn"])
-		add("target-group", out[StepLoadBalancer]["tg_arn"])
+		lb := loadBalancerOf(out[StepLoadBalancer])
+		add("load-balancer", lb.ARN)
+		add("target-group", lb.TargetGroup)
 	}
-	add("launch-template", out[StepLaunchTemplate]["launch_template"])
-	add("auto-scaling-group", out[StepApp]["asg"])
+	add("launch-template", launchTemplateOf(out[StepLaunchTemplate]).ID)
+	add("auto-scaling-group", appOf(out[StepApp]).ASG)
 	rep.DNS = out[StepDNS]
 	return rep
 }

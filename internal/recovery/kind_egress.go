@@ -10,95 +10,106 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/pilotlight/pilotlight/internal/runbook"
-	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
-// The app subnets are private. `prepare` gives them their own route table
-// with an S3 gateway endpoint (free: s3fs reaches the replica bucket with
-// no NAT), and a recovery adds a NAT gateway for the rest (packages, SSM,
-// the Redis and DB endpoints' names) only while a recovered stack runs,
-// as the seed's app/ did: a NAT costs every hour of the standby.
+// egressKind gives the private app subnets a way out. `prepare` gives them
+// their own route table with an S3 gateway endpoint (free: s3fs reaches the
+// replica bucket with no NAT), and a recovery adds a NAT gateway for the
+// rest (packages, SSM, the Redis and DB endpoints' names) only while a
+// recovered stack runs, as the seed's app/ did: a NAT costs every hour of
+// the standby.
+type egressKind struct{}
 
-// ensureAppRouteTable makes the app subnets' route table with the S3
-// gateway endpoint, and associates the app subnets with it.
-func ensureAppRouteTable(ctx context.Context, c *clients, cfg *spec.Config, net Network, ch *changes) (string, error) {
-	rt, err := findOne(ctx, c, cfg.Stack, "app-rt")
-	if err != nil {
-		return "", err
-	}
-	if rt == "" {
-		out, err := c.ec2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
-			VpcId:             aws.String(net.VPC),
-			TagSpecifications: ec2Tags(ec2types.ResourceTypeRouteTable, prepTags(cfg, "app-rt", cfg.Stack+"-dr-app")),
-		})
-		if err != nil {
-			return "", fmt.Errorf("create app route table: %s: %w", c.region, err)
-		}
-		rt = aws.ToString(out.RouteTable.RouteTableId)
-		ch.add("created app route table %s", rt)
-	}
-	desc, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rt}})
-	if err != nil {
-		return "", fmt.Errorf("describe route table %s: %s: %w", rt, c.region, err)
-	}
-	associated := map[string]bool{}
-	for _, t := range desc.RouteTables {
-		for _, a := range t.Associations {
-			associated[aws.ToString(a.SubnetId)] = true
-		}
-	}
-	for _, s := range net.AppSubnets {
-		if associated[s] {
-			continue
-		}
-		if _, err := c.ec2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: aws.String(rt), SubnetId: aws.String(s)}); err != nil {
-			return "", fmt.Errorf("associate %s with %s: %s: %w", s, rt, c.region, err)
-		}
-		ch.add("associated app subnet %s with %s", s, rt)
-	}
-	eps, err := c.ec2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: tagFilters(cfg.Stack, "s3-endpoint")})
-	if err != nil {
-		return "", fmt.Errorf("describe VPC endpoints: %s: %w", c.region, err)
-	}
-	if len(eps.VpcEndpoints) == 0 {
-		svc := "com.amazonaws." + c.region + ".s3"
-		if _, err := c.ec2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
-			VpcId: aws.String(net.VPC), ServiceName: aws.String(svc), VpcEndpointType: ec2types.VpcEndpointTypeGateway,
-			RouteTableIds:     []string{rt},
-			TagSpecifications: ec2Tags(ec2types.ResourceTypeVpcEndpoint, prepTags(cfg, "s3-endpoint", cfg.Stack+"-dr-s3")),
-		}); err != nil {
-			return "", fmt.Errorf("create S3 gateway endpoint %s: %w", svc, err)
-		}
-		ch.add("created S3 gateway endpoint for the app subnets")
-	}
-	return rt, nil
+// natEC2 is the part of EC2 egress calls.
+type natEC2 interface {
+	DescribeNatGateways(context.Context, *ec2.DescribeNatGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeNatGatewaysOutput, error)
+	CreateNatGateway(context.Context, *ec2.CreateNatGatewayInput, ...func(*ec2.Options)) (*ec2.CreateNatGatewayOutput, error)
+	DeleteNatGateway(context.Context, *ec2.DeleteNatGatewayInput, ...func(*ec2.Options)) (*ec2.DeleteNatGatewayOutput, error)
+	DescribeAddresses(context.Context, *ec2.DescribeAddressesInput, ...func(*ec2.Options)) (*ec2.DescribeAddressesOutput, error)
+	AllocateAddress(context.Context, *ec2.AllocateAddressInput, ...func(*ec2.Options)) (*ec2.AllocateAddressOutput, error)
+	ReleaseAddress(context.Context, *ec2.ReleaseAddressInput, ...func(*ec2.Options)) (*ec2.ReleaseAddressOutput, error)
+	DescribeRouteTables(context.Context, *ec2.DescribeRouteTablesInput, ...func(*ec2.Options)) (*ec2.DescribeRouteTablesOutput, error)
+	CreateRoute(context.Context, *ec2.CreateRouteInput, ...func(*ec2.Options)) (*ec2.CreateRouteOutput, error)
+	ReplaceRoute(context.Context, *ec2.ReplaceRouteInput, ...func(*ec2.Options)) (*ec2.ReplaceRouteOutput, error)
+	DeleteRoute(context.Context, *ec2.DeleteRouteInput, ...func(*ec2.Options)) (*ec2.DeleteRouteOutput, error)
 }
 
-// runEgress gives the app subnets a NAT gateway for the recovery's life. A
+// asgLister finds auto scaling groups by name.
+type asgLister interface {
+	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+}
+
+type egressClients struct {
+	region string
+	ec2    natEC2
+	asg    asgLister
+}
+
+func (c *clients) egress() egressClients {
+	return egressClients{region: c.region, ec2: c.ec2, asg: c.asg}
+}
+
+// egressOut is what the egress step hands on.
+type egressOut struct{ NAT, RouteTable string }
+
+func (o egressOut) outputs() runbook.Outputs {
+	return outputs("nat", o.NAT, "route_table", o.RouteTable)
+}
+
+func (egressKind) ID() string      { return StepEgress }
+func (egressKind) After() []string { return []string{StepNetwork} }
+func (egressKind) Used(r *Recovery) bool {
+	return r.cfg.Recover.App != nil && r.ownsEgress()
+}
+
+func (egressKind) Plan(r *Recovery) string {
+	if r.opts.Kind == KindFailback {
+		return "NAT gateway for the app subnets in " + r.cfg.DR.Region
+	}
+	return "NAT gateway for the app subnets (shared with another operation's if one runs)"
+}
+
+func (egressKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {
+	return "delete this operation's NAT gateway and its address (kept while another operation's app uses it)"
+}
+
+// appRouteTable is the id of the app subnets' prepared route table, or "".
+func appRouteTable(ctx context.Context, c egressClients, stack string) (string, error) {
+	out, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: tagFilters(stack, "app-rt")})
+	if err != nil {
+		return "", fmt.Errorf("find route table of %s: %s: %w", stack, c.region, err)
+	}
+	if len(out.RouteTables) > 0 {
+		return aws.ToString(out.RouteTables[0].RouteTableId), nil
+	}
+	return "", nil
+}
+
+// Create gives the app subnets a NAT gateway for the recovery's life. A
 // NAT that another operation of this stack already made is shared.
-func (r *Recovery) runEgress(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
-	c := r.c
+func (egressKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
+	c := r.c.egress()
 	net := r.network(rc)
-	rt, err := findOne(ctx, c, r.cfg.Stack, "app-rt")
+	rt, err := appRouteTable(ctx, c, r.cfg.Stack)
 	if err != nil {
 		return nil, err
 	}
 	if rt == "" {
 		return nil, fmt.Errorf("the app route table is missing in %s: run `pilotlight prepare`", c.region)
 	}
-	nat, err := r.findNAT(ctx, "")
+	nat, err := findNAT(ctx, c, r.cfg.Stack, "")
 	if err != nil {
 		return nil, err
 	}
 	if nat == "" {
-		eip, err := r.ensureEIP(ctx, rc)
+		eip, err := ensureEIP(ctx, c, r, rc)
 		if err != nil {
 			return nil, err
 		}
 		out, err := c.ec2.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{
 			SubnetId: aws.String(net.PublicSubnets[0]), AllocationId: aws.String(eip),
-			TagSpecifications: ec2Tags(ec2types.ResourceTypeNatgateway, r.stepTags(rc, StepEgress, "nat")),
+			TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeNatgateway, r.stepTags(rc, StepEgress, "nat")),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("create NAT gateway in %s: %s: %w", net.PublicSubnets[0], c.region, err)
@@ -146,14 +157,14 @@ func (r *Recovery) runEgress(ctx context.Context, rc *runbook.RunContext) (runbo
 			return nil, fmt.Errorf("default route via %s in %s: %s: %w", nat, rt, c.region, err)
 		}
 	}
-	return runbook.Outputs{"nat": nat, "route_table": rt}, nil
+	return egressOut{NAT: nat, RouteTable: rt}.outputs(), nil
 }
 
 // findNAT returns a live NAT gateway of the stack, made by opKind (any
 // kind when empty).
-func (r *Recovery) findNAT(ctx context.Context, opKind string) (string, error) {
+func findNAT(ctx context.Context, c egressClients, stack, opKind string) (string, error) {
 	f := []ec2types.Filter{
-		{Name: aws.String("tag:" + tags.Stack), Values: []string{r.cfg.Stack}},
+		{Name: aws.String("tag:" + tags.Stack), Values: []string{stack}},
 		{Name: aws.String("tag:" + tags.ManagedBy), Values: []string{tags.Tool}},
 		{Name: aws.String("tag:" + tags.Role), Values: []string{"nat"}},
 		{Name: aws.String("state"), Values: []string{"pending", "available"}},
@@ -161,9 +172,9 @@ func (r *Recovery) findNAT(ctx context.Context, opKind string) (string, error) {
 	if opKind != "" {
 		f = append(f, ec2types.Filter{Name: aws.String("tag:" + tags.OpKind), Values: []string{opKind}})
 	}
-	out, err := r.c.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: f})
+	out, err := c.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: f})
 	if err != nil {
-		return "", fmt.Errorf("describe NAT gateways: %s: %w", r.c.region, err)
+		return "", fmt.Errorf("describe NAT gateways: %s: %w", c.region, err)
 	}
 	if len(out.NatGateways) == 0 {
 		return "", nil
@@ -171,33 +182,33 @@ func (r *Recovery) findNAT(ctx context.Context, opKind string) (string, error) {
 	return aws.ToString(out.NatGateways[0].NatGatewayId), nil
 }
 
-func (r *Recovery) ensureEIP(ctx context.Context, rc *runbook.RunContext) (string, error) {
-	out, err := r.c.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []ec2types.Filter{
+func ensureEIP(ctx context.Context, c egressClients, r *Recovery, rc *runbook.RunContext) (string, error) {
+	out, err := c.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:" + tags.Stack), Values: []string{r.cfg.Stack}},
 		{Name: aws.String("tag:" + tags.Role), Values: []string{"nat-ip"}},
 		{Name: aws.String("tag:" + tags.OpKind), Values: []string{r.opts.Kind}},
 	}})
 	if err != nil {
-		return "", fmt.Errorf("describe addresses: %s: %w", r.c.region, err)
+		return "", fmt.Errorf("describe addresses: %s: %w", c.region, err)
 	}
 	for _, a := range out.Addresses {
 		if a.AssociationId == nil {
 			return aws.ToString(a.AllocationId), nil
 		}
 	}
-	ip, err := r.c.ec2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc,
-		TagSpecifications: ec2Tags(ec2types.ResourceTypeElasticIp, r.stepTags(rc, StepEgress, "nat-ip"))})
+	ip, err := c.ec2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc,
+		TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeElasticIp, r.stepTags(rc, StepEgress, "nat-ip"))})
 	if err != nil {
-		return "", fmt.Errorf("allocate an Elastic IP for the NAT: %s: %w", r.c.region, err)
+		return "", fmt.Errorf("allocate an Elastic IP for the NAT: %s: %w", c.region, err)
 	}
 	return aws.ToString(ip.AllocationId), nil
 }
 
-// teardownEgress deletes this kind's NAT gateway and its address, unless
+// Teardown deletes this operation's NAT gateway and its address, unless
 // the other kind's app (a drill beside a failover) still uses it.
-func (r *Recovery) teardownEgress(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
-	c := r.c
-	nat, err := r.findNAT(ctx, r.opts.Kind)
+func (egressKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptions) (runbook.Outputs, error) {
+	c := r.c.egress()
+	nat, err := findNAT(ctx, c, r.cfg.Stack, r.opts.Kind)
 	if err != nil || nat == "" {
 		return nil, err
 	}
@@ -216,7 +227,7 @@ func (r *Recovery) teardownEgress(ctx context.Context, rc *runbook.RunContext) (
 	if len(out.AutoScalingGroups) > 0 {
 		return runbook.Outputs{"kept": nat + " (the " + other + "'s app uses it)"}, nil
 	}
-	if rt, err := findOne(ctx, c, r.cfg.Stack, "app-rt"); err == nil && rt != "" {
+	if rt, err := appRouteTable(ctx, c, r.cfg.Stack); err == nil && rt != "" {
 		// The route goes first: a default route to a deleted NAT blackholes.
 		_, _ = c.ec2.DeleteRoute(ctx, &ec2.DeleteRouteInput{RouteTableId: aws.String(rt), DestinationCidrBlock: aws.String("0.0.0.0/0")})
 	}

@@ -5,16 +5,219 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
+
+// dnsKind moves the domain to the recovered load balancer (or, in
+// failover-records mode, checks that Route 53 can), and on teardown undoes
+// a drill's record.
+type dnsKind struct{}
+
+// route53API is the part of Route 53 the DNS kind calls.
+type route53API interface {
+	ListHostedZonesByName(context.Context, *route53.ListHostedZonesByNameInput, ...func(*route53.Options)) (*route53.ListHostedZonesByNameOutput, error)
+	ListResourceRecordSets(context.Context, *route53.ListResourceRecordSetsInput, ...func(*route53.Options)) (*route53.ListResourceRecordSetsOutput, error)
+	ChangeResourceRecordSets(context.Context, *route53.ChangeResourceRecordSetsInput, ...func(*route53.Options)) (*route53.ChangeResourceRecordSetsOutput, error)
+	GetChange(context.Context, *route53.GetChangeInput, ...func(*route53.Options)) (*route53.GetChangeOutput, error)
+	ListHealthChecks(context.Context, *route53.ListHealthChecksInput, ...func(*route53.Options)) (*route53.ListHealthChecksOutput, error)
+	CreateHealthCheck(context.Context, *route53.CreateHealthCheckInput, ...func(*route53.Options)) (*route53.CreateHealthCheckOutput, error)
+	DeleteHealthCheck(context.Context, *route53.DeleteHealthCheckInput, ...func(*route53.Options)) (*route53.DeleteHealthCheckOutput, error)
+}
+
+type dnsClients struct{ r53 route53API }
+
+func (c *clients) dns() dnsClients { return dnsClients{r53: c.r53} }
+
+// dnsOut is what the DNS step records; the report shows it.
+type dnsOut struct {
+	Mode, Record, Target string
+	Healthy              string // healthy DR targets (failover-records mode)
+	SetByHand            string // the record to set at the DNS provider (manual mode)
+}
+
+func (o dnsOut) outputs() runbook.Outputs {
+	return outputs("mode", o.Mode, "record", o.Record, "target", o.Target, "healthy", o.Healthy, "set_by_hand", o.SetByHand)
+}
+
+func (dnsKind) ID() string      { return StepDNS }
+func (dnsKind) After() []string { return []string{StepApp, StepLoadBalancer} }
+func (dnsKind) Used(r *Recovery) bool {
+	return r.cfg.Recover.App != nil && r.cfg.Recover.DNS != nil
+}
+
+func (dnsKind) Plan(r *Recovery) string {
+	d := r.cfg.Recover.DNS
+	if r.opts.Kind == KindFailback {
+		return "point " + d.Record + " back at the primary"
+	}
+	if r.opts.Kind == KindDrill {
+		if d.DrillRecord != "" && d.Mode != spec.DNSManual {
+			return "UPSERT drill record " + d.DrillRecord + " to the drill load balancer (production record untouched)"
+		}
+		return "leave DNS untouched (drill)"
+	}
+	switch d.Mode {
+	case spec.DNSUpsert:
+		return fmt.Sprintf("UPSERT %s (%s) to the DR load balancer and wait INSYNC", d.Record, d.Type)
+	case spec.DNSFailoverRecords:
+		return "no Route 53 call: the SECONDARY failover record already points at the DR load balancer; verify its targets are healthy"
+	default:
+		return "print the record to set by hand for " + d.Record
+	}
+}
+
+// Create moves the domain to the recovered load balancer, as the mode says.
+func (dnsKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
+	if r.opts.Kind == KindFailback {
+		return failbackDNS(ctx, r, rc)
+	}
+	c := r.c.dns()
+	d := r.cfg.Recover.DNS
+	lb := loadBalancerOf(rc.Outputs(StepLoadBalancer))
+	lbDNS := lb.DNS
+	if r.opts.Kind == KindDrill {
+		if d.DrillRecord == "" || d.Mode == spec.DNSManual {
+			return dnsOut{Mode: "untouched"}.outputs(), nil
+		}
+		if err := upsertRecord(ctx, c, d, d.DrillRecord, lbDNS, r.cfg.DR.Region, r.wait); err != nil {
+			return nil, err
+		}
+		return dnsOut{Mode: "drill-record", Record: d.DrillRecord, Target: lbDNS}.outputs(), nil
+	}
+	switch d.Mode {
+	case spec.DNSUpsert:
+		cctx, cancel := context.WithTimeout(ctx, dnsTimeout)
+		defer cancel()
+		if err := upsertRecord(cctx, c, d, d.Record, lbDNS, r.cfg.DR.Region, r.wait); err != nil {
+			if why, depends := DNSDependsOnPrimary(r.cfg); depends {
+				return nil, fmt.Errorf("%w: %s. The DR stack is up: point %s at %s by hand. (%v)", ErrControlPlaneDown, why, d.Record, lbDNS, err)
+			}
+			return nil, err
+		}
+		return dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS}.outputs(), nil
+	case spec.DNSFailoverRecords:
+		healthy, err := healthyTargets(ctx, r.c.targetHealth(), lb.TargetGroup)
+		if err != nil {
+			return nil, err
+		}
+		if healthy == 0 {
+			return nil, fmt.Errorf("the DR load balancer %s has no healthy targets: Route 53 cannot fail over to it", lbDNS)
+		}
+		return dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS, Healthy: strconv.Itoa(healthy)}.outputs(), nil
+	default:
+		rec := fmt.Sprintf("%s %d IN CNAME %s.", fqdn(d.Record), d.TTL, strings.TrimSuffix(lbDNS, "."))
+		r.opts.Log.Warn("DNS is manual: set this record at your DNS provider", "record", rec)
+		return dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS, SetByHand: rec}.outputs(), nil
+	}
+}
+
+// failbackDNS moves the domain back. All regions answer now, so every mode may
+// use Route 53's control plane.
+func failbackDNS(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
+	f := r.from
+	d := f.cfg.Recover.DNS
+	c := r.c.dns()
+	lbDNS := loadBalancerOf(rc.Outputs(StepLoadBalancer)).DNS
+	switch d.Mode {
+	case spec.DNSUpsert:
+		if err := upsertRecord(ctx, c, d, d.Record, lbDNS, f.cfg.Primary.Region, r.wait); err != nil {
+			return nil, err
+		}
+	case spec.DNSFailoverRecords:
+		// The PRIMARY record and its health check move to the new primary
+		// load balancer; the SECONDARY keeps pointing at the DR one.
+		cfg := *f.cfg
+		dns := *d
+		dns.PrimaryTarget = lbDNS
+		cfg.Recover.DNS = &dns
+		drLB, err := findPreparedLB(ctx, f.c.loadBalancer(), f.n)
+		if err != nil {
+			return nil, err
+		}
+		var ch changes
+		if err := ensureFailoverRecords(ctx, c, &cfg, drLB.DNS, &ch, r.wait); err != nil {
+			return nil, err
+		}
+		r.opts.Log.Info("update recover.dns.primary_target in the config: production now runs behind a new load balancer", "primary_target", lbDNS)
+	default:
+		rec := fmt.Sprintf("%s %d IN CNAME %s.", fqdn(d.Record), d.TTL, strings.TrimSuffix(lbDNS, "."))
+		return dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS, SetByHand: rec}.outputs(), nil
+	}
+	return dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS}.outputs(), nil
+}
+
+func (dnsKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {
+	d := r.cfg.Recover.DNS
+	switch {
+	case d == nil:
+		return "no DNS configured"
+	case r.opts.Kind == KindDrill && d.DrillRecord != "":
+		return "delete drill record " + d.DrillRecord + " if it points at the drill load balancer"
+	case r.opts.Kind == KindFailover && d.Mode == spec.DNSUpsert:
+		return "refuse while " + d.Record + " still points at the DR load balancer (fail back first)"
+	}
+	return "nothing to change in DNS"
+}
+
+// Teardown deletes a drill's record, and refuses a failover's teardown
+// while production still points at the DR load balancer.
+func (dnsKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptions) (runbook.Outputs, error) {
+	c := r.c.dns()
+	d := r.cfg.Recover.DNS
+	if d == nil || d.Mode == spec.DNSManual {
+		return nil, nil
+	}
+	lbs, err := r.c.loadBalancer().elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{r.n.lb()}})
+	if err != nil || len(lbs.LoadBalancers) == 0 {
+		return nil, nil // no load balancer of ours: no record can point at it
+	}
+	lbDNS := aws.ToString(lbs.LoadBalancers[0].DNSName)
+	if r.opts.Kind == KindDrill {
+		if d.DrillRecord == "" {
+			return nil, nil
+		}
+		deleted, err := deleteRecord(ctx, c, d, d.DrillRecord, lbDNS, r.wait)
+		if err != nil {
+			return nil, err
+		}
+		if deleted {
+			return runbook.Outputs{"deleted": d.DrillRecord}, nil
+		}
+		return nil, nil
+	}
+	if d.Mode == spec.DNSUpsert && !opts.Force {
+		zoneID, err := findZone(ctx, c, d.Zone)
+		if err != nil {
+			return nil, err
+		}
+		out, err := c.r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(fqdn(d.Record))})
+		if err != nil {
+			return nil, fmt.Errorf("list records of %s: %w", d.Zone, err)
+		}
+		for _, rr := range out.ResourceRecordSets {
+			if strings.EqualFold(aws.ToString(rr.Name), fqdn(d.Record)) && rr.AliasTarget != nil &&
+				strings.EqualFold(strings.TrimSuffix(aws.ToString(rr.AliasTarget.DNSName), "."), lbDNS) {
+				return nil, fmt.Errorf("%s still points at the DR load balancer %s: fail back first, or use --force", d.Record, lbDNS)
+			}
+			if strings.EqualFold(aws.ToString(rr.Name), fqdn(d.Record)) && len(rr.ResourceRecords) > 0 &&
+				strings.EqualFold(strings.TrimSuffix(aws.ToString(rr.ResourceRecords[0].Value), "."), lbDNS) {
+				return nil, fmt.Errorf("%s still points at the DR load balancer %s: fail back first, or use --force", d.Record, lbDNS)
+			}
+		}
+	}
+	return nil, nil
+}
 
 // albZones are the canonical hosted zone ids of Application Load Balancers
 // per region, for Route 53 alias records. moto returns a placeholder for
@@ -44,7 +247,7 @@ func ALBZone(region string) (string, error) {
 func fqdn(s string) string { return strings.TrimSuffix(s, ".") + "." }
 
 // findZone returns the hosted zone id of the configured zone.
-func findZone(ctx context.Context, c *clients, zone string) (string, error) {
+func findZone(ctx context.Context, c dnsClients, zone string) (string, error) {
 	out, err := c.r53.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(fqdn(zone))})
 	if err != nil {
 		return "", fmt.Errorf("find hosted zone %s: %w", zone, err)
@@ -76,7 +279,7 @@ func recordTo(d *spec.DNS, name, lbDNS, region string) (r53types.ResourceRecordS
 }
 
 // upsertRecord points name at the load balancer and waits for INSYNC.
-func upsertRecord(ctx context.Context, c *clients, d *spec.DNS, name, lbDNS, region string, wait waitPolicy) error {
+func upsertRecord(ctx context.Context, c dnsClients, d *spec.DNS, name, lbDNS, region string, wait waitPolicy) error {
 	zoneID, err := findZone(ctx, c, d.Zone)
 	if err != nil {
 		return err
@@ -88,7 +291,7 @@ func upsertRecord(ctx context.Context, c *clients, d *spec.DNS, name, lbDNS, reg
 	return changeRecords(ctx, c, zoneID, wait, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &rr})
 }
 
-func changeRecords(ctx context.Context, c *clients, zoneID string, wait waitPolicy, changes ...r53types.Change) error {
+func changeRecords(ctx context.Context, c dnsClients, zoneID string, wait waitPolicy, changes ...r53types.Change) error {
 	out, err := c.r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
 		HostedZoneId: aws.String(zoneID),
 		ChangeBatch:  &r53types.ChangeBatch{Comment: aws.String("pilotlight"), Changes: changes},
@@ -109,7 +312,7 @@ func changeRecords(ctx context.Context, c *clients, zoneID string, wait waitPoli
 
 // deleteRecord removes name's record if it points at lbDNS; a record that
 // points elsewhere (someone moved it on) is left alone.
-func deleteRecord(ctx context.Context, c *clients, d *spec.DNS, name, lbDNS string, wait waitPolicy) (bool, error) {
+func deleteRecord(ctx context.Context, c dnsClients, d *spec.DNS, name, lbDNS string, wait waitPolicy) (bool, error) {
 	zoneID, err := findZone(ctx, c, d.Zone)
 	if err != nil {
 		return false, err
@@ -141,7 +344,7 @@ func deleteRecord(ctx context.Context, c *clients, d *spec.DNS, name, lbDNS stri
 // health check on the production target, a PRIMARY record to it and a
 // SECONDARY record to the prepared DR load balancer. Route 53's data plane
 // then moves traffic by itself; failover makes no Route 53 call.
-func ensureFailoverRecords(ctx context.Context, c *clients, cfg *spec.Config, drLB string, ch *changes, wait waitPolicy) error {
+func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, drLB string, ch *changes, wait waitPolicy) error {
 	d := cfg.Recover.DNS
 	zoneID, err := findZone(ctx, c, d.Zone)
 	if err != nil {
@@ -239,7 +442,7 @@ func healthCheckRef(stack, target string) string {
 	return healthCheckPrefix(stack) + hex.EncodeToString(sum[:])[:12]
 }
 
-func failoverRecords(ctx context.Context, c *clients, zoneID, name string) (map[string]r53types.ResourceRecordSet, error) {
+func failoverRecords(ctx context.Context, c dnsClients, zoneID, name string) (map[string]r53types.ResourceRecordSet, error) {
 	out, err := c.r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(fqdn(name))})
 	if err != nil {
 		return nil, fmt.Errorf("list records of zone %s: %w", zoneID, err)
@@ -256,7 +459,7 @@ func failoverRecords(ctx context.Context, c *clients, zoneID, name string) (map[
 // plainRecords returns the records of name without a routing policy of
 // their own (no set identifier) whose type would clash with failover
 // records: A, AAAA and CNAME.
-func plainRecords(ctx context.Context, c *clients, zoneID, name string) ([]r53types.ResourceRecordSet, error) {
+func plainRecords(ctx context.Context, c dnsClients, zoneID, name string) ([]r53types.ResourceRecordSet, error) {
 	out, err := c.r53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID), StartRecordName: aws.String(fqdn(name))})
 	if err != nil {
 		return nil, fmt.Errorf("list records of zone %s: %w", zoneID, err)
@@ -307,3 +510,50 @@ func DNSDependsOnPrimary(cfg *spec.Config) (string, bool) {
 // dnsTimeout bounds the one Route 53 call a failover makes in upsert mode:
 // an unreachable control plane must fail the step, not hang it.
 const dnsTimeout = 2 * time.Minute
+
+// deleteFailoverRecords deletes the failover pair and its health checks,
+// giving production its simple record back.
+func deleteFailoverRecords(ctx context.Context, r *Recovery, d *spec.DNS) error {
+	c := r.c.dns()
+	zoneID, err := findZone(ctx, c, d.Zone)
+	if err != nil {
+		return err
+	}
+	existing, err := failoverRecords(ctx, c, zoneID, d.Record)
+	if err != nil {
+		return err
+	}
+	var changes []r53types.Change
+	for _, id := range []string{"primary", "secondary"} {
+		if rr, ok := existing[id]; ok {
+			rr := rr
+			changes = append(changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
+		}
+	}
+	if len(changes) > 0 {
+		// Give the name back its simple record to production, in the same
+		// batch: it must never stop resolving.
+		if d.PrimaryTarget != "" {
+			plain, err := recordTo(d, d.Record, d.PrimaryTarget, r.cfg.Primary.Region)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &plain})
+		}
+		if err := changeRecords(ctx, c, zoneID, r.wait, changes...); err != nil {
+			return err
+		}
+	}
+	hcs, err := c.r53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{})
+	if err != nil {
+		return fmt.Errorf("list health checks: %w", err)
+	}
+	for _, h := range hcs.HealthChecks {
+		if strings.HasPrefix(aws.ToString(h.CallerReference), healthCheckPrefix(r.cfg.Stack)) {
+			if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: h.Id}); err != nil {
+				return fmt.Errorf("delete health check %s: %w", aws.ToString(h.Id), err)
+			}
+		}
+	}
+	return nil
+}

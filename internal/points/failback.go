@@ -1,0 +1,105 @@
+package points
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/tags"
+)
+
+// Failback moves the recovered database home: a snapshot of the DR
+// database, copied back to the primary region. Both are named by the
+// failback run, so a resumed run finds what the crashed one started.
+
+// Snapshot is a DB snapshot a failback made.
+type Snapshot struct {
+	ID        string
+	ARN       string
+	Encrypted bool
+}
+
+// Poll waits until done reports true, or fails; recovery passes its own
+// context-aware back-off so that tests can shorten it.
+type Poll func(ctx context.Context, what string, done func(context.Context) (bool, error)) error
+
+// SnapshotDB snapshots DB instance db in region as name, tagged t, unless a
+// snapshot of that name exists, and waits until it is available.
+func SnapshotDB(ctx context.Context, env *awsenv.Env, region, db, name string, t map[string]string, poll Poll) (Snapshot, error) {
+	api := newClients(env).rds(region)
+	snap, err := describeDBSnapshot(ctx, api, region, name)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if snap == nil {
+		if _, err := api.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(db), DBSnapshotIdentifier: aws.String(name), Tags: tags.RDS(t)}); err != nil {
+			var exists *rdstypes.DBSnapshotAlreadyExistsFault
+			if !errors.As(err, &exists) {
+				return Snapshot{}, fmt.Errorf("snapshot DB %s as %s: %s: %w", db, name, region, err)
+			}
+		}
+	}
+	return waitDBSnapshot(ctx, api, region, name, poll)
+}
+
+// CopySnapshotTo copies the snapshot sourceARN of sourceRegion to region
+// under the same name, with its tags, unless the copy exists, and waits
+// until it is available.
+func CopySnapshotTo(ctx context.Context, env *awsenv.Env, sourceRegion, sourceARN, region, name string, poll Poll) (Snapshot, error) {
+	api := newClients(env).rds(region)
+	snap, err := describeDBSnapshot(ctx, api, region, name)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if snap == nil {
+		if _, err := api.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
+			SourceDBSnapshotIdentifier: aws.String(sourceARN), TargetDBSnapshotIdentifier: aws.String(name),
+			SourceRegion: aws.String(sourceRegion), CopyTags: aws.Bool(true),
+		}); err != nil {
+			var exists *rdstypes.DBSnapshotAlreadyExistsFault
+			if !errors.As(err, &exists) {
+				return Snapshot{}, fmt.Errorf("copy %s to %s: %w", name, region, err)
+			}
+		}
+	}
+	return waitDBSnapshot(ctx, api, region, name, poll)
+}
+
+func describeDBSnapshot(ctx context.Context, api rdsAPI, region, name string) (*rdstypes.DBSnapshot, error) {
+	out, err := api.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(name)})
+	var nf *rdstypes.DBSnapshotNotFoundFault
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe snapshot %s: %s: %w", name, region, err)
+	}
+	if len(out.DBSnapshots) == 0 {
+		return nil, nil
+	}
+	return &out.DBSnapshots[0], nil
+}
+
+func waitDBSnapshot(ctx context.Context, api rdsAPI, region, name string, poll Poll) (Snapshot, error) {
+	var got Snapshot
+	err := poll(ctx, "snapshot "+name, func(ctx context.Context) (bool, error) {
+		s, err := describeDBSnapshot(ctx, api, region, name)
+		if err != nil || s == nil {
+			return false, err
+		}
+		switch st := aws.ToString(s.Status); st {
+		case "available":
+			got = Snapshot{ID: name, ARN: aws.ToString(s.DBSnapshotArn), Encrypted: aws.ToBool(s.Encrypted)}
+			return true, nil
+		case "failed", "error":
+			return false, fmt.Errorf("snapshot %s is %s in %s", name, st, region)
+		}
+		return false, nil
+	})
+	return got, err
+}

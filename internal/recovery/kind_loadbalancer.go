@@ -1,0 +1,285 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/pilotlight/pilotlight/internal/runbook"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
+)
+
+// loadBalancerKind is the app's ALB with its target group and listener: a
+// new one per operation, or in failover-records mode the one `prepare`
+// made, which the SECONDARY record already points at.
+type loadBalancerKind struct{}
+
+// lbAPI is the part of ELBv2 the load balancer kind calls.
+type lbAPI interface {
+	DescribeLoadBalancers(context.Context, *elb.DescribeLoadBalancersInput, ...func(*elb.Options)) (*elb.DescribeLoadBalancersOutput, error)
+	CreateLoadBalancer(context.Context, *elb.CreateLoadBalancerInput, ...func(*elb.Options)) (*elb.CreateLoadBalancerOutput, error)
+	DeleteLoadBalancer(context.Context, *elb.DeleteLoadBalancerInput, ...func(*elb.Options)) (*elb.DeleteLoadBalancerOutput, error)
+	DescribeTargetGroups(context.Context, *elb.DescribeTargetGroupsInput, ...func(*elb.Options)) (*elb.DescribeTargetGroupsOutput, error)
+	CreateTargetGroup(context.Context, *elb.CreateTargetGroupInput, ...func(*elb.Options)) (*elb.CreateTargetGroupOutput, error)
+	DeleteTargetGroup(context.Context, *elb.DeleteTargetGroupInput, ...func(*elb.Options)) (*elb.DeleteTargetGroupOutput, error)
+	DescribeListeners(context.Context, *elb.DescribeListenersInput, ...func(*elb.Options)) (*elb.DescribeListenersOutput, error)
+	CreateListener(context.Context, *elb.CreateListenerInput, ...func(*elb.Options)) (*elb.CreateListenerOutput, error)
+	DescribeTags(context.Context, *elb.DescribeTagsInput, ...func(*elb.Options)) (*elb.DescribeTagsOutput, error)
+}
+
+type lbClients struct {
+	region string
+	elb    lbAPI
+}
+
+func (c *clients) loadBalancer() lbClients { return lbClients{region: c.region, elb: c.elb} }
+
+// targetHealth reads a target group's health: the app waits on it, the
+// DNS of failover-records mode and the drill's checks read it.
+type targetHealth struct {
+	region string
+	elb    interface {
+		DescribeTargetHealth(context.Context, *elb.DescribeTargetHealthInput, ...func(*elb.Options)) (*elb.DescribeTargetHealthOutput, error)
+	}
+}
+
+func (c *clients) targetHealth() targetHealth { return targetHealth{region: c.region, elb: c.elb} }
+
+// LoadBalancer is an ALB with its target group.
+type LoadBalancer struct {
+	ARN, DNS, TargetGroup string
+}
+
+func (lb LoadBalancer) outputs() runbook.Outputs {
+	return outputs("lb_arn", lb.ARN, "lb_dns", lb.DNS, "tg_arn", lb.TargetGroup)
+}
+
+func loadBalancerOf(o runbook.Outputs) LoadBalancer {
+	return LoadBalancer{ARN: o["lb_arn"], DNS: o["lb_dns"], TargetGroup: o["tg_arn"]}
+}
+
+func (loadBalancerKind) ID() string            { return StepLoadBalancer }
+func (loadBalancerKind) After() []string       { return []string{StepNetwork} }
+func (loadBalancerKind) Used(r *Recovery) bool { return r.cfg.Recover.App != nil }
+
+func (loadBalancerKind) Plan(r *Recovery) string {
+	switch {
+	case r.opts.Kind == KindFailback:
+		return "load balancer " + r.n.lb() + " in " + r.cfg.DR.Region
+	case r.usesPreparedLB():
+		return "use the prepared DR load balancer " + r.n.preparedLB() + " (failover-records mode)"
+	}
+	return fmt.Sprintf("load balancer %s, target group %s, listener HTTP:%d", r.n.lb(), r.n.tg(), r.cfg.Recover.App.LoadBalancer.Port)
+}
+
+func (loadBalancerKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
+	c := r.c.loadBalancer()
+	if r.usesPreparedLB() {
+		lb, err := findPreparedLB(ctx, c, r.n)
+		if err != nil {
+			return nil, err
+		}
+		return lb.outputs(), nil
+	}
+	var ch changes
+	lb, err := ensureLoadBalancer(ctx, c, r.cfg, r.n.lb(), r.n.tg(), r.network(rc), r.stepTags(rc, StepLoadBalancer, "load-balancer"), &ch)
+	if err != nil {
+		return nil, err
+	}
+	return lb.outputs(), nil
+}
+
+func (loadBalancerKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {
+	return "delete load balancer " + r.n.lb() + " and target group " + r.n.tg() + " (not the prepared DR load balancer)"
+}
+
+// ensureLoadBalancer finds or makes an internet-facing ALB, its target
+// group and its HTTP listener. ELBv2 (and moto) would make a second ALB of
+// the same name, so the name is looked up first.
+func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbName, tgName string, net Network, t map[string]string, ch *changes) (LoadBalancer, error) {
+	a := cfg.Recover.App
+	var lb LoadBalancer
+	tgs, err := c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{tgName}})
+	var tgnf *elbtypes.TargetGroupNotFoundException
+	switch {
+	case err == nil && len(tgs.TargetGroups) > 0:
+		lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
+	case err == nil || errors.As(err, &tgnf):
+		out, err := c.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
+			Name: aws.String(tgName), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(net.VPC),
+			TargetType: elbtypes.TargetTypeEnumInstance, HealthCheckPath: aws.String(a.LoadBalancer.HealthCheckPath),
+			Tags: tags.ELB(t),
+		})
+		if err != nil {
+			return lb, fmt.Errorf("create target group %s: %s: %w", tgName, c.region, err)
+		}
+		lb.TargetGroup = aws.ToString(out.TargetGroups[0].TargetGroupArn)
+		ch.add("created target group %s", tgName)
+	default:
+		return lb, fmt.Errorf("describe target group %s: %s: %w", tgName, c.region, err)
+	}
+	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{lbName}})
+	var lbnf *elbtypes.LoadBalancerNotFoundException
+	switch {
+	case err == nil && len(lbs.LoadBalancers) > 0:
+		lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
+	case err == nil || errors.As(err, &lbnf):
+		sgs := []string{}
+		if net.LBSecurityGroup != "" {
+			sgs = append(sgs, net.LBSecurityGroup)
+		}
+		out, err := c.elb.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+			Name: aws.String(lbName), Subnets: net.PublicSubnets, SecurityGroups: sgs,
+			Scheme: elbtypes.LoadBalancerSchemeEnumInternetFacing, Type: elbtypes.LoadBalancerTypeEnumApplication,
+			Tags: tags.ELB(t),
+		})
+		if err != nil {
+			return lb, fmt.Errorf("create load balancer %s: %s: %w", lbName, c.region, err)
+		}
+		lb.ARN, lb.DNS = aws.ToString(out.LoadBalancers[0].LoadBalancerArn), aws.ToString(out.LoadBalancers[0].DNSName)
+		ch.add("created load balancer %s", lbName)
+	default:
+		return lb, fmt.Errorf("describe load balancer %s: %s: %w", lbName, c.region, err)
+	}
+	ls, err := c.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lb.ARN)})
+	if err != nil {
+		return lb, fmt.Errorf("describe listeners of %s: %s: %w", lbName, c.region, err)
+	}
+	for _, l := range ls.Listeners {
+		if aws.ToInt32(l.Port) == int32(a.LoadBalancer.Port) {
+			return lb, nil
+		}
+	}
+	if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
+		LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(a.LoadBalancer.Port)),
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(lb.TargetGroup)}},
+		Tags:           tags.ELB(t),
+	}); err != nil {
+		return lb, fmt.Errorf("create listener on %s: %s: %w", lbName, c.region, err)
+	}
+	ch.add("created listener :%d on %s", a.LoadBalancer.Port, lbName)
+	return lb, nil
+}
+
+// findPreparedLB finds the DR load balancer `prepare` made for
+// failover-records mode; failover never creates it, since the SECONDARY
+// record must already point at it.
+func findPreparedLB(ctx context.Context, c lbClients, n names) (LoadBalancer, error) {
+	var lb LoadBalancer
+	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{n.preparedLB()}})
+	var lbnf *elbtypes.LoadBalancerNotFoundException
+	if errors.As(err, &lbnf) || (err == nil && len(lbs.LoadBalancers) == 0) {
+		return lb, fmt.Errorf("the prepared DR load balancer %s is missing in %s: run `pilotlight prepare`", n.preparedLB(), c.region)
+	}
+	if err != nil {
+		return lb, fmt.Errorf("describe load balancer %s: %s: %w", n.preparedLB(), c.region, err)
+	}
+	lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
+	tgs, err := c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{n.preparedTG()}})
+	if err != nil || len(tgs.TargetGroups) == 0 {
+		return lb, fmt.Errorf("the prepared DR target group %s is missing in %s: run `pilotlight prepare`", n.preparedTG(), c.region)
+	}
+	lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
+	return lb, nil
+}
+
+// managedELB reports whether an ELBv2 resource carries the stack's tags
+// with the given operation kind.
+func managedELB(ctx context.Context, c lbClients, arn, stack, opKind string) (bool, error) {
+	out, err := c.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
+	if err != nil {
+		return false, fmt.Errorf("describe tags of %s: %s: %w", arn, c.region, err)
+	}
+	for _, d := range out.TagDescriptions {
+		m := tags.FromELB(d.Tags)
+		return tags.Managed(m, stack) && m[tags.OpKind] == opKind, nil
+	}
+	return false, nil
+}
+
+// Teardown deletes this operation's load balancer and target group, never
+// the prepared DR load balancer (teardown --network deletes that).
+func (loadBalancerKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptions) (runbook.Outputs, error) {
+	out := runbook.Outputs{}
+	if err := deleteLB(ctx, r, r.n.lb(), r.n.tg(), r.opts.Kind, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// deleteLB deletes the named load balancer and target group if tagged for
+// the stack's opKind.
+func deleteLB(ctx context.Context, r *Recovery, lbName, tgName, opKind string, out runbook.Outputs) error {
+	c := r.c.loadBalancer()
+	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{lbName}})
+	var lbnf *elbtypes.LoadBalancerNotFoundException
+	if err != nil && !errors.As(err, &lbnf) {
+		return fmt.Errorf("describe load balancer %s: %s: %w", lbName, c.region, err)
+	}
+	if err == nil {
+		for _, lb := range lbs.LoadBalancers {
+			ok, err := managedELB(ctx, c, aws.ToString(lb.LoadBalancerArn), r.cfg.Stack, opKind)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				out["skipped_lb"] = lbName
+				continue
+			}
+			if _, err := c.elb.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: lb.LoadBalancerArn}); err != nil {
+				return fmt.Errorf("delete load balancer %s: %s: %w", lbName, c.region, err)
+			}
+			out["deleted_lb"] = lbName
+		}
+	}
+	tgs, err := c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{tgName}})
+	var tgnf *elbtypes.TargetGroupNotFoundException
+	if err != nil && !errors.As(err, &tgnf) {
+		return fmt.Errorf("describe target group %s: %s: %w", tgName, c.region, err)
+	}
+	if err == nil {
+		for _, tg := range tgs.TargetGroups {
+			ok, err := managedELB(ctx, c, aws.ToString(tg.TargetGroupArn), r.cfg.Stack, opKind)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			// A target group frees up once its load balancer's listeners
+			// are gone; ELB answers ResourceInUse until then.
+			_, err = waitFor(ctx, r.wait, "deletion of target group "+tgName, func(ctx context.Context) (struct{}, bool, error) {
+				_, err := c.elb.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: tg.TargetGroupArn})
+				var inUse *elbtypes.ResourceInUseException
+				if errors.As(err, &inUse) {
+					return struct{}{}, false, nil
+				}
+				return struct{}{}, err == nil, err
+			})
+			if err != nil {
+				return fmt.Errorf("delete target group %s: %s: %w", tgName, c.region, err)
+			}
+			out["deleted_tg"] = tgName
+		}
+	}
+	return nil
+}
+
+func healthyTargets(ctx context.Context, c targetHealth, tg string) (int, error) {
+	out, err := c.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg)})
+	if err != nil {
+		return 0, fmt.Errorf("describe target health of %s: %s: %w", tg, c.region, err)
+	}
+	healthy := 0
+	for _, d := range out.TargetHealthDescriptions {
+		if d.TargetHealth != nil && d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
+			healthy++
+		}
+	}
+	return healthy, nil
+}

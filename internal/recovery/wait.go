@@ -1,0 +1,53 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// waitPolicy bounds context-aware polling with backoff.
+type waitPolicy struct {
+	First, Max time.Duration
+	Timeout    time.Duration
+}
+
+func defaultWait() waitPolicy {
+	return waitPolicy{First: 2 * time.Second, Max: 30 * time.Second, Timeout: 90 * time.Minute}
+}
+
+// waitFor polls check until it reports done, backing off between polls and
+// giving up at the policy's timeout or when ctx ends.
+func waitFor[T any](ctx context.Context, p waitPolicy, what string, check func(context.Context) (T, bool, error)) (T, error) {
+	var zero T
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	delay := p.First
+	start := time.Now()
+	for {
+		v, done, err := check(ctx)
+		if err != nil {
+			return zero, err
+		}
+		if done {
+			return v, nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return zero, fmt.Errorf("waiting for %s (%s elapsed): %w", what, time.Since(start).Round(time.Second), ctx.Err())
+		case <-t.C:
+		}
+		delay = min(delay*2, p.Max)
+	}
+}
+
+// poll adapts the policy to points.Poll, for the failback's snapshots.
+func (p waitPolicy) poll(ctx context.Context, what string, done func(context.Context) (bool, error)) error {
+	_, err := waitFor(ctx, p, what, func(ctx context.Context) (struct{}, bool, error) {
+		ok, err := done(ctx)
+		return struct{}{}, ok, err
+	})
+	return err
+}
