@@ -131,6 +131,21 @@ func outputs(kv ...string) runbook.Outputs {
 	return out
 }
 
+// endpointOut is what a kind reached over the network hands on: its id
+// and endpoint, under keys named prefix_id, prefix_host, prefix_port.
+type endpointOut struct {
+	ID, Host string
+	Port     int
+}
+
+func (o endpointOut) outputs(prefix string) runbook.Outputs {
+	return outputs(prefix+"_id", o.ID, prefix+"_host", o.Host, prefix+"_port", strconv.Itoa(o.Port))
+}
+
+func endpointOf(o runbook.Outputs, prefix string) endpointOut {
+	return endpointOut{ID: o[prefix+"_id"], Host: o[prefix+"_host"], Port: atoi(o[prefix+"_port"])}
+}
+
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n

@@ -369,7 +369,7 @@ func (appKind) Verify(ctx context.Context, r *Recovery, out journalOutputs, now 
 		checks = append(checks, check(name, pass, format, args...))
 	}
 	asgName := appOf(out[StepApp]).ASG
-	groups, err := r.c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{asgName}})
+	groups, err := r.c.app().asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{asgName}})
 	healthy, herr := healthyTargets(ctx, r.c.targetHealth(), loadBalancerOf(out[StepLoadBalancer]).TargetGroup)
 	switch {
 	case err != nil || len(groups.AutoScalingGroups) == 0:
@@ -391,7 +391,7 @@ func (appKind) Verify(ctx context.Context, r *Recovery, out journalOutputs, now 
 func userDataCheck(ctx context.Context, r *Recovery, out journalOutputs) report.Check {
 	const name = "user-data carries the DR endpoints"
 	lt := launchTemplateOf(out[StepLaunchTemplate]).ID
-	v, err := r.c.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(lt), Versions: []string{"$Latest"}})
+	v, err := r.c.launchTemplate().ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(lt), Versions: []string{"$Latest"}})
 	if err != nil || len(v.LaunchTemplateVersions) == 0 {
 		return check(name, false, "launch template %s: %v", lt, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,19 +37,8 @@ func (c *clients) recoveredCache() cacheClients {
 	return cacheClients{region: c.region, cache: c.cache}
 }
 
-// cacheOut is what the cache step hands on.
-type cacheOut struct {
-	ID, Host string
-	Port     int
-}
-
-func (o cacheOut) outputs() runbook.Outputs {
-	return outputs("cache_id", o.ID, "cache_host", o.Host, "cache_port", strconv.Itoa(o.Port))
-}
-
-func cacheOf(o runbook.Outputs) cacheOut {
-	return cacheOut{ID: o["cache_id"], Host: o["cache_host"], Port: atoi(o["cache_port"])}
-}
+// The cache step hands on the cache's id and endpoint, as cache_*.
+func cacheOf(o runbook.Outputs) endpointOut { return endpointOf(o, "cache") }
 
 func (cacheKind) ID() string            { return StepCache }
 func (cacheKind) After() []string       { return []string{StepNetwork} }
@@ -69,7 +57,7 @@ func (cacheKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext
 	if err != nil {
 		return nil, err
 	}
-	return cacheOut{ID: r.n.cache(), Host: host, Port: port}.outputs(), nil
+	return endpointOut{ID: r.n.cache(), Host: host, Port: port}.outputs("cache"), nil
 }
 
 func (cacheKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {

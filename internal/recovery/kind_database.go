@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,19 +39,8 @@ type databaseClients struct {
 
 func (c *clients) database() databaseClients { return databaseClients{region: c.region, rds: c.rds} }
 
-// databaseOut is what the database step hands on.
-type databaseOut struct {
-	ID, Host string
-	Port     int
-}
-
-func (o databaseOut) outputs() runbook.Outputs {
-	return outputs("db_id", o.ID, "db_host", o.Host, "db_port", strconv.Itoa(o.Port))
-}
-
-func databaseOf(o runbook.Outputs) databaseOut {
-	return databaseOut{ID: o["db_id"], Host: o["db_host"], Port: atoi(o["db_port"])}
-}
+// The database step hands on the DB's id and endpoint, as db_*.
+func databaseOf(o runbook.Outputs) endpointOut { return endpointOf(o, "db") }
 
 func (databaseKind) ID() string            { return StepDatabase }
 func (databaseKind) After() []string       { return []string{StepPoints, StepNetwork} }
@@ -76,7 +64,7 @@ func (databaseKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunCont
 	if err != nil {
 		return nil, err
 	}
-	return databaseOut{ID: r.n.db(), Host: host, Port: port}.outputs(), nil
+	return endpointOut{ID: r.n.db(), Host: host, Port: port}.outputs("db"), nil
 }
 
 func (databaseKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {

@@ -568,12 +568,10 @@ func prepared(ctx context.Context, c networkClients, stack string) (map[string]s
 	roles := map[string]string{}
 	var mu sync.Mutex
 	note := func(ts []ec2types.Tag, id *string) {
-		for _, t := range ts {
-			if aws.ToString(t.Key) == tags.Role {
-				mu.Lock()
-				roles[aws.ToString(t.Value)] = aws.ToString(id)
-				mu.Unlock()
-			}
+		if role, ok := tags.FromEC2(ts)[tags.Role]; ok {
+			mu.Lock()
+			roles[role] = aws.ToString(id)
+			mu.Unlock()
 		}
 	}
 	var wg sync.WaitGroup
@@ -838,13 +836,7 @@ func (networkKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptio
 func foreignInVPC(ctx context.Context, c networkClients, stack, vpc string) ([]string, error) {
 	var foreign []string
 	inVPC := []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}
-	mine := func(ts []ec2types.Tag) bool {
-		t := map[string]string{}
-		for _, tg := range ts {
-			t[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
-		}
-		return tags.Managed(t, stack)
-	}
+	mine := func(ts []ec2types.Tag) bool { return tags.Managed(tags.FromEC2(ts), stack) }
 	sn, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: inVPC})
 	if err != nil {
 		return nil, fmt.Errorf("describe subnets of %s: %s: %w", vpc, c.region, err)
