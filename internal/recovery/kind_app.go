@@ -26,6 +26,12 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
+// The app kinds' step ids.
+const (
+	StepLaunchTemplate = "launch-template"
+	StepApp            = "app"
+)
+
 // The app is two kinds: its launch template, rendered with the recovered
 // endpoints, and the auto scaling group that runs it behind the load
 // balancer.

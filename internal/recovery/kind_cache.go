@@ -16,6 +16,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
+// StepCache is the cache kind's step id.
+const StepCache = "cache"
+
 // cacheKind makes the Redis replication group, empty (nothing of Redis is
 // copied), and deletes it on teardown.
 type cacheKind struct{}

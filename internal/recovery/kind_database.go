@@ -17,6 +17,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
+// StepDatabase is the database kind's step id.
+const StepDatabase = "database"
+
 // databaseKind restores the DB instance (or Aurora cluster) from the chosen
 // recovery point, and deletes it on teardown.
 type databaseKind struct{}

@@ -19,6 +19,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
+// StepDNS is the dns kind's step id.
+const StepDNS = "dns"
+
 // dnsKind moves the domain to the recovered load balancer (or, in
 // failover-records mode, checks that Route 53 can), and on teardown undoes
 // a drill's record.

@@ -13,6 +13,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
+// StepEgress is the egress kind's step id.
+const StepEgress = "egress"
+
 // egressKind gives the private app subnets a way out. `prepare` gives them
 // their own route table with an S3 gateway endpoint (free: s3fs reaches the
 // replica bucket with no NAT), and a recovery adds a NAT gateway for the

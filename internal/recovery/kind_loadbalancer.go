@@ -14,6 +14,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
+// StepLoadBalancer is the load-balancer kind's step id.
+const StepLoadBalancer = "load-balancer"
+
 // loadBalancerKind is the app's ALB with its target group and listener: a
 // new one per operation, or in failover-records mode the one `prepare`
 // made, which the SECONDARY record already points at.

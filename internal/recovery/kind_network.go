@@ -24,6 +24,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
+// StepNetwork is the network kind's step id.
+const StepNetwork = "network"
+
 // networkKind is the DR network: `prepare` builds it (VPC, subnets, routes,
 // security groups, subnet groups); a failover or drill only finds it; a
 // failback builds its own in the primary region; `teardown --network`

@@ -9,6 +9,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/runbook"
 )
 
+// StepPoints is the points kind's step id.
+const StepPoints = "points"
+
 // pointsKind chooses the recovery points the other kinds restore from: the
 // DB snapshot and the AMI. It creates nothing, so teardown skips it.
 type pointsKind struct{ noTeardown }

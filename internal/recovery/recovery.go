@@ -83,19 +83,6 @@ func (r *Recovery) owned(t map[string]string) bool {
 	return tags.Managed(t, r.cfg.Stack) && t[tags.OpKind] == r.opts.Kind
 }
 
-// Step ids, in the order a person reads them: the kinds' ids.
-const (
-	StepPoints         = "points"
-	StepNetwork        = "network"
-	StepDatabase       = "database"
-	StepCache          = "cache"
-	StepLoadBalancer   = "load-balancer"
-	StepLaunchTemplate = "launch-template"
-	StepApp            = "app"
-	StepDNS            = "dns"
-	StepEgress         = "egress"
-)
-
 // Graph is the recovery's step graph. Only the DB → app edge is a real data
 // dependency (user-data carries the DB and cache endpoints); everything
 // else runs at once, so RTO approaches the longest restore, not the sum.
