@@ -42,13 +42,15 @@ type lbClients struct {
 
 func (c *clients) loadBalancer() lbClients { return lbClients{region: c.region, elb: c.elb} }
 
-// targetHealth reads a target group's health: the app waits on it, the
+// targetHealthAPI reads a target group's health: the app waits on it, the
 // DNS of failover-records mode and the drill's checks read it.
+type targetHealthAPI interface {
+	DescribeTargetHealth(context.Context, *elb.DescribeTargetHealthInput, ...func(*elb.Options)) (*elb.DescribeTargetHealthOutput, error)
+}
+
 type targetHealth struct {
 	region string
-	elb    interface {
-		DescribeTargetHealth(context.Context, *elb.DescribeTargetHealthInput, ...func(*elb.Options)) (*elb.DescribeTargetHealthOutput, error)
-	}
+	elb    targetHealthAPI
 }
 
 func (c *clients) targetHealth() targetHealth { return targetHealth{region: c.region, elb: c.elb} }
