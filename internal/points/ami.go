@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,7 +165,7 @@ func (k ami) source(ctx context.Context, s scope) (source, error) {
 		in.InstanceIds = []string{sel.ID}
 	} else {
 		var desc []string
-		for _, key := range sortedKeys(sel.Tag) {
+		for _, key := range slices.Sorted(maps.Keys(sel.Tag)) {
 			in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("tag:" + key), Values: []string{sel.Tag[key]}})
 			desc = append(desc, key+"="+sel.Tag[key])
 		}

@@ -265,15 +265,6 @@ func amiName(stack, resource string, at time.Time) string {
 	return pointName(stack, strings.Trim(amiNameBad.ReplaceAllString(resource, "-"), "-"), at, 128)
 }
 
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func fnv32(s string) string {
 	var h uint32 = 2166136261
 	for i := 0; i < len(s); i++ {
