@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -542,11 +543,6 @@ func ruleViewOf(r types.ReplicationRule) ruleView {
 	return v
 }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// sortedKeys is left for replicate_test.go, its only caller since the tag
+// lists moved to package tags.
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
