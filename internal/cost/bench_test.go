@@ -61,7 +61,7 @@ func seedBenchReplica(b *testing.B) (*Meter, *spec.Config, error) {
 	// moto's default account: an Account proxy closes with the first b.
 	env := testenv.AWS(b, moto.URL)
 	ctx := context.Background()
-	c := s3.NewFromConfig(env.For("cn-north-1"), func(o *s3.Options) { o.UsePathStyle = true })
+	c := env.S3("cn-north-1", 0)
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench-replica"),
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "cn-north-1"}}); err != nil {
 		return nil, nil, err

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
-	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -50,7 +49,7 @@ func NewMeter(env *awsenv.Env, region string, log *slog.Logger) *Meter {
 	return &Meter{
 		Region: region,
 		EC2:    ec2.NewFromConfig(cfg),
-		S3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = env.EndpointOverridden() }),
+		S3:     env.S3(region, 0),
 		RDS:    rds.NewFromConfig(cfg),
 		Log:    log,
 	}
@@ -159,7 +158,7 @@ func (m *Meter) amiGB(ctx context.Context, stack string) (*Quantity, error) {
 		}
 		for _, im := range page.Images {
 			// The filter is the server's; the invariant is ours to check.
-			if !tags.Managed(ec2Tags(im.Tags), stack) {
+			if !tags.Managed(tags.FromEC2(im.Tags), stack) {
 				continue
 			}
 			images++
@@ -236,7 +235,7 @@ func (m *Meter) snapshotGB(ctx context.Context, stack string) (*Quantity, error)
 			return nil, fmt.Errorf("describe DB snapshots of stack %s: %s: %w", stack, m.Region, err)
 		}
 		for _, s := range page.DBSnapshots {
-			if tags.Managed(rdsTags(s.TagList), stack) {
+			if tags.Managed(tags.FromRDS(s.TagList), stack) {
 				n++
 				gb += int64(aws.ToInt32(s.AllocatedStorage))
 			}
@@ -256,7 +255,7 @@ func (m *Meter) clusterSnapshotGB(ctx context.Context, stack string) (*Quantity,
 			return nil, fmt.Errorf("describe DB cluster snapshots of stack %s: %s: %w", stack, m.Region, err)
 		}
 		for _, s := range page.DBClusterSnapshots {
-			if tags.Managed(rdsTags(s.TagList), stack) {
+			if tags.Managed(tags.FromRDS(s.TagList), stack) {
 				n++
 				gb += int64(aws.ToInt32(s.AllocatedStorage))
 			}
@@ -270,20 +269,4 @@ func (m *Meter) debug(msg string, kv ...any) {
 	if m.Log != nil {
 		m.Log.Debug(msg, append([]any{"region", m.Region}, kv...)...)
 	}
-}
-
-func ec2Tags(ts []ec2types.Tag) map[string]string {
-	out := make(map[string]string, len(ts))
-	for _, t := range ts {
-		out[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return out
-}
-
-func rdsTags(ts []rdstypes.Tag) map[string]string {
-	out := make(map[string]string, len(ts))
-	for _, t := range ts {
-		out[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return out
 }

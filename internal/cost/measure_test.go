@@ -54,10 +54,10 @@ func seedStandby(t *testing.T, env *awsenv.Env, f standbyFixture) *spec.Config {
 		t.Fatal(err)
 	}
 	dec2 := ec2.NewFromConfig(env.For(f.dr))
-	managed := append(tagList(tags.Base(f.stack)), ec2types.Tag{Key: aws.String(tags.Kind), Value: aws.String("ami")})
+	managed := append(tags.EC2(tags.Base(f.stack)), ec2types.Tag{Key: aws.String(tags.Kind), Value: aws.String("ami")})
 	for i, tg := range [][]ec2types.Tag{
 		managed,
-		tagList(tags.Base("other-stack")), // another stack's copy
+		tags.EC2(tags.Base("other-stack")), // another stack's copy
 		{{Key: aws.String("Name"), Value: aws.String("hand-made")}}, // not pilotlight's
 	} {
 		cp, err := dec2.CopyImage(ctx, &ec2.CopyImageInput{
@@ -72,7 +72,7 @@ func seedStandby(t *testing.T, env *awsenv.Env, f standbyFixture) *spec.Config {
 	}
 
 	// Replica bucket in the DR region with STANDARD and STANDARD_IA objects.
-	s3c := s3.NewFromConfig(env.For(f.dr), func(o *s3.Options) { o.UsePathStyle = true })
+	s3c := env.S3(f.dr, 0)
 	in := &s3.CreateBucketInput{Bucket: aws.String(f.replica)}
 	if f.dr != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(f.dr)}
@@ -101,7 +101,7 @@ func seedStandby(t *testing.T, env *awsenv.Env, f standbyFixture) *spec.Config {
 		t.Fatal(err)
 	}
 	for id, tg := range map[string][]rdstypes.Tag{
-		"wp-db-managed": rdsTagList(tags.With(tags.Base(f.stack), tags.Kind, "rds-instance")),
+		"wp-db-managed": tags.RDS(tags.With(tags.Base(f.stack), tags.Kind, "rds-instance")),
 		"wp-db-by-hand": nil,
 	} {
 		if _, err := drds.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{
@@ -116,22 +116,6 @@ func seedStandby(t *testing.T, env *awsenv.Env, f standbyFixture) *spec.Config {
 	cfg.Protect.Images = []spec.Image{{Name: "app"}}
 	cfg.Protect.Buckets = []spec.Bucket{{Name: "media", Source: f.replica + "-src", Replica: f.replica, StorageClass: "STANDARD_IA"}}
 	return cfg
-}
-
-func tagList(m map[string]string) []ec2types.Tag {
-	var out []ec2types.Tag
-	for k, v := range m {
-		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
-	}
-	return out
-}
-
-func rdsTagList(m map[string]string) []rdstypes.Tag {
-	var out []rdstypes.Tag
-	for k, v := range m {
-		out = append(out, rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
-	}
-	return out
 }
 
 func TestMeasureFromMoto(t *testing.T) {
@@ -275,7 +259,7 @@ func TestMeasureFollowsRDSPages(t *testing.T) {
 	}
 	for _, id := range []string{"p1", "p2", "p3"} {
 		if _, err := c.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{
-			DBInstanceIdentifier: aws.String("wp-db"), DBSnapshotIdentifier: aws.String(id), Tags: rdsTagList(tags.Base("wordpress")),
+			DBInstanceIdentifier: aws.String("wp-db"), DBSnapshotIdentifier: aws.String(id), Tags: tags.RDS(tags.Base("wordpress")),
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -8,13 +8,11 @@ import (
 	"log/slog"
 	"net/url"
 	"reflect"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -315,13 +313,8 @@ func (d *deployer) role(ctx context.Context, name string, trustDoc map[string]an
 	case isCode(err, "NoSuchEntity"):
 		d.change("create role %s", name)
 		if !d.opts.DryRun {
-			var tl []iamtypes.Tag
-			for k, v := range tags.Base(d.cfg.Stack) {
-				tl = append(tl, iamtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
-			}
-			sort.Slice(tl, func(i, j int) bool { return *tl[i].Key < *tl[j].Key })
 			if _, err := d.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name),
-				AssumeRolePolicyDocument: aws.String(string(trustJSON)), Tags: tl,
+				AssumeRolePolicyDocument: aws.String(string(trustJSON)), Tags: tags.IAM(tags.Base(d.cfg.Stack)),
 				Description: aws.String("pilotlight " + d.cfg.Stack)}); err != nil {
 				return "", fmt.Errorf("create role %s: %w", name, err)
 			}

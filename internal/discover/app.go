@@ -18,6 +18,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
 // app fills the load balancer and the app units: the auto scaling groups in
@@ -41,9 +43,8 @@ func (r *run) app(ctx context.Context) error {
 	var units []asgtypes.AutoScalingGroup
 	for _, g := range r.asgs {
 		name := aws.ToString(g.AutoScalingGroupName)
-		tags := asgTagMap(g.Tags)
 		switch {
-		case r.inScope(r.asgVPC(g), tags):
+		case r.inScope(r.asgVPC(g), tags.FromASG(g.Tags)):
 			units = append(units, g)
 		case behind[name] && r.d.Scope.By == "vpc":
 			units = append(units, g)
@@ -80,14 +81,6 @@ func (r *run) app(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func asgTagMap(ts []asgtypes.TagDescription) map[string]string {
-	m := make(map[string]string, len(ts))
-	for _, t := range ts {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }
 
 func (r *run) asgVPC(g asgtypes.AutoScalingGroup) string {
@@ -208,13 +201,13 @@ func (r *run) fromASG(ctx context.Context, g asgtypes.AutoScalingGroup, behind b
 }
 
 func asgPropagated(ts []asgtypes.TagDescription) map[string]string {
-	m := map[string]string{}
+	var keep []asgtypes.TagDescription
 	for _, t := range ts {
 		if aws.ToBool(t.PropagateAtLaunch) {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			keep = append(keep, t)
 		}
 	}
-	return m
+	return tags.FromASG(keep)
 }
 
 func (r *run) launchTemplate(ctx context.Context, spec *asgtypes.LaunchTemplateSpecification) (launchData, string, error) {
@@ -350,7 +343,7 @@ func (r *run) fromRegistered(ctx context.Context) (App, bool, error) {
 	}
 	var members []ec2types.Instance
 	for _, in := range r.instancesByID(ids) {
-		if r.d.Scope.By == "tags" && !matches(ec2TagMap(in.Tags), r.opts.Tags) {
+		if r.d.Scope.By == "tags" && !matches(tags.FromEC2(in.Tags), r.opts.Tags) {
 			r.undecided("instance %s is behind load balancer %s but does not carry the tags %s: not included", aws.ToString(in.InstanceId), r.d.LoadBalancer.Name, tagText(r.opts.Tags))
 			continue
 		}
@@ -401,11 +394,11 @@ var preferredKeys = []string{"Role", "role", "App", "app", "Application", "appli
 func (r *run) chooseImage(of string, members []ec2types.Instance, propagated map[string]string) ImageChoice {
 	common := map[string]string{}
 	if len(members) > 0 {
-		for k, v := range ec2TagMap(members[0].Tags) {
+		for k, v := range tags.FromEC2(members[0].Tags) {
 			common[k] = v
 		}
 		for _, in := range members[1:] {
-			t := ec2TagMap(in.Tags)
+			t := tags.FromEC2(in.Tags)
 			for k, v := range common {
 				if t[k] != v {
 					delete(common, k)
@@ -447,7 +440,7 @@ func (r *run) chooseImage(of string, members []ec2types.Instance, propagated map
 	for _, k := range keys {
 		alone := true
 		for _, in := range r.instances {
-			if !member[aws.ToString(in.InstanceId)] && ec2TagMap(in.Tags)[k] == common[k] {
+			if !member[aws.ToString(in.InstanceId)] && tags.FromEC2(in.Tags)[k] == common[k] {
 				alone = false
 				break
 			}

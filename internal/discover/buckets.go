@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
 // bucketName is S3's rule for bucket names pilotlight can replicate; the
@@ -163,11 +165,7 @@ func (r *run) taggedBuckets(ctx context.Context, names []string) map[string]bool
 			}
 			return
 		}
-		m := map[string]string{}
-		for _, t := range res.TagSet {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		if matches(m, r.opts.Tags) {
+		if matches(tags.FromS3(res.TagSet), r.opts.Tags) {
 			mu.Lock()
 			out[n] = true
 			mu.Unlock()

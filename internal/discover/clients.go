@@ -107,7 +107,7 @@ func NewClients(env *awsenv.Env, region string) *Clients {
 		Cache:       elasticache.NewFromConfig(cfg),
 		ELB:         elb.NewFromConfig(cfg),
 		AutoScaling: autoscaling.NewFromConfig(cfg),
-		S3:          s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = env.EndpointOverridden() }),
+		S3:          env.S3(region, 0),
 		IAM:         iam.NewFromConfig(cfg),
 		Route53:     route53.NewFromConfig(cfg),
 	}

@@ -3,7 +3,9 @@ package discover
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,7 +243,7 @@ func (w *writer) images() (*yaml.Node, *App) {
 		m.add("name", str(name))
 		if len(a.Image.Tag) > 0 {
 			var kv []any
-			for _, k := range sortedKeys(a.Image.Tag) {
+			for _, k := range slices.Sorted(maps.Keys(a.Image.Tag)) {
 				kv = append(kv, k, str(a.Image.Tag[k]))
 			}
 			m.add("instance", flowMap("tag", flowMap(kv...))).line(a.Image.Why)
@@ -546,15 +548,6 @@ func (w *writer) dns() *yaml.Node {
 	m.add("primary_target", str(d.LoadBalancer.DNSName)).line("load balancer " + d.LoadBalancer.Name).
 		head("DECIDE: for drills, drill_record: drill." + rec.Zone + " points a second name at the drill's load balancer")
 	return m.n
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // The YAML node helpers below keep the rendering readable: a mapping with

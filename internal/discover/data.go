@@ -10,20 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
 // notRDS are engines DescribeDBInstances also returns that are not
 // relational databases pilotlight snapshots.
 func notRDS(engine string) bool {
 	return strings.HasPrefix(engine, "docdb") || strings.HasPrefix(engine, "neptune")
-}
-
-func rdsTagMap(ts []rdstypes.Tag) map[string]string {
-	m := make(map[string]string, len(ts))
-	for _, t := range ts {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }
 
 func (r *run) dbVPC(db rdstypes.DBInstance) string {
@@ -60,7 +54,7 @@ func (r *run) databases() {
 			continue
 		}
 		vpc := r.dbVPC(db)
-		if !r.inScope(vpc, rdsTagMap(db.TagList)) {
+		if !r.inScope(vpc, tags.FromRDS(db.TagList)) {
 			continue
 		}
 		d := Database{ID: id, Kind: "instance", Engine: engine, EngineVersion: aws.ToString(db.EngineVersion),
@@ -89,7 +83,7 @@ func (r *run) databases() {
 		}
 		group := aws.ToString(cl.DBSubnetGroup)
 		vpc := r.dbSubnetVPC[group]
-		if !r.inScope(vpc, rdsTagMap(cl.TagList)) {
+		if !r.inScope(vpc, tags.FromRDS(cl.TagList)) {
 			continue
 		}
 		d := Database{ID: id, Kind: "cluster", Engine: engine, EngineVersion: aws.ToString(cl.EngineVersion),
@@ -164,17 +158,13 @@ func (r *run) caches(ctx context.Context) error {
 		if err != nil {
 			return nil, regionErr(r.c.Region, "read tags of "+arn, err)
 		}
-		m := map[string]string{}
-		for _, t := range out.TagList {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		return m, nil
+		return tags.FromElastiCache(out.TagList), nil
 	}
 	for _, rg := range r.rgs {
 		id := aws.ToString(rg.ReplicationGroupId)
 		group := rgGroup[id]
 		vpc := r.cacheSubnet[group]
-		tags, err := tagsOf(aws.ToString(rg.ARN))
+		tm, err := tagsOf(aws.ToString(rg.ARN))
 		if err != nil {
 			return err
 		}
@@ -185,7 +175,7 @@ func (r *run) caches(ctx context.Context) error {
 		}
 		c.Endpoints = rgEndpoints(rg)
 		switch {
-		case r.inScope(vpc, tags):
+		case r.inScope(vpc, tm):
 			c.Found = r.foundIn(fmt.Sprintf("ElastiCache %s replication group (%s x%d)", c.Engine, c.NodeType, c.Nodes), vpc, group)
 		case r.d.Scope.By == "vpc" && vpc == "" && r.namedAnyInUserData(c.Endpoints):
 			c.Found = fmt.Sprintf("ElastiCache %s replication group (%s x%d) named in the app's user-data (its VPC could not be read: no member cluster was listed)", c.Engine, c.NodeType, c.Nodes)
@@ -213,11 +203,11 @@ func (r *run) caches(ctx context.Context) error {
 		id := aws.ToString(cc.CacheClusterId)
 		group := aws.ToString(cc.CacheSubnetGroupName)
 		vpc := r.cacheSubnet[group]
-		tags, err := tagsOf(aws.ToString(cc.ARN))
+		tm, err := tagsOf(aws.ToString(cc.ARN))
 		if err != nil {
 			return err
 		}
-		if !r.inScope(vpc, tags) {
+		if !r.inScope(vpc, tm) {
 			continue
 		}
 		engine := aws.ToString(cc.Engine)

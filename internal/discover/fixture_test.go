@@ -223,7 +223,7 @@ func BuildStack(t testing.TB, env *awsenv.Env, primary string, o BuildOptions) *
 	cache(s.OtherCache, "other-cache", "other", otherSubnets)
 
 	// Buckets.
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	s3c := env.S3(primary, 0)
 	bucket := func(name, stack string) {
 		in := &s3.CreateBucketInput{Bucket: aws.String(name)}
 		if primary != "us-east-1" {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
 // leftovers lists what is in scope but belongs to no part of the config:
@@ -16,10 +18,10 @@ func (r *run) leftovers() {
 	var loose []string
 	for _, in := range r.instances {
 		id := aws.ToString(in.InstanceId)
-		if r.appInstances[id] || !r.inScope(aws.ToString(in.VpcId), ec2TagMap(in.Tags)) {
+		if r.appInstances[id] || !r.inScope(aws.ToString(in.VpcId), tags.FromEC2(in.Tags)) {
 			continue
 		}
-		if n := ec2TagMap(in.Tags)["Name"]; n != "" {
+		if n := tags.FromEC2(in.Tags)["Name"]; n != "" {
 			id += " (" + n + ")"
 		}
 		loose = append(loose, id)

@@ -9,9 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
 // scope decides which of the region's resources are the stack's: those
@@ -91,11 +92,7 @@ func (r *run) lbTags(ctx context.Context) (map[string]map[string]string, error) 
 			return nil, err
 		}
 		for _, td := range res.TagDescriptions {
-			m := map[string]string{}
-			for _, t := range td.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			out[aws.ToString(td.ResourceArn)] = m
+			out[aws.ToString(td.ResourceArn)] = tags.FromELB(td.Tags)
 		}
 	}
 	return out, nil
@@ -309,12 +306,4 @@ func (r *run) registeredInstances(ctx context.Context, lb elbtypes.LoadBalancer)
 	}
 	sort.Strings(ids)
 	return ids, nil
-}
-
-func ec2TagMap(ts []ec2types.Tag) map[string]string {
-	m := make(map[string]string, len(ts))
-	for _, t := range ts {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }

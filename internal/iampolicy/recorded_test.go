@@ -129,11 +129,11 @@ func TestRecordedCallsAreGranted(t *testing.T) {
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
 			Tags: []ec2types.Tag{{Key: aws.String("Role"), Value: aws.String("wordpress")}}}}}))
 	for _, b := range []struct{ name, region string }{{src, P}, {dst, D}, {stateBucket, D}} {
-		c := s3.NewFromConfig(env.For(b.region), func(o *s3.Options) { o.UsePathStyle = true })
+		c := env.S3(b.region, 0)
 		must(c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b.name),
 			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(b.region)}}))
 	}
-	must(s3.NewFromConfig(env.For(P), func(o *s3.Options) { o.UsePathStyle = true }).PutObject(ctx, &s3.PutObjectInput{
+	must(env.S3(P, 0).PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(src), Key: aws.String("a.jpg"), Body: strings.NewReader("a")}))
 	must(dynamodb.NewFromConfig(env.For(D)).CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("pilotlight-locks"),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("LockID"), AttributeType: ddbtypes.ScalarAttributeTypeS}},

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -76,7 +78,7 @@ func listImages(ctx context.Context, api ec2.DescribeImagesAPIClient, in *ec2.De
 }
 
 func imagePoint(im ec2types.Image, cfg *spec.Config, t target, region string) Point {
-	m := ec2Tags(im.Tags)
+	m := tags.FromEC2(im.Tags)
 	created, _ := time.Parse(time.RFC3339, aws.ToString(im.CreationDate))
 	p := Point{
 		ID:       aws.ToString(im.ImageId),
@@ -163,7 +165,7 @@ func (k ami) source(ctx context.Context, s scope) (source, error) {
 		in.InstanceIds = []string{sel.ID}
 	} else {
 		var desc []string
-		for _, key := range sortedKeys(sel.Tag) {
+		for _, key := range slices.Sorted(maps.Keys(sel.Tag)) {
 			in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("tag:" + key), Values: []string{sel.Tag[key]}})
 			desc = append(desc, key+"="+sel.Tag[key])
 		}
@@ -229,7 +231,7 @@ func (k ami) create(ctx context.Context, s scope, src source, name string, at ti
 		Description: aws.String("pilotlight " + s.cfg.Stack + "/" + s.t.name + " from " + src.ID),
 		// Snapshots are tagged after the image is available: moto answers
 		// HTTP 500 to snapshot TagSpecifications on CreateImage.
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeImage, Tags: ec2TagList(m)}},
+		TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeImage, m),
 	})
 	if apiCode(err) == "InvalidAMIName.Duplicate" {
 		return k.adoptByName(ctx, s, region, name, "")
@@ -293,7 +295,7 @@ func (k ami) wait(ctx context.Context, s scope, p Point) (Point, error) {
 	}
 	if _, err := api.CreateTags(ctx, &ec2.CreateTagsInput{
 		Resources: append([]string{got.ID}, got.Snapshots...),
-		Tags:      ec2TagList(m),
+		Tags:      tags.EC2(m),
 	}); err != nil {
 		return got, fmt.Errorf("tag image %s and its snapshots: %s: %w", got.ID, got.Region, err)
 	}
@@ -316,8 +318,8 @@ func (k ami) copy(ctx context.Context, s scope, p Point, kmsKey string) (Point, 
 		// also looks for the copy by name before copying.
 		ClientToken: aws.String(clientToken(s.cfg.Stack, p.ID, to)),
 		TagSpecifications: []ec2types.TagSpecification{
-			{ResourceType: ec2types.ResourceTypeImage, Tags: ec2TagList(m)},
-			{ResourceType: ec2types.ResourceTypeSnapshot, Tags: ec2TagList(m)},
+			{ResourceType: ec2types.ResourceTypeImage, Tags: tags.EC2(m)},
+			{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags.EC2(m)},
 		},
 	}
 	if p.Encrypted {
@@ -362,20 +364,4 @@ func (k ami) remove(ctx context.Context, s scope, p Point) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func ec2Tags(ts []ec2types.Tag) map[string]string {
-	m := make(map[string]string, len(ts))
-	for _, t := range ts {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
-
-func ec2TagList(m map[string]string) []ec2types.Tag {
-	out := make([]ec2types.Tag, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
-	}
-	return out
 }

@@ -293,7 +293,7 @@ func TestStaleUnfinishedPointIsLeftForRetention(t *testing.T) {
 	// A point from a crashed run three hours ago, never copied.
 	_, err := w.rds(w.P).CreateDBSnapshot(w.ctx, &rds.CreateDBSnapshotInput{
 		DBInstanceIdentifier: aws.String("db1"), DBSnapshotIdentifier: aws.String("wp-db1-20260301050000"),
-		Tags: rdsTagList(pointTags(cfg, mustTarget(t, cfg, "db1"), "db1", t0.Add(-3*time.Hour), "")),
+		Tags: tags.RDS(pointTags(cfg, mustTarget(t, cfg, "db1"), "db1", t0.Add(-3*time.Hour), "")),
 	})
 	if err != nil {
 		t.Fatal(err)

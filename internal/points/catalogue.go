@@ -174,7 +174,7 @@ func resourcePoints(ctx context.Context, c *clients, cfg *spec.Config, t target,
 		secs := int64(rp.RPO / time.Second)
 		rp.RPOSeconds = &secs
 	}
-	rp.OverTarget = rp.NewestDR == "" || (rp.TargetRPO > 0 && rp.RPO > rp.TargetRPO)
+	rp.OverTarget = rp.NewestDR == "" || OverRPO(rp.RPO, rp.TargetRPO)
 	return rp
 }
 

@@ -16,6 +16,7 @@ import (
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -96,12 +97,12 @@ func (w *world) seedDBPoint(cfg *spec.Config, res string, at time.Time) {
 	name := pointName(cfg.Stack, res, at, rdsIDMax)
 	m := pointTags(cfg, t, res, at, "")
 	out, err := w.rds(w.P).CreateDBSnapshot(w.ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(res),
-		DBSnapshotIdentifier: aws.String(name), Tags: rdsTagList(m)})
+		DBSnapshotIdentifier: aws.String(name), Tags: tags.RDS(m)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	if _, err := w.rds(w.D).CopyDBSnapshot(w.ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: out.DBSnapshot.DBSnapshotArn,
-		TargetDBSnapshotIdentifier: aws.String(name), SourceRegion: aws.String(w.P), Tags: rdsTagList(copyTags(Point{ID: name, tags: m}))}); err != nil {
+		TargetDBSnapshotIdentifier: aws.String(name), SourceRegion: aws.String(w.P), Tags: tags.RDS(copyTags(Point{ID: name, tags: m}))}); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -130,7 +131,7 @@ func (w *world) seedImagePoint(cfg *spec.Config, res, inst string, at time.Time)
 			w.t.Fatal(err)
 		}
 		if _, err := w.ec2(region).CreateTags(w.ctx, &ec2.CreateTagsInput{Resources: []string{id, *d.Images[0].BlockDeviceMappings[0].Ebs.SnapshotId},
-			Tags: ec2TagList(tm)}); err != nil {
+			Tags: tags.EC2(tm)}); err != nil {
 			w.t.Fatal(err)
 		}
 	}

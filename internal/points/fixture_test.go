@@ -18,6 +18,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -253,5 +254,5 @@ func (w *world) snapshotTags(region, id string) map[string]string {
 	if err != nil || len(out.Snapshots) != 1 {
 		w.t.Fatalf("snapshot %s: %v", id, err)
 	}
-	return ec2Tags(out.Snapshots[0].Tags)
+	return tags.FromEC2(out.Snapshots[0].Tags)
 }

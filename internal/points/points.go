@@ -207,36 +207,29 @@ func (t target) withDefaults() target {
 	return t
 }
 
-// targets lists every database and image, or those named in only.
+// targets resolves --only with spec's one rule (every database and image
+// when empty). A bucket named there is not a typo, so the error says why it
+// cannot be chosen: buckets have no recovery points.
 func targets(cfg *spec.Config, only []string) ([]target, error) {
-	if len(only) > 0 {
-		var out []target
-		var bad []string
-		seen := map[string]bool{}
+	names, err := cfg.Select(only, spec.KindPoints)
+	if err != nil {
+		var buckets []string
 		for _, n := range only {
-			if seen[n] {
-				continue
+			if _, ok := cfg.Bucket(n); ok {
+				buckets = append(buckets, n)
 			}
-			seen[n] = true
-			t, err := targetOf(cfg, n)
-			if err != nil {
-				bad = append(bad, err.Error())
-				continue
-			}
-			out = append(out, t)
 		}
-		if len(bad) > 0 {
-			return nil, errors.New(strings.Join(bad, "; "))
+		if len(buckets) > 0 {
+			return nil, fmt.Errorf("%w; %s: recovery points are taken of databases and images only, buckets are replicated", err, strings.Join(buckets, ", "))
 		}
-		return out, nil
+		return nil, err
 	}
-	var out []target
-	for _, d := range cfg.Protect.Databases {
-		t, _ := targetOf(cfg, d.ID)
-		out = append(out, t)
-	}
-	for _, im := range cfg.Protect.Images {
-		t, _ := targetOf(cfg, im.Name)
+	out := make([]target, 0, len(names))
+	for _, n := range names {
+		t, err := targetOf(cfg, n)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, t)
 	}
 	return out, nil
@@ -270,15 +263,6 @@ func pointName(stack, resource string, at time.Time, max int) string {
 // amiName is pointName with the characters AMI names reject replaced.
 func amiName(stack, resource string, at time.Time) string {
 	return pointName(stack, strings.Trim(amiNameBad.ReplaceAllString(resource, "-"), "-"), at, 128)
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func fnv32(s string) string {

@@ -45,7 +45,7 @@ func (k rdsCluster) list(ctx context.Context, cfg *spec.Config, t target, region
 }
 
 func clusterSnapshotPoint(s rdstypes.DBClusterSnapshot, cfg *spec.Config, t target, region string) Point {
-	m := rdsTags(s.TagList)
+	m := tags.FromRDS(s.TagList)
 	p := Point{
 		ID:        aws.ToString(s.DBClusterSnapshotIdentifier),
 		ARN:       aws.ToString(s.DBClusterSnapshotArn),
@@ -104,7 +104,7 @@ func (k rdsCluster) create(ctx context.Context, s scope, src source, name string
 	out, err := k.c.rds(region).CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
 		DBClusterIdentifier:         aws.String(src.ID),
 		DBClusterSnapshotIdentifier: aws.String(name),
-		Tags:                        rdsTagList(pointTags(s.cfg, s.t, src.ID, at, "")),
+		Tags:                        tags.RDS(pointTags(s.cfg, s.t, src.ID, at, "")),
 	})
 	var dup *rdstypes.DBClusterSnapshotAlreadyExistsFault
 	if errors.As(err, &dup) {
@@ -136,7 +136,7 @@ func (k rdsCluster) copy(ctx context.Context, s scope, p Point, kmsKey string) (
 		SourceDBClusterSnapshotIdentifier: aws.String(p.ARN),
 		TargetDBClusterSnapshotIdentifier: aws.String(p.ID),
 		SourceRegion:                      aws.String(from),
-		Tags:                              rdsTagList(copyTags(p)),
+		Tags:                              tags.RDS(copyTags(p)),
 	}
 	if p.Encrypted {
 		in.KmsKeyId = aws.String(kmsKey)

@@ -52,7 +52,7 @@ func listDBSnapshots(ctx context.Context, api rds.DescribeDBSnapshotsAPIClient, 
 }
 
 func dbSnapshotPoint(s rdstypes.DBSnapshot, cfg *spec.Config, t target, region string) Point {
-	m := rdsTags(s.TagList)
+	m := tags.FromRDS(s.TagList)
 	created := aws.ToTime(s.OriginalSnapshotCreateTime)
 	if created.IsZero() {
 		created = aws.ToTime(s.SnapshotCreateTime)
@@ -126,7 +126,7 @@ func (k rdsInstance) create(ctx context.Context, s scope, src source, name strin
 	out, err := k.c.rds(region).CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{
 		DBInstanceIdentifier: aws.String(src.ID),
 		DBSnapshotIdentifier: aws.String(name),
-		Tags:                 rdsTagList(pointTags(s.cfg, s.t, src.ID, at, "")),
+		Tags:                 tags.RDS(pointTags(s.cfg, s.t, src.ID, at, "")),
 	})
 	var dup *rdstypes.DBSnapshotAlreadyExistsFault
 	if errors.As(err, &dup) {
@@ -165,7 +165,7 @@ func (k rdsInstance) copy(ctx context.Context, s scope, p Point, kmsKey string) 
 		// The source's tags (ours and any the instance added) are sent
 		// explicitly with copy-of added, rather than CopyTags, so the copy
 		// is tagged in the same call whatever RDS does with both.
-		Tags: rdsTagList(copyTags(p)),
+		Tags: tags.RDS(copyTags(p)),
 	}
 	if p.Encrypted {
 		in.KmsKeyId = aws.String(kmsKey)
@@ -215,20 +215,4 @@ func copyTags(p Point) map[string]string {
 	}
 	m[tags.CopyOf] = p.ID
 	return m
-}
-
-func rdsTags(ts []rdstypes.Tag) map[string]string {
-	m := make(map[string]string, len(ts))
-	for _, t := range ts {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
-
-func rdsTagList(m map[string]string) []rdstypes.Tag {
-	out := make([]rdstypes.Tag, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, rdstypes.Tag{Key: aws.String(k), Value: aws.String(m[k])})
-	}
-	return out
 }

@@ -43,9 +43,16 @@ var crashSteps = []struct {
 
 const crashFinal = "e(d(b(a))(c(a)))"
 
-// crashGraph's steps have one side effect each: a line in effects.log. As
-// real steps find their resource by name before creating it, each looks for
-// its marker file first, so a re-run after a crash makes no second line.
+// crashGraph's steps have one side effect each: a line in effects.log,
+// appended with one write, so it happens whole or not at all. As real
+// steps find their resource by name before creating it, each looks for its
+// own line first, so a re-run after a crash makes no second one. The
+// look-up is of the effect itself, as a real step's is of the resource it
+// creates: a marker file written after the line (as this test once did)
+// left a window in which the crash kills a sibling step running alongside
+// the blocked one (b beside c) with its line written but not its marker,
+// and the re-run, rightly re-running the unfinished sibling, wrote a
+// second line.
 func crashGraph(work, block, point string) (*Graph, error) {
 	var steps []Step
 	for _, cs := range crashSteps {
@@ -64,24 +71,23 @@ func crashGraph(work, block, point string) (*Graph, error) {
 					return nil, ctx.Err()
 				}
 			}
-			marker := filepath.Join(work, "made-"+id)
-			if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
-				f, err := os.OpenFile(filepath.Join(work, "effects.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			effects := filepath.Join(work, "effects.log")
+			made, err := os.ReadFile(effects)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+			if !slices.Contains(strings.Fields(string(made)), id) {
+				f, err := os.OpenFile(effects, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 				if err != nil {
 					return nil, err
 				}
-				_, err = fmt.Fprintln(f, id)
+				_, err = f.Write([]byte(id + "\n"))
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
 				if err != nil {
 					return nil, err
 				}
-				if err := os.WriteFile(marker, nil, 0o600); err != nil {
-					return nil, err
-				}
-			} else if err != nil {
-				return nil, err
 			}
 			if id == block && point == "after" {
 				blockHere(id)

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -47,6 +47,28 @@ func RoleName(stack string) string { return stack + "-s3-replication" }
 func RuleID(b spec.Bucket) string { return "pilotlight-" + b.Name }
 
 func policyName(b spec.Bucket) string { return "s3-replication-" + b.Name }
+
+// ReplicationEnabled is the one reading of a source bucket's replication
+// status (setup writes it, readiness and status read it): the ID of an
+// enabled rule in c whose destination is the bucket replica, and whether
+// there is one. c is GetBucketReplication's configuration and may be nil
+// (no configuration). S3 names the destination by ARN, arn:<partition>:s3:::
+// <bucket>; a bare name is accepted too, since bucket names hold no colon.
+func ReplicationEnabled(c *types.ReplicationConfiguration, replica string) (ruleID string, ok bool) {
+	if c == nil || replica == "" {
+		return "", false
+	}
+	for _, rl := range c.Rules {
+		if rl.Status != types.ReplicationRuleStatusEnabled || rl.Destination == nil {
+			continue
+		}
+		dest := aws.ToString(rl.Destination.Bucket)
+		if dest == replica || strings.HasSuffix(dest, ":"+replica) {
+			return aws.ToString(rl.ID), true
+		}
+	}
+	return "", false
+}
 
 // setupDeps are the clients setup calls; tests wrap them where moto falls
 // short.
@@ -195,12 +217,8 @@ func (r *setupRun) replicaBucket(ctx context.Context) (created bool, err error) 
 		return false, fmt.Errorf("create replica bucket %s in %s: %w", r.b.Replica, region, err)
 	}
 	want := tags.With(tags.Base(r.cfg.Stack), tags.Resource, r.b.Name)
-	var tagSet []types.Tag
-	for _, k := range sortedKeys(want) {
-		tagSet = append(tagSet, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
-	}
 	if _, err := r.dst.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{
-		Bucket: aws.String(r.b.Replica), Tagging: &types.Tagging{TagSet: tagSet},
+		Bucket: aws.String(r.b.Replica), Tagging: &types.Tagging{TagSet: tags.S3(want)},
 	}); err != nil {
 		return false, fmt.Errorf("tag replica bucket %s in %s: %w", r.b.Replica, region, err)
 	}
@@ -303,16 +321,11 @@ func (r *setupRun) role(ctx context.Context, k replicationKeys) (created bool, e
 			}
 			r.res.RoleARN = r.part.ARN("iam", "", acct, "role/"+name)
 		} else {
-			var tagList []iamtypes.Tag
-			base := tags.Base(r.cfg.Stack)
-			for _, key := range sortedKeys(base) {
-				tagList = append(tagList, iamtypes.Tag{Key: aws.String(key), Value: aws.String(base[key])})
-			}
 			c, err := r.iam.CreateRole(ctx, &iam.CreateRoleInput{
 				RoleName:                 aws.String(name),
 				AssumeRolePolicyDocument: aws.String(trust),
 				Description:              aws.String("S3 replication for pilotlight stack " + r.cfg.Stack),
-				Tags:                     tagList,
+				Tags:                     tags.IAM(tags.Base(r.cfg.Stack)),
 			})
 			if err != nil {
 				return false, fmt.Errorf("create IAM role %s (%s): %w", name, r.part.ID, err)
@@ -323,11 +336,7 @@ func (r *setupRun) role(ctx context.Context, k replicationKeys) (created bool, e
 	case err != nil:
 		return false, fmt.Errorf("read IAM role %s (%s): %w", name, r.part.ID, err)
 	default:
-		have := map[string]string{}
-		for _, t := range out.Role.Tags {
-			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		if !tags.Managed(have, r.cfg.Stack) {
+		if !tags.Managed(tags.FromIAM(out.Role.Tags), r.cfg.Stack) {
 			return false, fmt.Errorf("IAM role %s exists but is not pilotlight's for stack %s (tags %s=%s, %s=%s missing): rename the stack or remove the role",
 				name, r.cfg.Stack, tags.ManagedBy, tags.Tool, tags.Stack, r.cfg.Stack)
 		}
@@ -534,11 +543,6 @@ func ruleViewOf(r types.ReplicationRule) ruleView {
 	return v
 }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// sortedKeys is left for replicate_test.go, its only caller since the tag
+// lists moved to package tags.
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

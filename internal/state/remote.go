@@ -68,14 +68,7 @@ const primaryProbeTimeout = 5 * time.Second
 // OpenRemote checks that the bucket and lock table exist in the DR region
 // and refuses them in any other region.
 func OpenRemote(ctx context.Context, env *awsenv.Env, opt RemoteOptions) (Store, error) {
-	cfg := env.For(opt.Region)
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = env.EndpointOverridden()
-		// Stderr carries progress events; a skipped-checksum notice per
-		// journal read would only be noise there.
-		o.DisableLogOutputChecksumValidationSkipped = true
-	})
-	r := &remoteStore{opt: opt, s3: s3c, ddb: dynamodb.NewFromConfig(cfg)}
+	r := &remoteStore{opt: opt, s3: env.S3(opt.Region, 0), ddb: dynamodb.NewFromConfig(env.For(opt.Region))}
 	if err := r.checkBucket(ctx); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
@@ -32,5 +33,12 @@ func TestSDKListsRoundTripSorted(t *testing.T) {
 	}
 	if got := FromIAM(IAM(m)); len(got) != 3 {
 		t.Fatalf("iam round trip: %v", got)
+	}
+	if got := FromS3(S3(m)); len(got) != 3 || got[Stack] != "wp" {
+		t.Fatalf("s3 round trip: %v", got)
+	}
+	asg := FromASG([]asgtypes.TagDescription{{Key: aws.String(Stack), Value: aws.String("wp"), PropagateAtLaunch: aws.Bool(false)}})
+	if asg[Stack] != "wp" {
+		t.Fatalf("asg: %v", asg)
 	}
 }
