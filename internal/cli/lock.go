@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/state"
 )
-
-// releaseTimeout bounds giving the lock back after the operation, which
-// happens even when Ctrl-C has cancelled the operation's context.
-const releaseTimeout = 30 * time.Second
 
 // openState opens the stack's state store; only an s3:// path needs AWS.
 func (a *App) openState(ctx context.Context, cfg *spec.Config) (state.Store, error) {
@@ -32,39 +28,14 @@ func (a *App) openState(ctx context.Context, cfg *spec.Config) (state.Store, err
 	return s, nil
 }
 
-// withLock runs fn holding the stack's mutating-operation lock. A lock held
-// by someone else exits 3 naming the holder. With forceUnlock, that lock
-// is removed first, as `terraform force-unlock` would; an id that does not
-// match the holder removes nothing and exits 3. The lock is given back
-// even when ctx was cancelled.
-func (a *App) withLock(ctx context.Context, cfg *spec.Config, store state.Store, operation, forceUnlock string, fn func() error) (err error) {
-	if forceUnlock != "" {
-		switch ferr := store.ForceUnlock(ctx, cfg.Stack, forceUnlock); {
-		case ferr == nil:
-			a.Log.Warn("took over the stack's lock", "stack", cfg.Stack, "lock", forceUnlock)
-		case errors.Is(ferr, state.ErrNotLocked):
-			a.Log.Warn("--force-unlock: the stack holds no lock; going on", "stack", cfg.Stack, "lock", forceUnlock)
-		default:
-			return Exit(ExitLockHeld, ferr)
-		}
+// withLock runs fn holding the stack's mutating-operation lock, taken by
+// operation.WithLock; a lock held by someone else (or a --force-unlock id
+// that does not match it) exits 3 naming the holder.
+func (a *App) withLock(ctx context.Context, cfg *spec.Config, store state.Store, op, forceUnlock string, fn func() error) error {
+	err := operation.WithLock(ctx, store, cfg.Stack, op, forceUnlock, a.Log, fn)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
 	}
-	release, err := store.Lock(ctx, cfg.Stack, operation)
-	if err != nil {
-		var le *state.LockedError
-		if errors.As(err, &le) {
-			return Exit(ExitLockHeld, err)
-		}
-		return Exit(ExitFailed, err)
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		defer cancel()
-		if rerr := release(rctx); rerr != nil {
-			a.Log.Error("could not release the stack's lock", "stack", cfg.Stack, "err", rerr)
-			if err == nil {
-				err = Exit(ExitFailed, rerr)
-			}
-		}
-	}()
-	return fn()
+	return opExit(err)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/state"
@@ -64,7 +65,7 @@ func TestRunsVerb(t *testing.T) {
 	}
 	code, out, _ = run(t, "runs", "--config", cfgPath, "-o", "json", "--kind", "drill")
 	var res runsResult
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Runs) != 1 || res.Runs[0].ID != done.ID || res.Runs[0].Phase != runbook.PhaseDone {
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Runs) != 1 || res.Runs[0].ID != done.ID || res.Runs[0].Phase != operation.PhaseCompleted {
 		t.Fatalf("json list: %d %s", code, out)
 	}
 
@@ -100,7 +101,7 @@ func TestRunsShowsInterruptedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, _ := run(t, "runs", "--config", cfgPath)
-	if code != 0 || !strings.Contains(out, "running (interrupted)") {
+	if code != 0 || !strings.Contains(out, "InProgress (interrupted)") {
 		t.Fatalf("%d\n%s", code, out)
 	}
 }
