@@ -354,3 +354,25 @@ func ReportIDs(ctx context.Context, s state.Store, kind Kind) ([]string, error) 
 	}
 	return ids, nil
 }
+
+// VerifyFailover checks a failover's DR stack as a drill checks its own,
+// adds the caller's checks (made after the drill's, so they can judge
+// them), and stores the report again with every check.
+func VerifyFailover(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, out *Outcome, extra func() []report.Check, notes ...string) error {
+	if out == nil || out.Journal == nil || out.Stored == nil {
+		return errors.New("verify: the failover left no run to verify")
+	}
+	r := recovery.New(cfg, env, recovery.Options{Kind: recovery.KindFailover, Log: d.Log})
+	checks := r.Verify(ctx, out.Journal, out.Journal.Start)
+	if extra != nil {
+		checks = append(checks, extra()...)
+	}
+	out.Stored.Checks = checks
+	out.Stored.Passed = out.RunErr == nil && out.Stored.Document().Passed()
+	html, err := SaveReport(ctx, d.Store, out.Journal.ID, out.Stored, notes...)
+	if err != nil {
+		return err
+	}
+	out.HTML = html
+	return nil
+}
