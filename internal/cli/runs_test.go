@@ -140,6 +140,14 @@ func TestUnlockVerb(t *testing.T) {
 	}
 }
 
+// withLock is how a verb holds the lock: operation.WithLock, with the
+// CLI's exit codes.
+func (a *App) withLock(ctx context.Context, cfg *spec.Config, store state.Store, op, forceUnlock string, fn func() error) error {
+	return opExit(operation.WithLock(ctx, store, cfg.Stack, op, forceUnlock, a.Log, fn))
+}
+
+// TestWithLock: a held lock exits 3 naming its holder, Ctrl-C still
+// releases the lock, and --force-unlock takes over only the named lock.
 func TestWithLock(t *testing.T) {
 	_, cfg, store := lockFixture(t)
 	ctx := context.Background()
