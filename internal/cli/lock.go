@@ -25,3 +25,17 @@ func (a *App) openState(ctx context.Context, cfg *spec.Config) (state.Store, err
 	}
 	return s, nil
 }
+
+// configState loads the config and opens its state store, for the verbs
+// that only read or repair the state.
+func (a *App) configState(ctx context.Context) (*spec.Config, state.Store, error) {
+	cfg, err := a.LoadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := a.openState(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, store, nil
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -101,6 +102,34 @@ func replicateBuckets(app *App, only string) (*spec.Config, []spec.Bucket, error
 	return cfg, buckets, nil
 }
 
+// replicateJob is what every replicate verb works with.
+type replicateJob struct {
+	cfg     *spec.Config
+	buckets []spec.Bucket
+	env     *awsenv.Env
+	deps    operation.Deps
+	close   func()
+}
+
+// replicateJob loads the config, picks the buckets, and opens the state
+// store the operation is recorded in (one that cannot be opened only warns).
+func (a *App) replicateJob(ctx context.Context, only string) (*replicateJob, error) {
+	cfg, buckets, err := replicateBuckets(a, only)
+	if err != nil {
+		return nil, err
+	}
+	env, err := a.Env(ctx)
+	if err != nil {
+		return nil, Exit(ExitFailed, err)
+	}
+	store := a.recordStore(ctx, cfg)
+	job := &replicateJob{cfg: cfg, buckets: buckets, env: env, deps: a.opDeps(cfg, store, ""), close: func() {}}
+	if store != nil {
+		job.close = func() { store.Close() }
+	}
+	return job, nil
+}
+
 // replicateResults is the JSON shape of every replicate verb.
 type replicateResults[T any] struct {
 	Buckets []T      `json:"buckets"`
@@ -108,19 +137,12 @@ type replicateResults[T any] struct {
 }
 
 func runReplicateSetup(ctx context.Context, app *App, opts replicateOptions) error {
-	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
 		return err
 	}
-	env, err := app.Env(ctx)
-	if err != nil {
-		return Exit(ExitFailed, err)
-	}
-	store := app.recordStore(ctx, cfg)
-	if store != nil {
-		defer store.Close()
-	}
-	res, errs, _ := operation.ReplicateSetup(ctx, app.opDeps(cfg, store, ""), cfg, env, buckets, opts.DryRun)
+	defer job.close()
+	res, errs, _ := operation.ReplicateSetup(ctx, job.deps, job.cfg, job.env, job.buckets, opts.DryRun)
 	out := replicateResults[*s3sync.SetupResult]{Buckets: nonNil(res), Errors: errTexts(errs)}
 	perr := app.Print(out, func(w io.Writer) {
 		for _, r := range out.Buckets {
@@ -143,23 +165,16 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) erro
 	if opts.Workers < 1 {
 		return Exit(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.Workers))
 	}
-	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
 		return err
 	}
-	env, err := app.Env(ctx)
-	if err != nil {
-		return Exit(ExitFailed, err)
-	}
+	defer job.close()
 	var progress io.Writer
 	if !app.JSON() && replicateTTY(app.Stderr) {
 		progress = app.Stderr
 	}
-	store := app.recordStore(ctx, cfg)
-	if store != nil {
-		defer store.Close()
-	}
-	res, errs, _ := operation.ReplicateSync(ctx, app.opDeps(cfg, store, ""), cfg, env, buckets, s3sync.SyncOptions{
+	res, errs, _ := operation.ReplicateSync(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.SyncOptions{
 		Workers: opts.Workers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
 	})
 	out := replicateResults[*s3sync.SyncResult]{Buckets: nonNil(res), Errors: errTexts(errs)}
@@ -193,19 +208,12 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) erro
 }
 
 func runReplicateVerify(ctx context.Context, app *App, opts replicateOptions) error {
-	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
 		return err
 	}
-	env, err := app.Env(ctx)
-	if err != nil {
-		return Exit(ExitFailed, err)
-	}
-	store := app.recordStore(ctx, cfg)
-	if store != nil {
-		defer store.Close()
-	}
-	res, errs, _ := operation.ReplicateVerify(ctx, app.opDeps(cfg, store, ""), cfg, env, buckets, s3sync.VerifyOptions{Log: app.Log})
+	defer job.close()
+	res, errs, _ := operation.ReplicateVerify(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.VerifyOptions{Log: app.Log})
 	out := replicateResults[*s3sync.VerifyResult]{Buckets: nonNil(res)}
 	for i, err := range errs {
 		// A bucket that has not converged is an exit 1, not an error line.

@@ -48,11 +48,7 @@ type reportEntry struct {
 }
 
 func runReports(ctx context.Context, app *App, id string, o reportsOptions) error {
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		return err
-	}
-	store, err := app.openState(ctx, cfg)
+	_, store, err := app.configState(ctx)
 	if err != nil {
 		return err
 	}

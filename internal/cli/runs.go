@@ -108,11 +108,7 @@ func journalPhase(p runbook.Phase) operation.Phase {
 }
 
 func runRuns(ctx context.Context, app *App, id string, o runsOptions) error {
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		return err
-	}
-	store, err := app.openState(ctx, cfg)
+	cfg, store, err := app.configState(ctx)
 	if err != nil {
 		return err
 	}
