@@ -24,21 +24,10 @@ import (
 // recorded like the recovery graphs, and `runs -o json` lists each with
 // its phase and what it did to each resource.
 func TestRunsRecordsEveryOperation(t *testing.T) {
-	moto := testenv.Shared(t).NewAccount(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	envOpts := testenv.Options(moto.URL)
-	env, err := awsenv.Load(ctx, *envOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	envOpts, env := primaryWithDB(ctx, t)
 	const P = "cn-northwest-1"
-	if _, err := rds.NewFromConfig(env.For(P)).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
-		DBInstanceIdentifier: aws.String("wordpress-db"), Engine: aws.String("mysql"), DBInstanceClass: aws.String("db.t3.micro"),
-		AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password1"),
-	}); err != nil {
-		t.Fatal(err)
-	}
 	id := testenv.RandomAccountID()
 	src, dst := "wp-media-prod-"+id, "wp-media-dr-"+id
 	s3c := env.S3(P, 0)
@@ -116,4 +105,22 @@ protect:
 	if code != 0 || !strings.Contains(out, "backup "+backup.ID+" of wordpress: Completed") || !strings.Contains(out, "wordpress-db") {
 		t.Fatalf("runs %s: %d\n%s", backup.ID, code, out)
 	}
+}
+
+// primaryWithDB is a moto account of the test's own with the database
+// wordpress-db in cn-northwest-1.
+func primaryWithDB(ctx context.Context, t *testing.T) (*awsenv.Options, *awsenv.Env) {
+	t.Helper()
+	envOpts := testenv.Options(testenv.Shared(t).NewAccount(t).URL)
+	env, err := awsenv.Load(ctx, *envOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rds.NewFromConfig(env.For("cn-northwest-1")).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String("wordpress-db"), Engine: aws.String("mysql"), DBInstanceClass: aws.String("db.t3.micro"),
+		AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return envOpts, env
 }
