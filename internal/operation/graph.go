@@ -114,6 +114,7 @@ func runGraph(ctx context.Context, d Deps, rec *Record, g *runbook.Graph, journa
 		if id != "" && !slices.Contains(rec.Journals, id) {
 			rec.Journals = append(rec.Journals, id)
 			d.persist(ctx, rec)
+			supersede(ctx, d, rec, id)
 		}
 	}
 	events := func(e runbook.Event) {
@@ -136,6 +137,27 @@ func runGraph(ctx context.Context, d Deps, rec *Record, g *runbook.Graph, journa
 		}
 	}
 	return j, err
+}
+
+// supersede closes the records of earlier operations whose process died
+// while running the journal rec now resumes: they stay in the list, Failed,
+// pointing at the operation that finished their work.
+func supersede(ctx context.Context, d Deps, rec *Record, journal string) {
+	all, err := List(ctx, d.Store, d.Stack)
+	if err != nil {
+		return
+	}
+	for _, r := range all {
+		if r.ID == rec.ID || r.Phase != PhaseInProgress || !slices.Contains(r.Journals, journal) {
+			continue
+		}
+		r.Phase = PhaseFailed
+		r.Errors = appendUnique(r.Errors, "interrupted; resumed by "+rec.ID)
+		if r.End.IsZero() {
+			r.End = time.Now().UTC()
+		}
+		d.persist(ctx, r)
+	}
 }
 
 // RecoverOptions are failover's, drill's and failback's.

@@ -3,8 +3,11 @@ package operation
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/state"
 )
 
@@ -97,5 +100,42 @@ func TestRunRecordsAndLocks(t *testing.T) {
 	// An unlocked kind runs, unrecorded, without a store.
 	if rec, err := Run(ctx, Deps{Stack: "wordpress"}, KindBackup, func(context.Context, *Record) error { return nil }); err != nil || rec.Phase != PhaseCompleted {
 		t.Fatalf("backup without a store: %v %+v", err, rec)
+	}
+}
+
+// TestResumeClosesTheInterruptedRecord: a graph run whose process died
+// left its record InProgress; the operation that resumes its journal marks
+// that record Failed, naming itself, so `runs` does not show it running.
+func TestResumeClosesTheInterruptedRecord(t *testing.T) {
+	ctx := context.Background()
+	store, err := state.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	d := Deps{Store: store, Stack: "wordpress"}
+	step := func(context.Context, *runbook.RunContext) (runbook.Outputs, error) { return nil, errors.New("boom") }
+	g, _ := runbook.New(runbook.Step{ID: "db", Run: step})
+	first, _ := Run(ctx, d, KindFailover, func(ctx context.Context, rec *Record) error {
+		_, err := runGraph(ctx, d, rec, g, "failover", nil, GraphOptions{})
+		return err
+	})
+	// The crash: the record is left as it was while running.
+	first.Phase, first.End = PhaseInProgress, time.Time{}
+	if err := Save(ctx, store, first); err != nil {
+		t.Fatal(err)
+	}
+	ok := func(context.Context, *runbook.RunContext) (runbook.Outputs, error) { return nil, nil }
+	g2, _ := runbook.New(runbook.Step{ID: "db", Run: ok})
+	second, err := Run(ctx, d, KindFailover, func(ctx context.Context, rec *Record) error {
+		_, err := runGraph(ctx, d, rec, g2, "failover", nil, GraphOptions{})
+		return err
+	})
+	if err != nil || second.Phase != PhaseCompleted || len(second.Journals) != 1 || second.Journals[0] != first.Journals[0] {
+		t.Fatalf("resume: %v %+v (first %+v)", err, second, first)
+	}
+	old, err := Load(ctx, store, first.ID)
+	if err != nil || old.Phase != PhaseFailed || !strings.Contains(strings.Join(old.Errors, ";"), "resumed by "+second.ID) {
+		t.Fatalf("interrupted record: %v %+v", err, old)
 	}
 }
