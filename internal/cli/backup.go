@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 func init() { register(newBackupCmd) }
@@ -59,8 +60,8 @@ func runBackup(ctx context.Context, app *App, opts backupOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPointsOnly(cfg, opts.Only, app.ConfigPath); err != nil {
-		return err
+	if _, err := cfg.Select(opts.Only, spec.KindPoints); err != nil {
+		return Exit(ExitUsage, err)
 	}
 	if len(cfg.Protect.Databases)+len(cfg.Protect.Images) == 0 {
 		return Exit(ExitUsage, fmt.Errorf("%s: protect has no databases or images: nothing to back up", app.ConfigPath))
@@ -69,7 +70,11 @@ func runBackup(ctx context.Context, app *App, opts backupOptions) error {
 	if err != nil {
 		return Exit(ExitFailed, err)
 	}
-	rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{
+	store := app.recordStore(ctx, cfg)
+	if store != nil {
+		defer store.Close()
+	}
+	rep, _, err := operation.Backup(ctx, app.opDeps(cfg, store, ""), cfg, env, points.BackupOptions{
 		Only: opts.Only, DryRun: opts.DryRun, Parallelism: opts.Parallel, Log: app.Log,
 	})
 	if rep == nil {
@@ -81,28 +86,16 @@ func runBackup(ctx context.Context, app *App, opts backupOptions) error {
 	return Exit(ExitFailed, err)
 }
 
-// checkPointsOnly rejects --only names that are not databases or images.
-func checkPointsOnly(cfg *spec.Config, only []string, path string) error {
-	var bad []string
-	for _, n := range only {
-		_, db := cfg.Database(n)
-		_, im := cfg.Image(n)
-		if !db && !im {
-			bad = append(bad, n)
-		}
-	}
-	if len(bad) == 0 {
+// recordStore opens the state store for an operation that does not need
+// it to do its work (backup, replicate): one that cannot be opened only
+// warns, and the operation runs unrecorded.
+func (a *App) recordStore(ctx context.Context, cfg *spec.Config) state.Store {
+	store, err := a.openState(ctx, cfg)
+	if err != nil {
+		a.Log.Warn("the operation will not be recorded", "state", cfg.State.Path, "err", err)
 		return nil
 	}
-	var have []string
-	for _, d := range cfg.Protect.Databases {
-		have = append(have, d.ID)
-	}
-	for _, im := range cfg.Protect.Images {
-		have = append(have, im.Name)
-	}
-	return Exit(ExitUsage, fmt.Errorf("--only %s: not a database or image in %s (have %s)",
-		strings.Join(bad, ", "), path, strings.Join(have, ", ")))
+	return store
 }
 
 func printBackupReport(w io.Writer, rep *points.BackupReport) {

@@ -14,31 +14,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/rds"
 
-	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/points"
-	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // TestBackupAndPointsVerbs drives backup and points through the command
 // line against moto (the package's shared server, an account of its own).
 func TestBackupAndPointsVerbs(t *testing.T) {
-	moto := testenv.Shared(t).NewAccount(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	envOpts := testenv.Options(moto.URL)
-	env, err := awsenv.Load(ctx, *envOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	envOpts, env := primaryWithDB(ctx, t)
 	const P = "cn-northwest-1"
-	if _, err := rds.NewFromConfig(env.For(P)).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
-		DBInstanceIdentifier: aws.String("wordpress-db"), Engine: aws.String("mysql"), DBInstanceClass: aws.String("db.t3.micro"),
-		AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password1"),
-	}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := ec2.NewFromConfig(env.For(P)).RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
 func init() { register(newPointsCmd) }
@@ -54,8 +55,8 @@ func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPointsOnly(cfg, opts.Only, app.ConfigPath); err != nil {
-		return err
+	if _, err := cfg.Select(opts.Only, spec.KindPoints); err != nil {
+		return Exit(ExitUsage, err)
 	}
 	env, err := app.Env(ctx)
 	if err != nil {

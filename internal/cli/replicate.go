@@ -2,16 +2,16 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
@@ -86,18 +86,48 @@ func replicateBuckets(app *App, only string) (*spec.Config, []spec.Bucket, error
 	if len(cfg.Protect.Buckets) == 0 {
 		return nil, nil, Exit(ExitUsage, fmt.Errorf("%s: protect.buckets is empty: nothing to replicate", app.ConfigPath))
 	}
-	if only == "" {
-		return cfg, cfg.Protect.Buckets, nil
+	var names []string
+	if only != "" {
+		names = []string{only}
 	}
-	b, ok := cfg.Bucket(only)
-	if !ok {
-		var names []string
-		for _, b := range cfg.Protect.Buckets {
-			names = append(names, b.Name)
-		}
-		return nil, nil, Exit(ExitUsage, fmt.Errorf("--only %q: no such bucket in %s (have %s)", only, app.ConfigPath, strings.Join(names, ", ")))
+	names, err = cfg.Select(names, spec.KindBuckets)
+	if err != nil {
+		return nil, nil, Exit(ExitUsage, err)
 	}
-	return cfg, []spec.Bucket{b}, nil
+	buckets := make([]spec.Bucket, 0, len(names))
+	for _, n := range names {
+		b, _ := cfg.Bucket(n)
+		buckets = append(buckets, b)
+	}
+	return cfg, buckets, nil
+}
+
+// replicateJob is what every replicate verb works with.
+type replicateJob struct {
+	cfg     *spec.Config
+	buckets []spec.Bucket
+	env     *awsenv.Env
+	deps    operation.Deps
+	close   func()
+}
+
+// replicateJob loads the config, picks the buckets, and opens the state
+// store the operation is recorded in (one that cannot be opened only warns).
+func (a *App) replicateJob(ctx context.Context, only string) (*replicateJob, error) {
+	cfg, buckets, err := replicateBuckets(a, only)
+	if err != nil {
+		return nil, err
+	}
+	env, err := a.Env(ctx)
+	if err != nil {
+		return nil, Exit(ExitFailed, err)
+	}
+	store := a.recordStore(ctx, cfg)
+	job := &replicateJob{cfg: cfg, buckets: buckets, env: env, deps: a.opDeps(cfg, store, ""), close: func() {}}
+	if store != nil {
+		job.close = func() { store.Close() }
+	}
+	return job, nil
 }
 
 // replicateResults is the JSON shape of every replicate verb.
@@ -107,25 +137,13 @@ type replicateResults[T any] struct {
 }
 
 func runReplicateSetup(ctx context.Context, app *App, opts replicateOptions) error {
-	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
 		return err
 	}
-	env, err := app.Env(ctx)
-	if err != nil {
-		return Exit(ExitFailed, err)
-	}
-	out := replicateResults[*s3sync.SetupResult]{Buckets: []*s3sync.SetupResult{}}
-	var errs []error
-	for _, b := range buckets {
-		res, err := s3sync.Setup(ctx, env, cfg, b, opts.DryRun)
-		if err != nil {
-			errs = append(errs, err)
-			out.Errors = append(out.Errors, err.Error())
-			continue
-		}
-		out.Buckets = append(out.Buckets, res)
-	}
+	defer job.close()
+	res, errs, _ := operation.ReplicateSetup(ctx, job.deps, job.cfg, job.env, job.buckets, opts.DryRun)
+	out := replicateResults[*s3sync.SetupResult]{Buckets: nonNil(res), Errors: errTexts(errs)}
 	perr := app.Print(out, func(w io.Writer) {
 		for _, r := range out.Buckets {
 			fmt.Fprintf(w, "%s: %s (%s) -> %s (%s), role %s\n", r.Bucket, r.Source, r.SourceRegion, r.Replica, r.ReplicaRegion, r.RoleARN)
@@ -147,32 +165,19 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) erro
 	if opts.Workers < 1 {
 		return Exit(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.Workers))
 	}
-	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
 		return err
 	}
-	env, err := app.Env(ctx)
-	if err != nil {
-		return Exit(ExitFailed, err)
-	}
+	defer job.close()
 	var progress io.Writer
 	if !app.JSON() && replicateTTY(app.Stderr) {
 		progress = app.Stderr
 	}
-	out := replicateResults[*s3sync.SyncResult]{Buckets: []*s3sync.SyncResult{}}
-	var errs []error
-	for _, b := range buckets {
-		res, err := s3sync.Sync(ctx, env, cfg, b, s3sync.SyncOptions{
-			Workers: opts.Workers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
-		})
-		if res != nil {
-			out.Buckets = append(out.Buckets, res)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			out.Errors = append(out.Errors, err.Error())
-		}
-	}
+	res, errs, _ := operation.ReplicateSync(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.SyncOptions{
+		Workers: opts.Workers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
+	})
+	out := replicateResults[*s3sync.SyncResult]{Buckets: nonNil(res), Errors: errTexts(errs)}
 	perr := app.Print(out, func(w io.Writer) {
 		for _, r := range out.Buckets {
 			verb := "copied"
@@ -203,28 +208,17 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) erro
 }
 
 func runReplicateVerify(ctx context.Context, app *App, opts replicateOptions) error {
-	cfg, buckets, err := replicateBuckets(app, opts.Only)
+	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
 		return err
 	}
-	env, err := app.Env(ctx)
-	if err != nil {
-		return Exit(ExitFailed, err)
-	}
-	out := replicateResults[*s3sync.VerifyResult]{Buckets: []*s3sync.VerifyResult{}}
-	var errs []error
-	for _, b := range buckets {
-		res, err := s3sync.VerifyWith(ctx, env, cfg, b, s3sync.VerifyOptions{Log: app.Log})
-		if err != nil {
-			errs = append(errs, err)
+	defer job.close()
+	res, errs, _ := operation.ReplicateVerify(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.VerifyOptions{Log: app.Log})
+	out := replicateResults[*s3sync.VerifyResult]{Buckets: nonNil(res)}
+	for i, err := range errs {
+		// A bucket that has not converged is an exit 1, not an error line.
+		if err != nil && res[i] == nil {
 			out.Errors = append(out.Errors, err.Error())
-			continue
-		}
-		out.Buckets = append(out.Buckets, res)
-		app.recordVerify(ctx, cfg, b.Name, res)
-		if !res.Converged {
-			errs = append(errs, fmt.Errorf("%s (%s) and %s (%s) have not converged: %d missing, %d different, %d extra",
-				res.Source, res.SourceRegion, res.Replica, res.ReplicaRegion, res.MissingCount, res.DifferentCount, res.ExtraCount))
 		}
 	}
 	perr := app.Print(out, func(w io.Writer) {
@@ -296,21 +290,23 @@ func replicateTTY(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// recordVerify keeps the result where `status` (and serve) read the last
-// verify of a bucket; a state store that cannot be opened only warns, as
-// the verify itself has already answered.
-func (a *App) recordVerify(ctx context.Context, cfg *spec.Config, bucket string, res *s3sync.VerifyResult) {
-	store, err := a.openState(ctx, cfg)
-	if err != nil {
-		a.Log.Warn("verify result not recorded", "bucket", bucket, "err", err)
-		return
+// nonNil drops the results of buckets that failed before giving one.
+func nonNil[T any](list []*T) []*T {
+	out := []*T{}
+	for _, v := range list {
+		if v != nil {
+			out = append(out, v)
+		}
 	}
-	defer store.Close()
-	data, err := json.Marshal(res)
-	if err == nil {
-		err = store.Put(ctx, "verify/"+bucket+".json", data)
+	return out
+}
+
+func errTexts(errs []error) []string {
+	var out []string
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
 	}
-	if err != nil {
-		a.Log.Warn("verify result not recorded", "bucket", bucket, "err", err)
-	}
+	return out
 }

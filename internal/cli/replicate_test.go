@@ -104,7 +104,7 @@ protect:
 		t.Fatalf("verify after second sync: %d", code)
 	}
 
-	if code, _, errOut := run("replicate", "verify", "--only", "nope"); code != 2 || !strings.Contains(errOut, `--only "nope"`) {
+	if code, _, errOut := run("replicate", "verify", "--only", "nope"); code != 2 || !strings.Contains(errOut, "--only nope: not a bucket") {
 		t.Fatalf("--only nope: %d %s", code, errOut)
 	}
 	if code, _, _ := run("replicate", "sync", "--workers", "0"); code != 2 {

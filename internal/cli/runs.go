@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/state"
 )
@@ -28,14 +29,15 @@ func newRunsCmd(app *App) *cobra.Command {
 	var o runsOptions
 	cmd := &cobra.Command{
 		Use:   "runs [RUN-ID]",
-		Short: "List recorded operations (failover, drill, failback, teardown), or one run's steps",
-		Long: `runs lists the stack's recorded operations, newest first, with their phase,
-start, end and duration, read from the state store: a run in progress in
-another terminal shows its progress live. With a RUN-ID it shows that run's
+		Short: "List recorded operations (backup, prepare, replicate, failover, drill, failback, teardown), or one",
+		Long: `runs lists the stack's recorded operations, newest first, with their phase
+(New, InProgress, Completed, PartiallyFailed, Failed), start, end, duration
+and per-resource results, read from the state store: a run in progress in
+another terminal shows its progress live. With an ID it shows that
+operation's results and, for failover, drill, failback and teardown, its
 steps: phase, start, duration, attempts (above 1 after a crash or failure was
-resumed) and errors. A run still "running" while no process holds the
-stack's lock was interrupted (a crash): run the same operation again to
-resume it.`,
+resumed) and errors. An operation still InProgress while no process holds
+the stack's lock was interrupted (a crash): run it again to resume it.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := ""
@@ -45,28 +47,32 @@ resume it.`,
 			return runRuns(cmd.Context(), app, id, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.kind, "kind", "", "only runs of this kind (failover, drill, failback, teardown)")
+	cmd.Flags().StringVar(&o.kind, "kind", "", "only operations of this kind (backup, prepare, replicate[-setup|-sync|-verify], failover, drill, failback, teardown)")
 	cmd.Flags().IntVar(&o.limit, "limit", 20, "show at most this many runs (0: all)")
 	cmd.Flags().BoolVar(&o.outputs, "outputs", false, "with RUN-ID: also print each step's outputs")
 	return cmd
 }
 
-// runSummary is one line of `runs`.
+// runSummary is one line of `runs`: an operation's record, or a journal
+// written without one (by a version before records, or by a test).
 type runSummary struct {
-	ID      string        `json:"id"`
-	Kind    string        `json:"kind"`
-	Phase   runbook.Phase `json:"phase"`
-	Start   time.Time     `json:"start"`
-	End     time.Time     `json:"end,omitzero"`
-	Seconds float64       `json:"seconds"`
-	Steps   int           `json:"steps"`
-	Done    int           `json:"done"`
-	Failed  int           `json:"failed,omitempty"`
-	Resumes int           `json:"resumes,omitempty"`
-	// Interrupted is set for a run recorded as running while nobody holds
-	// the stack's lock: its process died.
-	Interrupted bool   `json:"interrupted,omitempty"`
-	Error       string `json:"error,omitempty"`
+	ID       string             `json:"id"`
+	Kind     string             `json:"kind"`
+	Phase    operation.Phase    `json:"phase"`
+	Start    time.Time          `json:"start"`
+	End      time.Time          `json:"end,omitzero"`
+	Seconds  float64            `json:"seconds"`
+	Results  []operation.Result `json:"results"`
+	Journals []string           `json:"journals,omitempty"`
+	Steps    int                `json:"steps"`
+	Done     int                `json:"done"`
+	Failed   int                `json:"failed,omitempty"`
+	Resumes  int                `json:"resumes,omitempty"`
+	// Interrupted is set for an operation recorded as in progress while
+	// nobody holds the stack's lock: its process died.
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Errors      []string `json:"errors,omitempty"`
 }
 
 type runsResult struct {
@@ -75,12 +81,14 @@ type runsResult struct {
 	Runs  []runSummary    `json:"runs"`
 }
 
-// runDetail is `runs ID`: the journal, with durations worked out.
+// runDetail is `runs ID`: the operation's record and its (first)
+// journal, with durations worked out.
 type runDetail struct {
 	*runbook.Journal
-	Seconds     float64          `json:"seconds"`
-	Interrupted bool             `json:"interrupted,omitempty"`
-	StepTimes   []stepTimeDetail `json:"step_seconds"`
+	Operation   *operation.Record `json:"operation,omitempty"`
+	Seconds     float64           `json:"seconds"`
+	Interrupted bool              `json:"interrupted,omitempty"`
+	StepTimes   []stepTimeDetail  `json:"step_seconds"`
 }
 
 type stepTimeDetail struct {
@@ -88,12 +96,19 @@ type stepTimeDetail struct {
 	Seconds float64 `json:"seconds"`
 }
 
-func runRuns(ctx context.Context, app *App, id string, o runsOptions) error {
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		return err
+// journalPhase is a runbook phase in the operation's words.
+func journalPhase(p runbook.Phase) operation.Phase {
+	switch p {
+	case runbook.PhasePending, runbook.PhaseRunning:
+		return operation.PhaseInProgress
+	case runbook.PhaseDone:
+		return operation.PhaseCompleted
 	}
-	store, err := app.openState(ctx, cfg)
+	return operation.PhaseFailed
+}
+
+func runRuns(ctx context.Context, app *App, id string, o runsOptions) error {
+	cfg, store, err := app.configState(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,37 +119,104 @@ func runRuns(ctx context.Context, app *App, id string, o runsOptions) error {
 	}
 	now := time.Now()
 	if id != "" {
-		j, err := runbook.Load(ctx, store, id)
-		if errors.Is(err, state.ErrNotFound) {
-			return Exit(ExitFailed, fmt.Errorf("no run %s in %s (see `pilotlight runs`)", id, cfg.State.Path))
-		} else if err != nil {
-			return Exit(ExitFailed, err)
-		}
-		d := runDetail{Journal: j, Seconds: seconds(j.Duration(now)), Interrupted: interrupted(j, lock)}
-		for _, s := range j.Steps {
-			d.StepTimes = append(d.StepTimes, stepTimeDetail{ID: s.ID, Seconds: seconds(s.Duration(now))})
-		}
-		return app.Print(d, func(w io.Writer) { printRun(w, d, o.outputs, now) })
+		return runDetailOf(ctx, app, store, cfg.State.Path, id, lock, o, now)
+	}
+	recs, err := operation.List(ctx, store, cfg.Stack)
+	if err != nil {
+		return Exit(ExitFailed, err)
 	}
 	all, err := runbook.List(ctx, store, cfg.Stack)
 	if err != nil {
 		return Exit(ExitFailed, err)
 	}
-	res := runsResult{Stack: cfg.Stack, Lock: lock, Runs: []runSummary{}}
+	journals := map[string]*runbook.Journal{}
 	for _, j := range all {
-		if o.kind != "" && j.Kind != o.kind {
+		journals[j.ID] = j
+	}
+	var list []runSummary
+	owned := map[string]bool{}
+	for _, r := range recs {
+		sum := runSummary{ID: r.ID, Kind: string(r.Kind), Phase: r.Phase, Start: r.Start, End: r.End,
+			Seconds: seconds(r.Duration(now)), Results: r.Results, Journals: r.Journals, Errors: r.Errors,
+			Steps: len(r.Results), Done: r.Count(operation.PhaseCompleted), Failed: r.Count(operation.PhaseFailed)}
+		for i, jid := range r.Journals {
+			owned[jid] = true
+			if j := journals[jid]; j != nil && i == 0 && r.Phase == operation.PhaseInProgress {
+				// A live run: its journal knows how far it has got.
+				sum.Steps, sum.Done, sum.Failed = len(j.Steps), j.Count(runbook.PhaseDone), j.Count(runbook.PhaseFailed)
+			}
+			if j := journals[jid]; j != nil {
+				sum.Resumes += j.Resumes
+			}
+		}
+		sum.Interrupted = r.Phase == operation.PhaseInProgress && r.Kind.Locked() &&
+			(lock == nil || lock.Started.After(r.Start.Add(time.Second)))
+		if len(r.Errors) > 0 {
+			sum.Error = r.Errors[len(r.Errors)-1]
+		}
+		list = append(list, sum)
+	}
+	for _, j := range all {
+		if owned[j.ID] {
+			continue
+		}
+		list = append(list, runSummary{
+			ID: j.ID, Kind: j.Kind, Phase: journalPhase(j.Phase), Start: j.Start, End: j.End, Seconds: seconds(j.Duration(now)),
+			Results: []operation.Result{}, Journals: []string{j.ID},
+			Steps: len(j.Steps), Done: j.Count(runbook.PhaseDone), Failed: j.Count(runbook.PhaseFailed),
+			Resumes: j.Resumes, Interrupted: interrupted(j, lock), Error: j.Error,
+		})
+	}
+	sort.SliceStable(list, func(a, b int) bool {
+		if !list[a].Start.Equal(list[b].Start) {
+			return list[a].Start.After(list[b].Start)
+		}
+		return list[a].ID > list[b].ID
+	})
+	res := runsResult{Stack: cfg.Stack, Lock: lock, Runs: []runSummary{}}
+	for _, r := range list {
+		if !operation.Matches(r.Kind, o.kind) {
 			continue
 		}
 		if o.limit > 0 && len(res.Runs) == o.limit {
 			break
 		}
-		res.Runs = append(res.Runs, runSummary{
-			ID: j.ID, Kind: j.Kind, Phase: j.Phase, Start: j.Start, End: j.End, Seconds: seconds(j.Duration(now)),
-			Steps: len(j.Steps), Done: j.Count(runbook.PhaseDone), Failed: j.Count(runbook.PhaseFailed),
-			Resumes: j.Resumes, Interrupted: interrupted(j, lock), Error: j.Error,
-		})
+		res.Runs = append(res.Runs, r)
 	}
 	return app.Print(res, func(w io.Writer) { printRuns(w, res) })
+}
+
+// runDetailOf shows one operation, by its record's id or a journal's.
+func runDetailOf(ctx context.Context, app *App, store state.Store, statePath, id string, lock *state.LockInfo, o runsOptions, now time.Time) error {
+	var d runDetail
+	rec, err := operation.Load(ctx, store, id)
+	switch {
+	case err == nil:
+		d.Operation = rec
+		d.Seconds = seconds(rec.Duration(now))
+		d.Interrupted = rec.Phase == operation.PhaseInProgress && rec.Kind.Locked() && lock == nil
+		if len(rec.Journals) > 0 {
+			id = rec.Journals[0]
+		} else {
+			return app.Print(d, func(w io.Writer) { printRun(w, d, o.outputs, now) })
+		}
+	case !errors.Is(err, state.ErrNotFound):
+		return Exit(ExitFailed, err)
+	}
+	j, err := runbook.Load(ctx, store, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return Exit(ExitFailed, fmt.Errorf("no run %s in %s (see `pilotlight runs`)", id, statePath))
+	} else if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	d.Journal = j
+	if d.Operation == nil {
+		d.Seconds, d.Interrupted = seconds(j.Duration(now)), interrupted(j, lock)
+	}
+	for _, s := range j.Steps {
+		d.StepTimes = append(d.StepTimes, stepTimeDetail{ID: s.ID, Seconds: seconds(s.Duration(now))})
+	}
+	return app.Print(d, func(w io.Writer) { printRun(w, d, o.outputs, now) })
 }
 
 // interrupted: the journal says running but no process holds the lock it
@@ -177,7 +259,7 @@ func printRuns(w io.Writer, res runsResult) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tKIND\tPHASE\tSTARTED\tENDED\tDURATION\tSTEPS")
+	fmt.Fprintln(tw, "RUN\tKIND\tPHASE\tSTARTED\tENDED\tDURATION\tRESULTS")
 	for _, r := range res.Runs {
 		phase := string(r.Phase)
 		if r.Interrupted {
@@ -197,6 +279,33 @@ func printRuns(w io.Writer, res runsResult) {
 }
 
 func printRun(w io.Writer, d runDetail, outputs bool, now time.Time) {
+	if r := d.Operation; r != nil {
+		phase := string(r.Phase)
+		if d.Interrupted {
+			phase += " (interrupted: no process holds the lock; run the operation again to resume)"
+		}
+		fmt.Fprintf(w, "%s %s of %s: %s\n", r.Kind, r.ID, r.Stack, phase)
+		fmt.Fprintf(w, "  started %s, ended %s, took %s\n", fmtTime(r.Start), fmtTime(r.End), fmtDuration(r.Duration(now)))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RESOURCE\tKIND\tPHASE\tDETAIL")
+		for _, x := range r.Results {
+			detail := x.Detail
+			if x.Error != "" {
+				detail = strings.TrimSpace(detail + " " + x.Error)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Resource, x.Kind, x.Phase, detail)
+		}
+		tw.Flush()
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "  error: %s\n", e)
+		}
+		if r.Report != "" {
+			fmt.Fprintf(w, "  report: state %s\n", r.Report)
+		}
+		if d.Journal == nil {
+			return
+		}
+	}
 	j := d.Journal
 	phase := string(j.Phase)
 	if d.Interrupted {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/state"
@@ -64,7 +65,7 @@ func TestRunsVerb(t *testing.T) {
 	}
 	code, out, _ = run(t, "runs", "--config", cfgPath, "-o", "json", "--kind", "drill")
 	var res runsResult
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Runs) != 1 || res.Runs[0].ID != done.ID || res.Runs[0].Phase != runbook.PhaseDone {
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Runs) != 1 || res.Runs[0].ID != done.ID || res.Runs[0].Phase != operation.PhaseCompleted {
 		t.Fatalf("json list: %d %s", code, out)
 	}
 
@@ -100,7 +101,7 @@ func TestRunsShowsInterruptedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, _ := run(t, "runs", "--config", cfgPath)
-	if code != 0 || !strings.Contains(out, "running (interrupted)") {
+	if code != 0 || !strings.Contains(out, "InProgress (interrupted)") {
 		t.Fatalf("%d\n%s", code, out)
 	}
 }
@@ -139,6 +140,14 @@ func TestUnlockVerb(t *testing.T) {
 	}
 }
 
+// withLock is how a verb holds the lock: operation.WithLock, with the
+// CLI's exit codes.
+func (a *App) withLock(ctx context.Context, cfg *spec.Config, store state.Store, op, forceUnlock string, fn func() error) error {
+	return opExit(operation.WithLock(ctx, store, cfg.Stack, op, forceUnlock, a.Log, fn))
+}
+
+// TestWithLock: a held lock exits 3 naming its holder, Ctrl-C still
+// releases the lock, and --force-unlock takes over only the named lock.
 func TestWithLock(t *testing.T) {
 	_, cfg, store := lockFixture(t)
 	ctx := context.Background()

@@ -41,11 +41,7 @@ type unlockResult struct {
 }
 
 func runUnlock(ctx context.Context, app *App, lockID string, dryRun bool) error {
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		return err
-	}
-	store, err := app.openState(ctx, cfg)
+	cfg, store, err := app.configState(ctx)
 	if err != nil {
 		return err
 	}

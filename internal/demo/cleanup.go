@@ -11,12 +11,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
-	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -333,7 +331,7 @@ func cleanPoints(ctx context.Context, env *awsenv.Env, c *clients, stack string,
 		res.record("DB snapshots in "+c.region, "DescribeDBSnapshots", err)
 	} else {
 		for _, s := range snaps.DBSnapshots {
-			if !tags.Managed(rdsTags(s.TagList), stack) {
+			if !tags.Managed(tags.FromRDS(s.TagList), stack) {
 				continue
 			}
 			_, err := c.rds.DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: s.DBSnapshotIdentifier})
@@ -346,7 +344,7 @@ func cleanPoints(ctx context.Context, env *awsenv.Env, c *clients, stack string,
 		return
 	}
 	for _, im := range imgs.Images {
-		if !tags.Managed(ec2Tags(im.Tags), stack) {
+		if !tags.Managed(tags.FromEC2(im.Tags), stack) {
 			continue
 		}
 		_, err := c.ec2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: im.ImageId})
@@ -371,26 +369,10 @@ func cleanPoints(ctx context.Context, env *awsenv.Env, c *clients, stack string,
 	}
 	for _, s := range ebs.Snapshots {
 		// moto does not filter by owner (MOTO.md): check it here.
-		if aws.ToString(s.OwnerId) != acct || !tags.Managed(ec2Tags(s.Tags), stack) {
+		if aws.ToString(s.OwnerId) != acct || !tags.Managed(tags.FromEC2(s.Tags), stack) {
 			continue
 		}
 		_, err := c.ec2.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: s.SnapshotId})
 		res.record("snapshot "+aws.ToString(s.SnapshotId)+" in "+c.region, "DeleteSnapshot", err)
 	}
-}
-
-func rdsTags(tl []rdstypes.Tag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tl {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
-
-func ec2Tags(tl []ec2types.Tag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tl {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }

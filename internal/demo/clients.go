@@ -167,7 +167,7 @@ func newClients(env *awsenv.Env, region string) *clients {
 		asg:    autoscaling.NewFromConfig(cfg),
 		iam:    iam.NewFromConfig(cfg),
 		r53:    route53.NewFromConfig(cfg),
-		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = env.EndpointOverridden() }),
+		s3:     env.S3(region, 0),
 		ssm:    ssm.NewFromConfig(cfg),
 	}
 }

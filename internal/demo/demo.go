@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/report"
@@ -294,7 +295,7 @@ func (d *demo) warnUpsert() {
 func (d *demo) protect(ctx context.Context) {
 	cfg := d.cfg
 	d.step("prepare the DR region", "pilotlight prepare", func() (string, error) {
-		res, err := recovery.Prepare(ctx, cfg, d.env)
+		res, _, err := operation.Prepare(ctx, d.deps(), cfg, d.env)
 		if err != nil {
 			return "", err
 		}
@@ -303,32 +304,33 @@ func (d *demo) protect(ctx context.Context) {
 	})
 	d.step("replicate setup", "pilotlight replicate setup", func() (string, error) {
 		var parts []string
-		for _, b := range cfg.Protect.Buckets {
-			res, err := s3sync.Setup(ctx, d.env, cfg, b, false)
-			if err != nil {
-				return "", err
-			}
+		results, errs, _ := operation.ReplicateSetup(ctx, d.deps(), cfg, d.env, cfg.Protect.Buckets, false)
+		if err := errors.Join(errs...); err != nil {
+			return "", err
+		}
+		for _, res := range results {
 			parts = append(parts, fmt.Sprintf("%s -> %s (%d changes, role %s)", res.Source, res.Replica, len(res.Changed), res.RoleARN))
 		}
 		return strings.Join(parts, "; "), nil
 	})
 	d.step("replicate sync (back-fill what replication does not copy)", "pilotlight replicate sync", func() (string, error) {
 		var parts []string
-		for _, b := range cfg.Protect.Buckets {
-			res, err := s3sync.Sync(ctx, d.env, cfg, b, s3sync.SyncOptions{Workers: 32, Log: d.opts.Log})
-			if err != nil {
-				return "", err
-			}
+		results, errs, _ := operation.ReplicateSync(ctx, d.deps(), cfg, d.env, cfg.Protect.Buckets, s3sync.SyncOptions{Workers: 32, Log: d.opts.Log})
+		if err := errors.Join(errs...); err != nil {
+			return "", err
+		}
+		for _, res := range results {
 			parts = append(parts, fmt.Sprintf("copied %d objects (%s) to %s in %s", res.Copied, sizeText(res.Bytes), res.Dest, res.Duration.Round(time.Millisecond)))
 		}
 		return strings.Join(parts, "; "), nil
 	})
 	d.step("replicate verify", "pilotlight replicate verify", func() (string, error) {
 		var parts []string
-		for _, b := range cfg.Protect.Buckets {
-			res, err := s3sync.VerifyWith(ctx, d.env, cfg, b, s3sync.VerifyOptions{Log: d.opts.Log})
-			if err != nil {
-				return "", err
+		results, errs, _ := operation.ReplicateVerify(ctx, d.deps(), cfg, d.env, cfg.Protect.Buckets, s3sync.VerifyOptions{Log: d.opts.Log})
+		for i, b := range cfg.Protect.Buckets {
+			res := results[i]
+			if res == nil {
+				return "", errs[i]
 			}
 			d.check("replica "+b.Replica+" converged before the outage", res.Converged, "%d source objects, %d replica objects, %d missing, %d different",
 				res.SourceObjects, res.ReplicaObjects, res.MissingCount, res.DifferentCount)
@@ -337,7 +339,7 @@ func (d *demo) protect(ctx context.Context) {
 		return strings.Join(parts, "; "), nil
 	})
 	d.step("backup: one protect cycle", "pilotlight backup", func() (string, error) {
-		rep, err := points.Backup(ctx, d.env, cfg, points.BackupOptions{Log: d.opts.Log})
+		rep, _, err := operation.Backup(ctx, d.deps(), cfg, d.env, points.BackupOptions{Log: d.opts.Log})
 		if rep == nil {
 			return "", err
 		}
@@ -365,62 +367,58 @@ func (d *demo) outage(ctx context.Context) {
 		d.proxy.ResetCalls()
 		return fmt.Sprintf("the fault proxy drops every connection to %s, and to Route 53's control plane, which lives there", primary), nil
 	})
-	r := recovery.New(cfg, d.env, recovery.Options{Kind: recovery.KindFailover, Log: d.opts.Log})
-	var journal *runbook.Journal
+	var out *operation.Outcome
 	d.step("failover to "+dr, "pilotlight failover --yes", func() (string, error) {
-		g, err := r.Graph()
-		if err != nil {
+		var err error
+		out, err = operation.Recover(ctx, d.deps(), cfg, d.env, operation.KindFailover, operation.RecoverOptions{
+			GraphOptions: operation.GraphOptions{Parallelism: 8, Events: runbook.NewProgress(indent(d.opts.Progress, d.opts.JSON), d.opts.JSON, false)},
+		})
+		if out == nil || out.Journal == nil {
 			return "", err
 		}
-		release, err := d.store.Lock(ctx, cfg.Stack, recovery.KindFailover)
-		if err != nil {
-			return "", err
-		}
-		defer func() { _ = release(context.WithoutCancel(ctx)) }()
-		runner := &runbook.Runner{Store: d.store, Parallelism: 8, Log: d.opts.Log,
-			Events: runbook.NewProgress(indent(d.opts.Progress, d.opts.JSON), d.opts.JSON, false)}
-		j, runErr := runner.Run(ctx, g, cfg.Stack, recovery.KindFailover, nil)
-		journal = j
-		if j == nil {
-			return "", runErr
-		}
-		d.check("failover finished", runErr == nil && j.Phase == runbook.PhaseDone, "run %s: %s", j.ID, j.Phase)
-		return fmt.Sprintf("run %s: %s", j.ID, j.Phase), runErr
+		j := out.Journal
+		d.check("failover finished", err == nil && j.Phase == runbook.PhaseDone, "run %s: %s", j.ID, j.Phase)
+		return fmt.Sprintf("run %s: %s", j.ID, j.Phase), err
 	})
-	if journal == nil {
+	if out == nil || out.Journal == nil {
 		d.step("verify the DR stack (what a drill verifies)", "pilotlight drill", nil) // recorded as skipped
 		return
 	}
 	d.step("verify the DR stack (what a drill verifies)", "pilotlight drill", func() (string, error) {
-		checks := r.Verify(ctx, journal, journal.Start)
-		calls := d.proxy.Calls()
-		var toPrimary []string
-		for _, c := range calls {
-			if c.Region == primary {
-				toPrimary = append(toPrimary, c.Service+" "+c.Action)
+		noPrimary := func() []report.Check {
+			calls := d.proxy.Calls()
+			var toPrimary []string
+			for _, c := range calls {
+				if c.Region == primary {
+					toPrimary = append(toPrimary, c.Service+" "+c.Action)
+				}
 			}
+			return []report.Check{{
+				Name: "failover and checks called nothing in " + primary, Pass: len(toPrimary) == 0,
+				Detail: strings.TrimSpace(fmt.Sprintf("%d calls seen by the proxy, %d of them to %s %s", len(calls), len(toPrimary), primary, strings.Join(first(toPrimary, 5), ", "))),
+			}}
 		}
-		checks = append(checks, report.Check{
-			Name: "failover and checks called nothing in " + primary, Pass: len(toPrimary) == 0,
-			Detail: strings.TrimSpace(fmt.Sprintf("%d calls seen by the proxy, %d of them to %s %s", len(calls), len(toPrimary), primary, strings.Join(first(toPrimary, 5), ", "))),
-		})
+		note := fmt.Sprintf("pilotlight demo: %s was made unreachable by the fault proxy before the failover; AWS was emulated by moto_server at %s.", primary, d.res.Endpoint)
+		if err := operation.VerifyFailover(ctx, d.deps(), cfg, d.env, out, noPrimary, note); err != nil {
+			return "", err
+		}
 		failed := 0
-		for _, c := range checks {
+		for _, c := range out.Stored.Checks {
 			d.check(c.Name, c.Pass, "%s", c.Detail)
 			if !c.Pass {
 				failed++
 			}
 		}
-		rep := r.BuildReport(journal)
-		d.res.Report = rep
-		doc := rep.Document(checks)
-		doc.Notes = append(doc.Notes, fmt.Sprintf("pilotlight demo: %s was made unreachable by the fault proxy before the failover; AWS was emulated by moto_server at %s.", primary, d.res.Endpoint))
-		path, err := d.saveReport(ctx, rep, checks, doc)
-		if err != nil {
+		d.res.Report = out.Stored.Report
+		path := filepath.Join(d.cfg.RelPath(d.cfg.State.Path), "reports", out.Journal.ID+".html")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, out.HTML, 0o600); err != nil {
 			return "", err
 		}
 		d.res.ReportHTML = path
-		return fmt.Sprintf("%d checks, %d failed", len(checks), failed), nil
+		return fmt.Sprintf("%d checks, %d failed", len(out.Stored.Checks), failed), nil
 	})
 	if rep := d.res.Report; rep != nil {
 		d.say("RTO %s: from the failover's start until the DR stack served (on the emulator every resource is ready at once; on AWS the database restore dominates)",
@@ -432,35 +430,6 @@ func (d *demo) outage(ctx context.Context) {
 			d.say("report: %s", d.res.ReportHTML)
 		}
 	}
-}
-
-// saveReport stores the report in the state, as `failover` and `drill`
-// do, and writes the HTML beside the state for a person to open.
-func (d *demo) saveReport(ctx context.Context, rep *recovery.Report, checks []report.Check, doc *report.Document) (string, error) {
-	data, err := json.MarshalIndent(struct {
-		Report *recovery.Report `json:"report"`
-		Checks []report.Check   `json:"checks"`
-		Passed bool             `json:"passed"`
-	}{rep, checks, doc.Passed()}, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	var html bytes.Buffer
-	if err := report.HTML(&html, doc); err != nil {
-		return "", err
-	}
-	key := "reports/" + rep.RunID + "/report"
-	if err := d.store.Put(ctx, key+".json", data); err != nil {
-		return "", err
-	}
-	if err := d.store.Put(ctx, key+".html", html.Bytes()); err != nil {
-		return "", err
-	}
-	path := filepath.Join(d.cfg.RelPath(d.cfg.State.Path), "reports", rep.RunID+".html")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", err
-	}
-	return path, os.WriteFile(path, html.Bytes(), 0o600)
 }
 
 // finish tears down what pilotlight made and, on an emulator the user
@@ -536,21 +505,15 @@ func (d *demo) finish(ctx context.Context, prod *Production) {
 // deletions the emulator does not implement.
 func (d *demo) teardown(ctx context.Context) (string, error) {
 	cfg := d.cfg
-	r := recovery.New(cfg, d.env, recovery.Options{Kind: recovery.KindFailover, Log: d.opts.Log})
-	g, err := r.TeardownGraph(recovery.TeardownOptions{Network: true, SkipFinalSnapshot: true, Force: true})
-	if err != nil {
-		return "", err
-	}
-	release, err := d.store.Lock(ctx, cfg.Stack, "teardown")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = release(ctx) }()
-	runner := &runbook.Runner{Store: d.store, Log: d.opts.Log, Events: runbook.NewProgress(indent(d.opts.Progress, d.opts.JSON), d.opts.JSON, false)}
-	j, runErr := runner.Run(ctx, g, cfg.Stack, "teardown-"+recovery.KindFailover, nil)
-	if j == nil {
+	out, runErr := operation.Teardown(ctx, d.deps(), cfg, d.env, operation.TeardownOptions{
+		Of:              operation.KindFailover,
+		TeardownOptions: recovery.TeardownOptions{Network: true, SkipFinalSnapshot: true, Force: true},
+		GraphOptions:    operation.GraphOptions{Events: runbook.NewProgress(indent(d.opts.Progress, d.opts.JSON), d.opts.JSON, false)},
+	})
+	if out == nil || out.Journal == nil {
 		return "", runErr
 	}
+	j := out.Journal
 	var deleted, problems, gapped []string
 	gaps := d.unsupportedActions()
 	for _, s := range j.Steps {
@@ -579,6 +542,12 @@ func (d *demo) teardown(ctx context.Context) (string, error) {
 		return detail, errors.New(strings.Join(problems, "; "))
 	}
 	return detail, nil
+}
+
+// deps is what the demo's operations need: they run exactly as the CLI's
+// verbs do, recorded in the demo's own state.
+func (d *demo) deps() operation.Deps {
+	return operation.Deps{Store: d.store, Stack: d.cfg.Stack, Log: d.opts.Log}
 }
 
 // emulatorGaps maps what teardown says it could not delete to the API

@@ -58,6 +58,7 @@ func TestDemoCommand(t *testing.T) {
 			t.Errorf("progress lacks %q", want)
 		}
 	}
+	demoRanTheVerbs(t, dir)
 	for _, want := range []string{"RTO ", "RPO wordpress-db", "PASS failover and checks called nothing in cn-northwest-1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q", want)
@@ -155,5 +156,63 @@ func TestDemoDryRun(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "pilotlight failover --yes") {
 		t.Fatalf("plan: %s", stdout.String())
+	}
+}
+
+// demoRanTheVerbs: the demo ran the verbs' own operations, so its state
+// holds their records, as after the commands themselves, and the
+// failover's report renders as HTML.
+func demoRanTheVerbs(t *testing.T, dir string) {
+	t.Helper()
+	cfg := dir + "/pilotlight.yaml"
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"runs", "--config", cfg, "-o", "json", "--limit", "0"}, &stdout, &stderr); code != cli.ExitOK {
+		t.Fatalf("runs: %d %s", code, stderr.String())
+	}
+	var runs struct {
+		Runs []struct {
+			ID    string `json:"id"`
+			Kind  string `json:"kind"`
+			Phase string `json:"phase"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &runs); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	failover := ""
+	for _, r := range runs.Runs {
+		kinds[r.Kind] = r.Phase
+		if r.Kind == "failover" {
+			failover = r.ID
+		}
+	}
+	for _, k := range []string{"prepare", "replicate-setup", "replicate-sync", "replicate-verify", "backup", "failover", "teardown"} {
+		if kinds[k] == "" {
+			t.Errorf("the demo's state has no %s record: %v", k, kinds)
+		}
+	}
+	if kinds["failover"] != "Completed" {
+		t.Errorf("failover recorded as %q", kinds["failover"])
+	}
+	stdout.Reset()
+	if code := cli.Run(context.Background(), []string{"runs", "--config", cfg, failover, "-o", "json"}, &stdout, &stderr); code != cli.ExitOK {
+		t.Fatalf("runs %s: %d %s", failover, code, stderr.String())
+	}
+	var detail struct {
+		ID        string `json:"id"`
+		Operation struct {
+			Report string `json:"report"`
+		} `json:"operation"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &detail); err != nil || detail.Operation.Report == "" {
+		t.Fatalf("the failover names no report: %v %s", err, stdout.String())
+	}
+	html := dir + "/failover.html"
+	if code := cli.Run(context.Background(), []string{"reports", "--config", cfg, detail.ID, "--html", html}, &stdout, &stderr); code != cli.ExitOK {
+		t.Fatalf("reports --html: %d %s", code, stderr.String())
+	}
+	if page, err := os.ReadFile(html); err != nil || !bytes.Contains(page, []byte("<svg")) {
+		t.Fatalf("failover HTML report: %v", err)
 	}
 }

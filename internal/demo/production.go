@@ -32,6 +32,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
 // AMI is the image production's instances run. moto's RunInstances takes
@@ -147,12 +148,14 @@ type builder struct {
 	p   *Production
 }
 
+// nameTags are what the seed's terraform puts on production: Name,
+// Environment, and extra key, value pairs.
 func nameTags(kind ec2types.ResourceType, name string, extra ...string) []ec2types.TagSpecification {
-	t := []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String(name)}, {Key: aws.String("Environment"), Value: aws.String("production")}}
+	m := map[string]string{"Name": name, "Environment": "production"}
 	for i := 0; i+1 < len(extra); i += 2 {
-		t = append(t, ec2types.Tag{Key: aws.String(extra[i]), Value: aws.String(extra[i+1])})
+		m[extra[i]] = extra[i+1]
 	}
-	return []ec2types.TagSpecification{{ResourceType: kind, Tags: t}}
+	return tags.EC2Spec(kind, m)
 }
 
 func (b *builder) network(ctx context.Context) error {

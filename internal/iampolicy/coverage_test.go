@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,14 +18,21 @@ import (
 // op is one AWS API operation some package's SDK interface declares.
 type op struct{ pkg, service, name string }
 
-// sdkOps parses the non-test Go files of dir and returns every method of
+// sdkOps parses the non-test Go files under dir (its sub-packages too, so
+// a package split into folders is still read whole) and returns every method of
 // every interface whose request parameter is *<sdk service>.<Op>Input: the
 // "small interfaces over SDK clients" each package declares are exactly the
 // operations it can call.
 func sdkOps(t *testing.T, dir string) []op {
 	t.Helper()
 	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +119,26 @@ var implied = map[string]string{
 
 // packageVerbs says which verbs' policies must cover a package's calls.
 var packageVerbs = map[string][]string{
-	"points":   {Backup},
-	"s3sync":   {Replicate, Prepare, Failover},
-	"recovery": {Prepare, Failover},
-	"state":    {Backup}, // the state grants come with every verb
-	"deploy":   {Deploy},
-	"discover": {Init},
+	"points":    {Backup},
+	"s3sync":    {Replicate, Prepare, Failover},
+	"recovery":  {Prepare, Failover},
+	"state":     {Backup}, // the state grants come with every verb
+	"deploy":    {Deploy},
+	"discover":  {Init},
+	"readiness": {Prepare, Failover}, // status reads the rule prepare set up, and the DR network
+	"cost":      {Backup, Replicate}, // cost measures points and replicas
+	"serve":     {Backup, Replicate}, // the scheduled cycles
+}
+
+// packageDir is where pkg lives; a package that is gone (renamed, moved)
+// fails the test rather than silently leaving its calls unchecked.
+func packageDir(t *testing.T, pkg string) string {
+	t.Helper()
+	dir := filepath.Join("..", pkg)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("package %s is in packageVerbs but %s is missing: update packageVerbs (%v)", pkg, dir, err)
+	}
+	return dir
 }
 
 // coverageConfig is the example stack with every feature that adds
@@ -133,11 +155,7 @@ func TestEveryDeclaredCallIsGranted(t *testing.T) {
 	cfg := coverageConfig(t)
 	seen := 0
 	for pkg, verbs := range packageVerbs {
-		dir := filepath.Join("..", pkg)
-		if _, err := os.Stat(dir); err != nil {
-			t.Logf("package %s not present yet: skipped", pkg)
-			continue
-		}
+		dir := packageDir(t, pkg)
 		doc, err := For(cfg, "123456789012", verbs...)
 		if err != nil {
 			t.Fatal(err)
@@ -160,11 +178,7 @@ func TestNothingBeyond(t *testing.T) {
 	cfg := coverageConfig(t)
 	declared := map[string]bool{}
 	for pkg := range packageVerbs {
-		dir := filepath.Join("..", pkg)
-		if _, err := os.Stat(dir); err != nil {
-			continue
-		}
-		for _, o := range sdkOps(t, dir) {
+		for _, o := range sdkOps(t, packageDir(t, pkg)) {
 			for _, a := range Required(o.service, o.name) {
 				declared[a] = true
 			}

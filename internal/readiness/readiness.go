@@ -7,19 +7,17 @@ package readiness
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
@@ -43,10 +41,6 @@ type Status struct {
 	At       time.Time `json:"at"`
 	Checks   []Check   `json:"checks"`
 	Warnings []string  `json:"warnings,omitempty"`
-}
-
-type kmsAPI interface {
-	DescribeKey(context.Context, *kms.DescribeKeyInput, ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 }
 
 type replicationAPI interface {
@@ -73,7 +67,7 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 			keyCheck(ctx, k, cfg.DR.Region, im.Name, im.DRKMSKey, add)
 		}
 	}
-	src := s3.NewFromConfig(env.For(cfg.Primary.Region), func(o *s3.Options) { o.UsePathStyle = env.EndpointOverridden() })
+	src := env.S3(cfg.Primary.Region, 0)
 	for _, b := range cfg.Protect.Buckets {
 		replicationCheck(ctx, src, b, add)
 		verifyCheck(ctx, store, b, now, add)
@@ -103,30 +97,27 @@ func pointCheck(ctx context.Context, env *awsenv.Env, cfg *spec.Config, resource
 	}
 	add(resource, "DR copy present", true, "%s", p.ID)
 	age := now.Sub(p.Created).Round(time.Second)
-	if age <= target {
+	if !points.OverRPO(age, target) {
 		add(resource, "RPO within target", true, "newest DR copy is %s old, target %s", age, target)
 		return
 	}
 	add(resource, "RPO within target", false, "newest DR copy is %s old: %s over the %s target", age, (age - target).Round(time.Second), target)
 }
 
-func keyCheck(ctx context.Context, k kmsAPI, region, resource, key string, add func(string, string, bool, string, ...any)) {
-	out, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
-	var nf *kmstypes.NotFoundException
-	switch {
-	case errors.As(err, &nf):
-		add(resource, "DR KMS key usable", false, "%s does not exist in %s", key, region)
-	case err != nil:
-		add(resource, "DR KMS key usable", false, "describe %s in %s: %v", key, region, err)
-	case out.KeyMetadata == nil || !out.KeyMetadata.Enabled || out.KeyMetadata.KeyState != kmstypes.KeyStateEnabled:
-		state := kmstypes.KeyState("unknown")
-		if out.KeyMetadata != nil {
-			state = out.KeyMetadata.KeyState
-		}
-		add(resource, "DR KMS key usable", false, "%s in %s is %s", key, region, state)
-	default:
-		add(resource, "DR KMS key usable", true, "%s enabled in %s", key, region)
+func keyCheck(ctx context.Context, k points.KeyDescriber, region, resource, key string, add func(string, string, bool, string, ...any)) {
+	arn, err := points.ResolveDRKey(ctx, k, key, region)
+	if err != nil {
+		add(resource, "DR KMS key usable", false, "%v", err)
+		return
 	}
+	add(resource, "DR KMS key usable", true, "%s enabled in %s", orKey(arn, key), region)
+}
+
+func orKey(arn, key string) string {
+	if arn == "" {
+		return key
+	}
+	return arn
 }
 
 func replicationCheck(ctx context.Context, src replicationAPI, b spec.Bucket, add func(string, string, bool, string, ...any)) {
@@ -144,14 +135,11 @@ func replicationCheck(ctx context.Context, src replicationAPI, b spec.Bucket, ad
 	add(b.Name, "replication rule enabled", false, "no enabled rule on %s replicates to %s", b.Source, b.Replica)
 }
 
-// verifyKey is where serve and `replicate verify` record the last result.
-func verifyKey(bucket string) string { return "verify/" + bucket + ".json" }
-
 func verifyCheck(ctx context.Context, store state.Store, b spec.Bucket, now time.Time, add func(string, string, bool, string, ...any)) {
 	if store == nil {
 		return
 	}
-	data, err := store.Get(ctx, verifyKey(b.Name))
+	data, err := store.Get(ctx, operation.VerifyKey(b.Name))
 	if err != nil {
 		add(b.Name, "last verify converged", false, "no verify recorded (run `pilotlight replicate verify` or `pilotlight serve`)")
 		return
@@ -169,28 +157,14 @@ func drillCheck(ctx context.Context, store state.Store, add func(string, string,
 	if store == nil {
 		return
 	}
-	keys, err := store.List(ctx, "reports/drill-")
-	if err != nil || len(keys) == 0 {
+	ids, err := operation.ReportIDs(ctx, store, operation.KindDrill)
+	if err != nil || len(ids) == 0 {
 		add("drill", "last drill passed", false, "no drill recorded: rehearse with `pilotlight drill`")
 		return
 	}
-	sort.Strings(keys)
-	for i := len(keys) - 1; i >= 0; i-- {
-		if !strings.HasSuffix(keys[i], "/report.json") {
-			continue
-		}
-		data, err := store.Get(ctx, keys[i])
+	for i := len(ids) - 1; i >= 0; i-- {
+		d, err := operation.LoadReport(ctx, store, ids[i])
 		if err != nil {
-			continue
-		}
-		var d struct {
-			Passed bool `json:"passed"`
-			Report struct {
-				RunID string    `json:"run_id"`
-				Start time.Time `json:"start"`
-			} `json:"report"`
-		}
-		if json.Unmarshal(data, &d) != nil {
 			continue
 		}
 		add("drill", "last drill passed", d.Passed, "%s on %s", d.Report.RunID, d.Report.Start.UTC().Format(time.RFC3339))

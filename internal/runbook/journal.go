@@ -101,8 +101,13 @@ func (j *Journal) Count(p Phase) int {
 	return n
 }
 
+// keyPrefix is where journals live in the store. The rest of the key
+// layout is internal/operation's; journals are spelled here because
+// operation builds on runbook, not the other way round.
+const keyPrefix = "runs/"
+
 // Key is where run id's journal lives in the store.
-func Key(runID string) string { return "runs/" + runID + ".json" }
+func Key(runID string) string { return keyPrefix + runID + ".json" }
 
 // newRunID is kind, UTC time and a random suffix: it sorts by time within
 // a kind, and is short, since steps derive resource names from it.
@@ -127,7 +132,7 @@ func Load(ctx context.Context, s state.Store, runID string) (*Journal, error) {
 
 // List returns the journals of stack (all stacks if empty), newest first.
 func List(ctx context.Context, s state.Store, stack string) ([]*Journal, error) {
-	return list(ctx, s, "runs/", stack)
+	return list(ctx, s, keyPrefix, stack)
 }
 
 func list(ctx context.Context, s state.Store, prefix, stack string) ([]*Journal, error) {
@@ -140,7 +145,7 @@ func list(ctx context.Context, s state.Store, prefix, stack string) ([]*Journal,
 		if !strings.HasSuffix(k, ".json") {
 			continue
 		}
-		j, err := Load(ctx, s, strings.TrimSuffix(strings.TrimPrefix(k, "runs/"), ".json"))
+		j, err := Load(ctx, s, strings.TrimSuffix(strings.TrimPrefix(k, keyPrefix), ".json"))
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +166,7 @@ func list(ctx context.Context, s state.Store, prefix, stack string) ([]*Journal,
 // nor abandoned (a crashed, failed or cancelled one), or nil when none.
 func Unfinished(ctx context.Context, s state.Store, stack, kind string) (*Journal, error) {
 	// Run ids start with their kind, so only that kind's journals are read.
-	all, err := list(ctx, s, "runs/"+kind+"-", stack)
+	all, err := list(ctx, s, keyPrefix+kind+"-", stack)
 	if err != nil {
 		return nil, err
 	}

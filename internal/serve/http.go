@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pilotlight/pilotlight/internal/points"
 )
 
 // Handler serves /metrics (Prometheus text format), /healthz and the
@@ -73,7 +75,7 @@ func (d *Daemon) rows() []Row {
 			Next: st.Next, Last: st.Last, TargetRPO: j.TargetRPO, LastResult: "never run"}
 		if age, ok := d.metrics.drAge.age(j.Resource, j.Kind); ok {
 			r.NewestDR, r.HasDR = age, true
-			r.Late = j.TargetRPO > 0 && age > j.TargetRPO
+			r.Late = points.OverRPO(age, j.TargetRPO)
 		}
 		if st.Last != nil {
 			switch {

@@ -9,6 +9,7 @@ package serve
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/schedule"
@@ -63,8 +64,11 @@ func Jobs(cfg *spec.Config, loc *time.Location) ([]Job, error) {
 	return out, nil
 }
 
-// Select keeps the jobs named in only (all when only is empty); an unknown
-// name is an error naming the known ones.
+// Select keeps the jobs named in only, with spec.Config.Select's
+// semantics: all when only is empty, otherwise the named ones once each in
+// the order given, and every unknown name in one error naming the known
+// ones. It works on jobs rather than the config because the Lambda picks
+// from the jobs of one action.
 func Select(jobs []Job, only []string) ([]Job, error) {
 	if len(only) == 0 {
 		return jobs, nil
@@ -76,16 +80,20 @@ func Select(jobs []Job, only []string) ([]Job, error) {
 		names = append(names, j.Resource)
 	}
 	var out []Job
+	var bad []string
 	seen := map[string]bool{}
 	for _, n := range only {
 		j, ok := byName[n]
-		if !ok {
-			return nil, fmt.Errorf("no protected resource %q (have %v)", n, names)
-		}
-		if !seen[n] {
+		switch {
+		case !ok:
+			bad = append(bad, n)
+		case !seen[n]:
 			seen[n] = true
 			out = append(out, j)
 		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("--only %s: not a protected resource (have %s)", strings.Join(bad, ", "), strings.Join(names, ", "))
 	}
 	return out, nil
 }

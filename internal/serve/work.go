@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -67,11 +68,11 @@ type Runner interface {
 }
 
 // LastKey is the state-store key of a resource's last run.
-func LastKey(resource string) string { return "serve/last/" + resource + ".json" }
+func LastKey(resource string) string { return operation.ServeLastKey(resource) }
 
 // VerifyKey is the state-store key of a bucket's last verify result, which
 // `status` reads.
-func VerifyKey(bucket string) string { return "verify/" + bucket + ".json" }
+func VerifyKey(bucket string) string { return operation.VerifyKey(bucket) }
 
 // AWSRunner runs jobs against AWS: points.Backup for databases and images,
 // s3sync.Verify (and Sync of what is missing) for buckets.

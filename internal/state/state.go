@@ -29,9 +29,11 @@ var ErrNotLocked = errors.New("no lock is held")
 
 // Store holds keyed blobs and the per-stack operation lock.
 //
-// Key layout shared by the packages that use it: runs/<run-id>.json
-// journals, reports/<run-id>/... reports, points/... catalogue,
-// verify/<bucket>.json last verify results.
+// The key layout is internal/operation's (RecordKey, ReportKey, VerifyKey,
+// ServeLastKey; runbook.Key for journals): operations/<id>.json records,
+// runs/<run-id>.json journals, reports/<run-id>/report.{json,html} reports,
+// verify/<bucket>.json last verify results, serve/last/<resource>.json
+// serve's last run of each resource.
 type Store interface {
 	// Get returns the value of key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)

@@ -1,0 +1,176 @@
+package operation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/s3sync"
+	"github.com/pilotlight/pilotlight/internal/spec"
+)
+
+// Backup runs one protect cycle and records one result per resource.
+// The report is nil only when the cycle could not start.
+func Backup(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o points.BackupOptions) (*points.BackupReport, *Record, error) {
+	d.Stack = cfg.Stack
+	if o.Log == nil {
+		o.Log = d.Log
+	}
+	var rep *points.BackupReport
+	rec, err := Run(ctx, d, KindBackup, func(ctx context.Context, rec *Record) error {
+		rec.DryRun = o.DryRun
+		var err error
+		rep, err = points.Backup(ctx, env, cfg, o)
+		if rep == nil {
+			return err
+		}
+		for _, r := range rep.Results {
+			res := Result{Resource: r.Resource, Kind: string(r.Kind), Phase: PhaseCompleted, Error: r.Error,
+				Seconds: r.Duration.Round(time.Millisecond).Seconds()}
+			var did []string
+			for _, kv := range [][2]string{{"created", r.Created}, {"resumed", r.Resumed}, {"copied", r.Copied}} {
+				if kv[1] != "" {
+					did = append(did, kv[0]+" "+kv[1])
+				}
+			}
+			if len(r.Deleted) > 0 {
+				did = append(did, fmt.Sprintf("deleted %d", len(r.Deleted)))
+			}
+			res.Detail = strings.Join(did, ", ")
+			if r.Error != "" {
+				res.Phase = PhaseFailed
+			}
+			rec.Results = append(rec.Results, res)
+		}
+		return err
+	})
+	return rep, rec, err
+}
+
+// Prepare builds what must exist in the DR region before a disaster,
+// under the stack's lock, and records each change.
+func Prepare(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env) (*recovery.PrepareResult, *Record, error) {
+	d.Stack = cfg.Stack
+	var res *recovery.PrepareResult
+	rec, err := Run(ctx, d, KindPrepare, func(ctx context.Context, rec *Record) error {
+		var err error
+		res, err = recovery.Prepare(ctx, cfg, env)
+		if res == nil {
+			return err
+		}
+		rec.Results = append(rec.Results, Result{Resource: res.Region + "/network", Kind: "network", Phase: PhaseCompleted, Detail: res.Network.VPC})
+		for _, c := range res.Changes {
+			rec.Results = append(rec.Results, Result{Resource: c, Kind: "change", Phase: PhaseCompleted})
+		}
+		for _, m := range res.Missing {
+			rec.Results = append(rec.Results, Result{Resource: m, Kind: "missing", Phase: PhaseFailed, Error: "missing"})
+		}
+		if err != nil {
+			rec.Phase = PhaseFailed
+		}
+		return err
+	})
+	return res, rec, err
+}
+
+// eachBucket runs one replicate verb over buckets under one record: one
+// failing bucket does not stop the others. It returns what each bucket
+// gave and each bucket's error (nil where it succeeded), in bucket order.
+func eachBucket[T any](ctx context.Context, d Deps, kind Kind, buckets []spec.Bucket, dryRun bool,
+	fn func(context.Context, spec.Bucket) (T, string, error)) ([]T, []error, *Record) {
+	out := make([]T, len(buckets))
+	errs := make([]error, len(buckets))
+	rec, _ := Run(ctx, d, kind, func(ctx context.Context, rec *Record) error {
+		rec.DryRun = dryRun
+		for i, b := range buckets {
+			start := time.Now()
+			v, detail, err := fn(ctx, b)
+			out[i], errs[i] = v, err
+			res := Result{Resource: b.Name, Kind: "bucket", Phase: PhaseCompleted, Detail: detail,
+				Seconds: time.Since(start).Round(time.Millisecond).Seconds()}
+			if err != nil {
+				res.Phase, res.Error = PhaseFailed, err.Error()
+			}
+			rec.Results = append(rec.Results, res)
+		}
+		return errors.Join(errs...)
+	})
+	return out, errs, rec
+}
+
+// ReplicateSetup sets up replication of each bucket. A bucket that failed
+// has a nil result.
+func ReplicateSetup(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, buckets []spec.Bucket, dryRun bool) ([]*s3sync.SetupResult, []error, *Record) {
+	d.Stack = cfg.Stack
+	return eachBucket(ctx, d, KindReplicateSetup, buckets, dryRun, func(ctx context.Context, b spec.Bucket) (*s3sync.SetupResult, string, error) {
+		res, err := s3sync.Setup(ctx, env, cfg, b, dryRun)
+		if res == nil {
+			return nil, "", err
+		}
+		detail := strings.Join(res.Changed, "; ")
+		if res.Unchanged {
+			detail = "already set up"
+		}
+		return res, detail, err
+	})
+}
+
+// ReplicateSync back-fills each bucket's replica. A bucket's result may be
+// set even when it failed (some copies failed).
+func ReplicateSync(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, buckets []spec.Bucket, o s3sync.SyncOptions) ([]*s3sync.SyncResult, []error, *Record) {
+	d.Stack = cfg.Stack
+	if o.Log == nil {
+		o.Log = d.Log
+	}
+	return eachBucket(ctx, d, KindReplicateSync, buckets, o.DryRun, func(ctx context.Context, b spec.Bucket) (*s3sync.SyncResult, string, error) {
+		res, err := s3sync.Sync(ctx, env, cfg, b, o)
+		if res == nil {
+			return nil, "", err
+		}
+		return res, fmt.Sprintf("copied %d, skipped %d, deleted %d, failed %d", res.Copied, res.Skipped, res.Deleted, res.Failed), err
+	})
+}
+
+// ReplicateVerify compares each bucket with its replica and keeps the
+// result at VerifyKey for status, readiness and serve. A bucket that has
+// not converged is a failed result.
+func ReplicateVerify(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, buckets []spec.Bucket, o s3sync.VerifyOptions) ([]*s3sync.VerifyResult, []error, *Record) {
+	d.Stack = cfg.Stack
+	if o.Log == nil {
+		o.Log = d.Log
+	}
+	return eachBucket(ctx, d, KindReplicateVerify, buckets, false, func(ctx context.Context, b spec.Bucket) (*s3sync.VerifyResult, string, error) {
+		res, err := s3sync.VerifyWith(ctx, env, cfg, b, o)
+		if err != nil {
+			return nil, "", err
+		}
+		RecordVerify(ctx, d, b.Name, res)
+		detail := fmt.Sprintf("%d missing, %d different, %d extra", res.MissingCount, res.DifferentCount, res.ExtraCount)
+		if !res.Converged {
+			return res, detail, fmt.Errorf("%s (%s) and %s (%s) have not converged: %s",
+				res.Source, res.SourceRegion, res.Replica, res.ReplicaRegion, detail)
+		}
+		return res, "converged: " + detail, nil
+	})
+}
+
+// RecordVerify keeps a bucket's verify result where status, readiness and
+// serve read it; failing to is logged, as the verify already answered.
+func RecordVerify(ctx context.Context, d Deps, bucket string, res *s3sync.VerifyResult) {
+	if d.Store == nil {
+		return
+	}
+	data, err := json.Marshal(res)
+	if err == nil {
+		err = d.Store.Put(context.WithoutCancel(ctx), VerifyKey(bucket), data)
+	}
+	if err != nil {
+		d.log().Warn("verify result not recorded", "key", VerifyKey(bucket), "err", err)
+	}
+}
