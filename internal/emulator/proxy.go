@@ -65,6 +65,10 @@ type Proxy struct {
 	dead  map[string]bool
 	calls []Call
 	holds []*Hold
+	clock *Clock
+	// sourceRegions answers RDS DescribeSourceRegions (moto lacks it):
+	// destination region → regions it can copy from.
+	sourceRegions map[string][]string
 }
 
 // NewProxy starts a proxy to target (a moto URL or an Account URL) with a
@@ -328,7 +332,7 @@ func route53Action(r *http.Request) string {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	region, service, action, _ := Identify(r)
+	region, service, action, body := Identify(r)
 	c := Call{Region: region, Service: service, Action: action}
 
 	p.mu.Lock()
@@ -357,6 +361,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	account := p.account
+	clock := p.clock
+	sources, answersSources := p.sourceRegions[region]
+	answersSources = answersSources || p.sourceRegions != nil
 	p.mu.Unlock()
 
 	record := func(status int, fault string) {
@@ -410,8 +417,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if service == "rds" && action == "DescribeSourceRegions" && answersSources {
+		writeSourceRegions(w, region, sources, formOf(r, body).Get("RegionName"))
+		record(http.StatusOK, "")
+		return
+	}
 	if account != "" {
 		r.Header.Set("x-moto-account-id", account)
+	}
+	if clock != nil && clock.handles(c) {
+		record(clock.serve(p.rp, w, r, c, body))
+		return
 	}
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	p.rp.ServeHTTP(sw, r)

@@ -1,0 +1,130 @@
+package emulator
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
+)
+
+// RDS on AWS's clock: snapshots are `creating` with PercentProgress rising,
+// copies `pending` then `copying`, restored instances and clusters
+// `creating` (no endpoint yet) then, for instances, `backing-up`.
+func init() {
+	snapshot := func(kind, idTag string, sized func(k *Clock, src, region string) Sized) func(*Clock, Call, url.Values, []byte) []byte {
+		return func(k *Clock, c Call, form url.Values, body []byte) []byte {
+			el := first(body, strings.TrimSuffix(idTag, "Identifier"))
+			id, gb := field(el, idTag), atoi(field(el, "AllocatedStorage"))
+			src := form.Get("SourceDBSnapshotIdentifier") + form.Get("SourceDBClusterSnapshotIdentifier")
+			k.start(c.Region, kind, id, sized(k, src, c.Region).For(gb), 0)
+			return k.rdsSnapshots(c, body, kind, idTag)
+		}
+	}
+	copyRate := func(cross, local func(Durations) Sized) func(*Clock, string, string) Sized {
+		return func(k *Clock, src, region string) Sized {
+			if _, _, r, _, _, ok := partition.ParseARN(src); ok && r != region {
+				return cross(k.d)
+			}
+			return local(k.d)
+		}
+	}
+	inRegion := func(d Durations) Sized { return d.InRegionCopy }
+	on("rds", "CreateDBSnapshot", hook{after: snapshot("db-snapshot", "DBSnapshotIdentifier",
+		func(k *Clock, _, _ string) Sized { return k.d.DBSnapshot })})
+	on("rds", "CopyDBSnapshot", hook{after: snapshot("db-snapshot-copy", "DBSnapshotIdentifier",
+		copyRate(func(d Durations) Sized { return d.DBSnapshotCopy }, inRegion))})
+	on("rds", "CreateDBClusterSnapshot", hook{after: snapshot("cluster-snapshot", "DBClusterSnapshotIdentifier",
+		func(k *Clock, _, _ string) Sized { return k.d.ClusterSnapshot })})
+	on("rds", "CopyDBClusterSnapshot", hook{after: snapshot("cluster-snapshot-copy", "DBClusterSnapshotIdentifier",
+		copyRate(func(d Durations) Sized { return d.ClusterSnapshotCopy }, inRegion))})
+	on("rds", "DescribeDBSnapshots", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+		return k.rdsSnapshots(c, body, "", "DBSnapshotIdentifier")
+	}})
+	on("rds", "DescribeDBClusterSnapshots", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+		return k.rdsSnapshots(c, body, "", "DBClusterSnapshotIdentifier")
+	}})
+
+	instance := func(sized func(Durations) Sized) func(*Clock, Call, url.Values, []byte) []byte {
+		return func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+			el := first(body, "DBInstance")
+			id, gb := field(el, "DBInstanceIdentifier"), atoi(field(el, "AllocatedStorage"))
+			k.start(c.Region, "db-instance", id, sized(k.d).For(gb), 0)
+			return k.rdsInstances(c, body)
+		}
+	}
+	on("rds", "RestoreDBInstanceFromDBSnapshot", hook{after: instance(func(d Durations) Sized { return d.DBRestore })})
+	on("rds", "RestoreDBInstanceToPointInTime", hook{after: instance(func(d Durations) Sized { return d.DBRestore })})
+	on("rds", "CreateDBInstance", hook{after: instance(func(d Durations) Sized { return d.DBInstanceCreate })})
+	on("rds", "CreateDBInstanceReadReplica", hook{after: instance(func(d Durations) Sized { return d.DBRestore })})
+	on("rds", "DescribeDBInstances", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+		return k.rdsInstances(c, body)
+	}})
+	on("rds", "RestoreDBClusterFromSnapshot", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+		el := first(body, "DBCluster")
+		id, gb := field(el, "DBClusterIdentifier"), atoi(field(el, "AllocatedStorage"))
+		k.start(c.Region, "db-cluster", id, k.d.ClusterRestore.For(gb), 0)
+		return k.rdsClusters(c, body)
+	}})
+	on("rds", "DescribeDBClusters", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+		return k.rdsClusters(c, body)
+	}})
+}
+
+// rdsSnapshots rewrites DBSnapshot / DBClusterSnapshot elements still in
+// progress. kind is "" on describes: the element's id decides which job.
+func (k *Clock) rdsSnapshots(c Call, body []byte, _ string, idTag string) []byte {
+	el := strings.TrimSuffix(idTag, "Identifier")
+	kinds := []string{"db-snapshot", "db-snapshot-copy"}
+	if el == "DBClusterSnapshot" {
+		kinds = []string{"cluster-snapshot", "cluster-snapshot-copy"}
+	}
+	return rewrite(body, el, func(e []byte) []byte {
+		id := field(e, idTag)
+		for _, kind := range kinds {
+			f, busy := k.progress(c.Region, kind, id)
+			if !busy {
+				continue
+			}
+			status := "creating"
+			if strings.HasSuffix(kind, "-copy") {
+				// AWS queues a copy (`pending`) before it moves data.
+				status = "copying"
+				if f < 0.05 {
+					status = "pending"
+				}
+			}
+			e = setField(e, "Status", status)
+			return setField(e, "PercentProgress", fmt.Sprint(int(f*100)))
+		}
+		if field(e, "PercentProgress") == "" && field(e, "Status") == "available" {
+			return setField(e, "PercentProgress", "100") // moto leaves it out; AWS says 100
+		}
+		return e
+	})
+}
+
+// rdsInstances shows instances still being made as AWS does: `creating`
+// without an endpoint (AWS has not given one yet), then `backing-up`.
+func (k *Clock) rdsInstances(c Call, body []byte) []byte {
+	return rewrite(body, "DBInstance", func(e []byte) []byte {
+		f, busy := k.progress(c.Region, "db-instance", field(e, "DBInstanceIdentifier"))
+		if !busy {
+			return e
+		}
+		if f < 1-k.d.BackingUp {
+			return setField(drop(e, "Endpoint"), "DBInstanceStatus", "creating")
+		}
+		return setField(e, "DBInstanceStatus", "backing-up")
+	})
+}
+
+func (k *Clock) rdsClusters(c Call, body []byte) []byte {
+	return rewrite(body, "DBCluster", func(e []byte) []byte {
+		if _, busy := k.progress(c.Region, "db-cluster", field(e, "DBClusterIdentifier")); !busy {
+			return e
+		}
+		e = drop(drop(e, "Endpoint"), "ReaderEndpoint")
+		return setField(e, "Status", "creating")
+	})
+}

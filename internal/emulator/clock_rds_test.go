@@ -1,0 +1,145 @@
+package emulator_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/emulator"
+	"github.com/pilotlight/pilotlight/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// world is one isolated moto account behind a proxy, with AWS access.
+func world(t *testing.T) (*emulator.Proxy, *awsenv.Env) {
+	t.Helper()
+	p, err := emulator.NewProxy(testenv.Shared(t).NewAccount(t).URL, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p, testenv.AWS(t, p.URL)
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func makeDB(t *testing.T, ctx context.Context, api *rds.Client, id string, gb int32) {
+	t.Helper()
+	if _, err := api.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String(id), DBInstanceClass: aws.String("db.t3.micro"), Engine: aws.String("mysql"),
+		AllocatedStorage: aws.Int32(gb), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("secret123456"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshotState(t *testing.T, ctx context.Context, api *rds.Client, id string) (string, int32) {
+	t.Helper()
+	out, err := api.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(id)})
+	if err != nil || len(out.DBSnapshots) != 1 {
+		t.Fatalf("describe %s: %v %v", id, out, err)
+	}
+	s := out.DBSnapshots[0]
+	return aws.ToString(s.Status), aws.ToInt32(s.PercentProgress)
+}
+
+func TestClockSnapshotIsCreatingWithRisingProgressUntilItsSizeSaysDone(t *testing.T) {
+	p, env := world(t)
+	ctx := testCtx(t)
+	api := rds.NewFromConfig(env.For("us-east-1"))
+	makeDB(t, ctx, api, "big", 500)
+	makeDB(t, ctx, api, "small", 20)
+	k := p.EnableClock(emulator.ClockOptions{Minute: 50 * time.Millisecond})
+
+	for _, id := range []string{"big", "small"} {
+		out, err := api.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(id), DBSnapshotIdentifier: aws.String(id + "-s")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(out.DBSnapshot.Status); got != "creating" {
+			t.Fatalf("CreateDBSnapshot answered %q, AWS answers creating", got)
+		}
+	}
+	st, p0 := snapshotState(t, ctx, api, "big-s")
+	if st != "creating" {
+		t.Fatalf("right after create: %s", st)
+	}
+	k.Advance(20 * time.Minute)
+	st, p1 := snapshotState(t, ctx, api, "big-s")
+	if st != "creating" || p1 <= p0 || p1 >= 100 {
+		t.Fatalf("after 20 AWS minutes a 500 GB snapshot: %s %d%% (was %d%%)", st, p1, p0)
+	}
+	if st, _ := snapshotState(t, ctx, api, "small-s"); st != "available" {
+		t.Fatalf("after 20 AWS minutes a 20 GB snapshot is %s", st)
+	}
+
+	// The SDK's own waiter polls until the clock lets moto's answer through.
+	start := time.Now()
+	w := rds.NewDBSnapshotAvailableWaiter(api, func(o *rds.DBSnapshotAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond
+	})
+	if err := w.Wait(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("big-s")}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	left := k.Real(k.Durations().DBSnapshot.For(500) - 20*time.Minute)
+	if waited := time.Since(start); waited < left*8/10 {
+		t.Fatalf("waiter done after %v; the snapshot had %v left", waited, left)
+	}
+	if st, pct := snapshotState(t, ctx, api, "big-s"); st != "available" || pct != 100 {
+		t.Fatalf("done: %s %d%%", st, pct)
+	}
+}
+
+func TestClockRestoredInstanceHasNoEndpointUntilItLeavesCreating(t *testing.T) {
+	p, env := world(t)
+	ctx := testCtx(t)
+	api := rds.NewFromConfig(env.For("us-east-1"))
+	makeDB(t, ctx, api, "db", 20)
+	if _, err := api.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("db"), DBSnapshotIdentifier: aws.String("snap")}); err != nil {
+		t.Fatal(err)
+	}
+	k := p.EnableClock(emulator.ClockOptions{Minute: 200 * time.Millisecond})
+	if _, err := api.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{
+		DBInstanceIdentifier: aws.String("restored"), DBSnapshotIdentifier: aws.String("snap"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	describe := func() (string, *string) {
+		out, err := api.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("restored")})
+		if err != nil || len(out.DBInstances) != 1 {
+			t.Fatalf("describe: %v %v", out, err)
+		}
+		db := out.DBInstances[0]
+		if db.Endpoint == nil {
+			return aws.ToString(db.DBInstanceStatus), nil
+		}
+		return aws.ToString(db.DBInstanceStatus), db.Endpoint.Address
+	}
+	if st, ep := describe(); st != "creating" || ep != nil {
+		t.Fatalf("right after restore: %s endpoint %v", st, aws.ToString(ep))
+	}
+	total := k.Durations().DBRestore.For(20)
+	k.Advance(total * 9 / 10)
+	if st, ep := describe(); st != "backing-up" || aws.ToString(ep) == "" {
+		t.Fatalf("at 90%%: %s endpoint %q", st, aws.ToString(ep))
+	}
+	w := rds.NewDBInstanceAvailableWaiter(api, func(o *rds.DBInstanceAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond
+	})
+	if err := w.Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("restored")}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st, ep := describe(); st != "available" || aws.ToString(ep) == "" {
+		t.Fatalf("done: %s %q", st, aws.ToString(ep))
+	}
+}
