@@ -69,6 +69,8 @@ type Proxy struct {
 	// sourceRegions answers RDS DescribeSourceRegions (moto lacks it):
 	// destination region → regions it can copy from.
 	sourceRegions map[string][]string
+	started       time.Time
+	regionLog     []regionEvent // when regions died and came back, for the Route 53 model
 }
 
 // NewProxy starts a proxy to target (a moto URL or an Account URL) with a
@@ -78,7 +80,7 @@ func NewProxy(target string, seed int64) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{target: u, rnd: rand.New(rand.NewSource(seed)), dead: map[string]bool{}}
+	p := &Proxy{target: u, rnd: rand.New(rand.NewSource(seed)), dead: map[string]bool{}, started: time.Now()}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.FlushInterval = -1
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -111,16 +113,33 @@ func (p *Proxy) AddRule(r Rule) { p.mu.Lock(); p.rules = append(p.rules, r); p.m
 func (p *Proxy) ClearRules() {
 	p.mu.Lock()
 	p.rules = nil
+	for r := range p.dead {
+		p.logRegion(r, false)
+	}
 	p.dead = map[string]bool{}
 	p.mu.Unlock()
 }
 
 // KillRegion makes every call to region fail as an outage does: the
 // connection is dropped. Global services whose home is region die with it.
-func (p *Proxy) KillRegion(region string) { p.mu.Lock(); p.dead[region] = true; p.mu.Unlock() }
+func (p *Proxy) KillRegion(region string) {
+	p.mu.Lock()
+	if !p.dead[region] {
+		p.logRegion(region, true)
+	}
+	p.dead[region] = true
+	p.mu.Unlock()
+}
 
 // ReviveRegion undoes KillRegion.
-func (p *Proxy) ReviveRegion(region string) { p.mu.Lock(); delete(p.dead, region); p.mu.Unlock() }
+func (p *Proxy) ReviveRegion(region string) {
+	p.mu.Lock()
+	if p.dead[region] {
+		p.logRegion(region, false)
+	}
+	delete(p.dead, region)
+	p.mu.Unlock()
+}
 
 // Calls returns a copy of every request seen so far.
 func (p *Proxy) Calls() []Call {
