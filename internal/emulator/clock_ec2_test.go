@@ -259,3 +259,46 @@ func TestDescribeSourceRegionsAnswersFromTheTestsTable(t *testing.T) {
 		t.Fatalf("cn-north-1 has no sources in the table: %v %v", out, err)
 	}
 }
+
+func TestClockTargetsAreInitialUntilBootedAndHealthyThresholdChecksPassed(t *testing.T) {
+	p, env := world(t)
+	ctx := testCtx(t)
+	api, lbs := ec2.NewFromConfig(env.For("us-east-1")), elbv2.NewFromConfig(env.For("us-east-1"))
+	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := p.EnableClock(realTime)
+	tg, err := lbs.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String("app"), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80),
+		VpcId: vpc.Vpc.VpcId, HealthCheckIntervalSeconds: aws.Int32(10), HealthyThresholdCount: aws.Int32(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := tg.TargetGroups[0].TargetGroupArn
+	run, err := api.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(baseAMI), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lbs.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: arn, Targets: []elbtypes.TargetDescription{{Id: run.Instances[0].InstanceId}}}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() elbtypes.TargetHealthStateEnum {
+		out, err := lbs.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: arn})
+		if err != nil || len(out.TargetHealthDescriptions) != 1 {
+			t.Fatalf("target health: %v %v", out, err)
+		}
+		return out.TargetHealthDescriptions[0].TargetHealth.State
+	}
+	if s := state(); s != elbtypes.TargetHealthStateEnumInitial {
+		t.Fatalf("just registered: %s", s)
+	}
+	ready := k.Durations().InstanceBoot + 3*10*time.Second
+	k.Advance(ready - 5*time.Second)
+	if s := state(); s != elbtypes.TargetHealthStateEnumInitial {
+		t.Fatalf("5 s before boot + 3 checks: %s", s)
+	}
+	k.Advance(5 * time.Second)
+	if s := state(); s != elbtypes.TargetHealthStateEnumHealthy {
+		t.Fatalf("after boot + 3 × 10 s checks: %s", s)
+	}
+}

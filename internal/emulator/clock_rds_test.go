@@ -143,3 +143,73 @@ func TestClockRestoredInstanceHasNoEndpointUntilItLeavesCreating(t *testing.T) {
 		t.Fatalf("done: %s %q", st, aws.ToString(ep))
 	}
 }
+
+func TestClockCrossRegionCopyIsPendingThenCopyingForAsLongAsItsSize(t *testing.T) {
+	p, env := world(t)
+	ctx := testCtx(t)
+	src, dr := rds.NewFromConfig(env.For("us-east-1")), rds.NewFromConfig(env.For("us-west-2"))
+	makeDB(t, ctx, src, "db", 200)
+	if _, err := src.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("db"), DBSnapshotIdentifier: aws.String("snap")}); err != nil {
+		t.Fatal(err)
+	}
+	arn, err := env.ARN(ctx, "rds", "us-east-1", "snapshot:snap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := p.EnableClock(realTime)
+	if _, err := dr.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String(arn),
+		TargetDBSnapshotIdentifier: aws.String("snap-dr"), SourceRegion: aws.String("us-east-1")}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := snapshotState(t, ctx, dr, "snap-dr"); st != "pending" {
+		t.Fatalf("a copy just asked for: %s", st)
+	}
+	total := k.Durations().DBSnapshotCopy.For(200)
+	if total < 2*time.Hour {
+		t.Fatalf("a 200 GB cross-region copy should take hours, the table says %v", total)
+	}
+	k.Advance(total / 2)
+	if st, pct := snapshotState(t, ctx, dr, "snap-dr"); st != "copying" || pct < 45 || pct > 55 {
+		t.Fatalf("half-way: %s %d%%", st, pct)
+	}
+	k.Advance(total / 2)
+	if st, pct := snapshotState(t, ctx, dr, "snap-dr"); st != "available" || pct != 100 {
+		t.Fatalf("after its time: %s %d%%", st, pct)
+	}
+}
+
+func TestClockAuroraSnapshotAndRestoredClusterAreCreatingWithoutEndpoint(t *testing.T) {
+	p, env := world(t)
+	ctx := testCtx(t)
+	api := rds.NewFromConfig(env.For("us-east-1"))
+	if _, err := api.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String("aurora"), Engine: aws.String("aurora-mysql"),
+		MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("secret123456")}); err != nil {
+		t.Fatal(err)
+	}
+	k := p.EnableClock(realTime)
+	if _, err := api.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("aurora"), DBClusterSnapshotIdentifier: aws.String("cs")}); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := api.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String("cs")})
+	if err != nil || aws.ToString(snaps.DBClusterSnapshots[0].Status) != "creating" {
+		t.Fatalf("new cluster snapshot: %v %v", snaps, err)
+	}
+	k.Advance(k.Durations().ClusterSnapshot.For(int(aws.ToInt32(snaps.DBClusterSnapshots[0].AllocatedStorage))))
+	if _, err := api.RestoreDBClusterFromSnapshot(ctx, &rds.RestoreDBClusterFromSnapshotInput{DBClusterIdentifier: aws.String("aurora-dr"),
+		SnapshotIdentifier: aws.String("cs"), Engine: aws.String("aurora-mysql")}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := api.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("aurora-dr")})
+	if err != nil || aws.ToString(cl.DBClusters[0].Status) != "creating" || cl.DBClusters[0].Endpoint != nil {
+		t.Fatalf("restored cluster: %s endpoint %q (%v)", aws.ToString(cl.DBClusters[0].Status), aws.ToString(cl.DBClusters[0].Endpoint), err)
+	}
+	k.Advance(k.Remaining("us-east-1", "db-cluster", "aurora-dr") - time.Second)
+	if err := rds.NewDBClusterAvailableWaiter(api, func(o *rds.DBClusterAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second }).
+		Wait(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("aurora-dr")}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cl, err = api.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("aurora-dr")})
+	if err != nil || aws.ToString(cl.DBClusters[0].Endpoint) == "" {
+		t.Fatalf("available cluster has no endpoint: %v", err)
+	}
+}
