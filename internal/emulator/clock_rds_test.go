@@ -204,7 +204,9 @@ func TestClockAuroraSnapshotAndRestoredClusterAreCreatingWithoutEndpoint(t *test
 		t.Fatalf("restored cluster: %s endpoint %q (%v)", aws.ToString(cl.DBClusters[0].Status), aws.ToString(cl.DBClusters[0].Endpoint), err)
 	}
 	k.Advance(k.Remaining("us-east-1", "db-cluster", "aurora-dr") - time.Second)
-	if err := rds.NewDBClusterAvailableWaiter(api, func(o *rds.DBClusterAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second }).
+	if err := rds.NewDBClusterAvailableWaiter(api, func(o *rds.DBClusterAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+	}).
 		Wait(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("aurora-dr")}, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
