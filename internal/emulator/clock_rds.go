@@ -30,13 +30,36 @@ func init() {
 		}
 	}
 	inRegion := func(d Durations) Sized { return d.InRegionCopy }
+	// AWS refuses to copy or restore from a snapshot that is not yet
+	// `available` (RDS API Reference: InvalidDBSnapshotState,
+	// InvalidDBClusterSnapshotStateFault).
+	notReady := func(param, code string, kinds ...string) func(*Clock, Call, url.Values) *answer {
+		return func(k *Clock, c Call, form url.Values) *answer {
+			src, region := form.Get(param), c.Region
+			if _, _, r, _, res, ok := partition.ParseARN(src); ok {
+				region, src = r, res[strings.LastIndex(res, ":")+1:]
+			}
+			for _, kind := range kinds {
+				if _, busy := k.progress(region, kind, src); busy {
+					return &answer{status: 400, code: code, msg: fmt.Sprintf("Snapshot %s is not in available state", src)}
+				}
+			}
+			return nil
+		}
+	}
+	dbNotReady := func(param string) func(*Clock, Call, url.Values) *answer {
+		return notReady(param, "InvalidDBSnapshotState", "db-snapshot", "db-snapshot-copy")
+	}
+	clusterNotReady := func(param string) func(*Clock, Call, url.Values) *answer {
+		return notReady(param, "InvalidDBClusterSnapshotStateFault", "cluster-snapshot", "cluster-snapshot-copy")
+	}
 	on("rds", "CreateDBSnapshot", hook{after: snapshot("db-snapshot", "DBSnapshotIdentifier",
 		func(k *Clock, _, _ string) Sized { return k.d.DBSnapshot })})
-	on("rds", "CopyDBSnapshot", hook{after: snapshot("db-snapshot-copy", "DBSnapshotIdentifier",
+	on("rds", "CopyDBSnapshot", hook{before: dbNotReady("SourceDBSnapshotIdentifier"), after: snapshot("db-snapshot-copy", "DBSnapshotIdentifier",
 		copyRate(func(d Durations) Sized { return d.DBSnapshotCopy }, inRegion))})
 	on("rds", "CreateDBClusterSnapshot", hook{after: snapshot("cluster-snapshot", "DBClusterSnapshotIdentifier",
 		func(k *Clock, _, _ string) Sized { return k.d.ClusterSnapshot })})
-	on("rds", "CopyDBClusterSnapshot", hook{after: snapshot("cluster-snapshot-copy", "DBClusterSnapshotIdentifier",
+	on("rds", "CopyDBClusterSnapshot", hook{before: clusterNotReady("SourceDBClusterSnapshotIdentifier"), after: snapshot("cluster-snapshot-copy", "DBClusterSnapshotIdentifier",
 		copyRate(func(d Durations) Sized { return d.ClusterSnapshotCopy }, inRegion))})
 	on("rds", "DescribeDBSnapshots", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
 		return k.rdsSnapshots(c, body, "", "DBSnapshotIdentifier")
@@ -53,14 +76,14 @@ func init() {
 			return k.rdsInstances(c, body)
 		}
 	}
-	on("rds", "RestoreDBInstanceFromDBSnapshot", hook{after: instance(func(d Durations) Sized { return d.DBRestore })})
+	on("rds", "RestoreDBInstanceFromDBSnapshot", hook{before: dbNotReady("DBSnapshotIdentifier"), after: instance(func(d Durations) Sized { return d.DBRestore })})
 	on("rds", "RestoreDBInstanceToPointInTime", hook{after: instance(func(d Durations) Sized { return d.DBRestore })})
 	on("rds", "CreateDBInstance", hook{after: instance(func(d Durations) Sized { return d.DBInstanceCreate })})
 	on("rds", "CreateDBInstanceReadReplica", hook{after: instance(func(d Durations) Sized { return d.DBRestore })})
 	on("rds", "DescribeDBInstances", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
 		return k.rdsInstances(c, body)
 	}})
-	on("rds", "RestoreDBClusterFromSnapshot", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
+	on("rds", "RestoreDBClusterFromSnapshot", hook{before: clusterNotReady("SnapshotIdentifier"), after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
 		el := first(body, "DBCluster")
 		id, gb := field(el, "DBClusterIdentifier"), atoi(field(el, "AllocatedStorage"))
 		k.start(c.Region, "db-cluster", id, k.d.ClusterRestore.For(gb), 0)

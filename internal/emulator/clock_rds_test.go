@@ -215,3 +215,36 @@ func TestClockAuroraSnapshotAndRestoredClusterAreCreatingWithoutEndpoint(t *test
 		t.Fatalf("available cluster has no endpoint: %v", err)
 	}
 }
+
+func TestClockRefusesToCopyOrRestoreASnapshotNotYetAvailable(t *testing.T) {
+	p, env := world(t)
+	ctx := testCtx(t)
+	src, dr := rds.NewFromConfig(env.For("us-east-1")), rds.NewFromConfig(env.For("us-west-2"))
+	makeDB(t, ctx, src, "db", 20)
+	k := p.EnableClock(realTime)
+	if _, err := src.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("db"), DBSnapshotIdentifier: aws.String("snap")}); err != nil {
+		t.Fatal(err)
+	}
+	arn, err := env.ARN(ctx, "rds", "us-east-1", "snapshot:snap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyIn := &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String(arn), TargetDBSnapshotIdentifier: aws.String("snap-dr"), SourceRegion: aws.String("us-east-1")}
+	if _, err := dr.CopyDBSnapshot(ctx, copyIn); apiCode(err) != "InvalidDBSnapshotState" {
+		t.Fatalf("copy of a creating snapshot: %v", err)
+	}
+	restoreIn := &rds.RestoreDBInstanceFromDBSnapshotInput{DBInstanceIdentifier: aws.String("r"), DBSnapshotIdentifier: aws.String("snap")}
+	if _, err := src.RestoreDBInstanceFromDBSnapshot(ctx, restoreIn); apiCode(err) != "InvalidDBSnapshotState" {
+		t.Fatalf("restore from a creating snapshot: %v", err)
+	}
+	k.Advance(k.Durations().DBSnapshot.For(20))
+	if _, err := dr.CopyDBSnapshot(ctx, copyIn); err != nil {
+		t.Fatalf("copy once available: %v", err)
+	}
+	if _, err := dr.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{DBInstanceIdentifier: aws.String("r"), DBSnapshotIdentifier: aws.String("snap-dr")}); apiCode(err) != "InvalidDBSnapshotState" {
+		t.Fatalf("restore from a copy still copying: %v", err)
+	}
+	if _, err := src.RestoreDBInstanceFromDBSnapshot(ctx, restoreIn); err != nil {
+		t.Fatalf("restore once available: %v", err)
+	}
+}
