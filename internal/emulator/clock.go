@@ -41,6 +41,8 @@ type Clock struct {
 	templates map[string]string        // launch template name or id → instance profile name
 	groups    map[string]time.Duration // target group ARN → when its targets were registered
 	checks    map[string]tgCheck       // target group ARN → health check settings
+	gone      map[jobKey][]byte        // what moto dropped at once and AWS still shows (deleting)
+	natUses   map[string][2]string     // NAT gateway id → its subnet and allocation id
 }
 
 type jobKey struct{ region, kind, id string }
@@ -60,7 +62,8 @@ type tgCheck struct {
 func (p *Proxy) EnableClock(o ClockOptions) *Clock {
 	k := &Clock{minute: o.Minute, d: DefaultDurations(), origin: time.Now(),
 		jobs: map[jobKey]job{}, profiles: map[string]time.Duration{}, templates: map[string]string{},
-		groups: map[string]time.Duration{}, checks: map[string]tgCheck{}}
+		groups: map[string]time.Duration{}, checks: map[string]tgCheck{},
+		gone: map[jobKey][]byte{}, natUses: map[string][2]string{}}
 	if k.minute <= 0 {
 		k.minute = DefaultMinute
 	}
@@ -150,9 +153,19 @@ func (k *Clock) Remaining(region, kind, id string) time.Duration {
 type hook struct {
 	before func(k *Clock, c Call, form url.Values) *answer
 	after  func(k *Clock, c Call, form url.Values, body []byte) []byte
+	// failed may turn moto's error into what AWS would still answer (a
+	// resource moto dropped at once that AWS is still deleting).
+	failed func(k *Clock, c Call, form url.Values, status int, body []byte) (int, []byte)
 }
 
 var hooks = map[string]hook{}
+
+// Deletions wrap the describe hooks of creations, so they register last.
+func init() {
+	registerRDS()
+	registerEC2()
+	registerDeletes()
+}
 
 func on(service, action string, h hook) { hooks[service+"/"+action] = h }
 
@@ -185,8 +198,12 @@ func (k *Clock) serve(next http.Handler, w http.ResponseWriter, r *http.Request,
 	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 	next.ServeHTTP(buf, r)
 	out := buf.body.Bytes()
-	if h.after != nil && buf.status < 300 {
+	status := buf.status
+	switch {
+	case h.after != nil && status < 300:
 		out = h.after(k, c, form, out)
+	case h.failed != nil && status >= 300:
+		status, out = h.failed(k, c, form, status, out)
 	}
 	for name, v := range buf.header {
 		if name != "Content-Length" {
@@ -194,9 +211,9 @@ func (k *Clock) serve(next http.Handler, w http.ResponseWriter, r *http.Request,
 		}
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(buf.status)
+	w.WriteHeader(status)
 	_, _ = w.Write(out)
-	return buf.status, ""
+	return status, ""
 }
 
 func formOf(r *http.Request, body []byte) url.Values {

@@ -13,7 +13,7 @@ import (
 const motoImageGB = 15
 
 // EC2, IAM propagation, Auto Scaling, ELB and ElastiCache on AWS's clock.
-func init() {
+func registerEC2() {
 	on("ec2", "CreateImage", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
 		k.start(c.Region, "image", field(body, "imageId"), k.d.Image.For(motoImageGB), 0)
 		return body

@@ -11,7 +11,7 @@ import (
 // RDS on AWS's clock: snapshots are `creating` with PercentProgress rising,
 // copies `pending` then `copying`, restored instances and clusters
 // `creating` (no endpoint yet) then, for instances, `backing-up`.
-func init() {
+func registerRDS() {
 	snapshot := func(kind, idTag string, sized func(k *Clock, src, region string) Sized) func(*Clock, Call, url.Values, []byte) []byte {
 		return func(k *Clock, c Call, form url.Values, body []byte) []byte {
 			el := first(body, strings.TrimSuffix(idTag, "Identifier"))

@@ -61,6 +61,14 @@ type Durations struct {
 	// CacheCluster is ElastiCache `creating` → `available` (replication
 	// groups and clusters). Estimate (reports of 5–15 min for Redis).
 	CacheCluster time.Duration
+	// DBInstanceDelete is `deleting` until the instance is gone (moto drops
+	// it at once). Estimate (reports of 5–10 min without final snapshot).
+	DBInstanceDelete time.Duration
+	// NatGatewayDelete is `deleting` until `deleted`; until then its subnet
+	// and Elastic IP are still in use. Published measurement: ~1 min
+	// (Terraform "Destruction complete after 1m1s", terraform-provider-aws
+	// #49299).
+	NatGatewayDelete time.Duration
 	// IAMPropagation is how long EC2 and Auto Scaling refuse an instance
 	// profile (or one whose role was just added) after IAM created it. AWS:
 	// "it may take several seconds for the permissions to propagate" (EC2 User
@@ -96,6 +104,8 @@ func DefaultDurations() Durations {
 		NatGateway:          2 * time.Minute,
 		LoadBalancer:        3 * time.Minute,
 		CacheCluster:        10 * time.Minute,
+		DBInstanceDelete:    6 * time.Minute,
+		NatGatewayDelete:    time.Minute,
 		IAMPropagation:      10 * time.Second,
 	}
 }
