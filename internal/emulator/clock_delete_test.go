@@ -51,7 +51,9 @@ func TestClockDeletedDatabaseStaysDeletingAndKeepsItsSubnetGroup(t *testing.T) {
 	}
 	k.Advance(k.Durations().DBInstanceDelete - 2*time.Second)
 	start := time.Now()
-	if err := rds.NewDBInstanceDeletedWaiter(api, func(o *rds.DBInstanceDeletedWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second }).
+	if err := rds.NewDBInstanceDeletedWaiter(api, func(o *rds.DBInstanceDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+	}).
 		Wait(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("db")}, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,9 @@ func TestClockDeletingNATGatewayHoldsItsSubnetAndAddress(t *testing.T) {
 		t.Fatalf("address of a deleting NAT gateway: %v", err)
 	}
 	k.Advance(k.Durations().NatGatewayDelete - 2*time.Second)
-	if err := ec2.NewNatGatewayDeletedWaiter(api, func(o *ec2.NatGatewayDeletedWaiterOptions) { o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second }).
+	if err := ec2.NewNatGatewayDeletedWaiter(api, func(o *ec2.NatGatewayDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+	}).
 		Wait(ctx, &ec2.DescribeNatGatewaysInput{NatGatewayIds: []string{id}}, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
