@@ -18,7 +18,7 @@ func registerRDS() {
 			id, gb := field(el, idTag), atoi(field(el, "AllocatedStorage"))
 			src := form.Get("SourceDBSnapshotIdentifier") + form.Get("SourceDBClusterSnapshotIdentifier")
 			k.start(c.Region, kind, id, sized(k, src, c.Region).For(gb), 0)
-			return k.rdsSnapshots(c, body, kind, idTag)
+			return k.rdsSnapshots(c, body, idTag)
 		}
 	}
 	copyRate := func(cross, local func(Durations) Sized) func(*Clock, string, string) Sized {
@@ -62,10 +62,10 @@ func registerRDS() {
 	on("rds", "CopyDBClusterSnapshot", hook{before: clusterNotReady("SourceDBClusterSnapshotIdentifier"), after: snapshot("cluster-snapshot-copy", "DBClusterSnapshotIdentifier",
 		copyRate(func(d Durations) Sized { return d.ClusterSnapshotCopy }, inRegion))})
 	on("rds", "DescribeDBSnapshots", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
-		return k.rdsSnapshots(c, body, "", "DBSnapshotIdentifier")
+		return k.rdsSnapshots(c, body, "DBSnapshotIdentifier")
 	}})
 	on("rds", "DescribeDBClusterSnapshots", hook{after: func(k *Clock, c Call, _ url.Values, body []byte) []byte {
-		return k.rdsSnapshots(c, body, "", "DBClusterSnapshotIdentifier")
+		return k.rdsSnapshots(c, body, "DBClusterSnapshotIdentifier")
 	}})
 
 	instance := func(sized func(Durations) Sized) func(*Clock, Call, url.Values, []byte) []byte {
@@ -95,8 +95,8 @@ func registerRDS() {
 }
 
 // rdsSnapshots rewrites DBSnapshot / DBClusterSnapshot elements still in
-// progress. kind is "" on describes: the element's id decides which job.
-func (k *Clock) rdsSnapshots(c Call, body []byte, _ string, idTag string) []byte {
+// progress, after a create or on a describe.
+func (k *Clock) rdsSnapshots(c Call, body []byte, idTag string) []byte {
 	el := strings.TrimSuffix(idTag, "Identifier")
 	kinds := []string{"db-snapshot", "db-snapshot-copy"}
 	if el == "DBClusterSnapshot" {
