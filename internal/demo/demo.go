@@ -3,7 +3,7 @@
 // WordPress stack) in the primary region, protects it (prepare, replicate,
 // backup), makes the primary region unreachable with the fault proxy,
 // fails over, verifies what a drill verifies, reports RPO and RTO, and
-// tears down. It uses internal/testenv (moto_server and the fault proxy)
+// tears down. It uses internal/emulator (moto_server and the fault proxy)
 // and never talks to AWS itself: it signs with fake credentials and sends
 // every call through its own proxy to an emulator.
 package demo
@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/emulator"
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
@@ -33,7 +34,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/state"
-	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // Options shape one run of the demo.
@@ -89,7 +89,7 @@ type Result struct {
 	Passed     bool           `json:"passed"`
 	Seconds    float64        `json:"seconds"`
 
-	moto *testenv.Moto // left up by KeepMoto
+	moto *emulator.Moto // left up by KeepMoto
 }
 
 // Run tells the whole story. The error is for what stopped the demo from
@@ -147,8 +147,8 @@ type demo struct {
 	start time.Time
 	res   *Result
 
-	moto  *testenv.Moto
-	proxy *testenv.Proxy
+	moto  *emulator.Moto
+	proxy *emulator.Proxy
 	env   *awsenv.Env
 	cfg   *spec.Config
 	store state.Store
@@ -172,7 +172,7 @@ func (d *demo) setUp(ctx context.Context) error {
 	target := d.opts.Endpoint
 	if target == "" {
 		ok := d.step("start moto_server", "", func() (string, error) {
-			m, err := testenv.StartMoto(ctx)
+			m, err := emulator.StartMoto(ctx)
 			if err != nil {
 				return "", err
 			}
@@ -186,7 +186,7 @@ func (d *demo) setUp(ctx context.Context) error {
 		d.res.StartedMoto = true
 	}
 	d.res.Endpoint = target
-	p, err := testenv.NewProxy(target, 1)
+	p, err := emulator.NewProxy(target, 1)
 	if err != nil {
 		return fmt.Errorf("start the fault proxy: %w", err)
 	}
@@ -196,7 +196,7 @@ func (d *demo) setUp(ctx context.Context) error {
 		// (moto's x-moto-account-id): nothing of theirs is seen or
 		// touched, and what moto can never delete (ElastiCache ids stay
 		// `deleting` for ever, MOTO.md) cannot collide with the next run.
-		d.res.Account = testenv.RandomAccountID()
+		d.res.Account = emulator.RandomAccountID()
 		p.SetAccount(d.res.Account)
 		d.say("using the emulator at %s (AWS_ENDPOINT_URL), in a fresh account %s of its own", target, d.res.Account)
 	}

@@ -1,165 +1,40 @@
-// Package testenv gives tests a real moto_server on a loopback port and a
-// fault-injecting proxy in front of it. It is imported only by tests and by
-// the demo; product code never depends on it for behaviour.
+// Package testenv is the testing face of internal/emulator: one shared
+// moto_server per test binary, an isolated account per test, and AWS access
+// through it. The emulator itself (moto, the fault proxy, AWS's clock) lives
+// in internal/emulator, which the shipped binary may link; this package
+// imports testing and is imported only by tests.
 package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/pilotlight/pilotlight/internal/emulator"
 )
 
-// Moto is one running moto_server process.
-type Moto struct {
-	URL  string
-	Port int
-	cmd  *exec.Cmd
-	dir  string
-	logs *os.File
-}
+// Moto is one running moto_server, with the test-facing helpers.
+type Moto struct{ *emulator.Moto }
+
+// Account is an isolated view of moto (see emulator.Account).
+type Account = emulator.Account
 
 // ErrNoMoto is returned when moto_server is not on PATH.
-var ErrNoMoto = errors.New("moto_server not found on PATH: install moto 5.2.1 (pip install 'moto[server]==5.2.1')")
+var ErrNoMoto = emulator.ErrNoMoto
 
-// smallAMIs keeps DescribeImages fast: moto's default catalogue has 1,177
-// images in us-east-1 and makes every describe take ~0.9 s.
-const smallAMIs = `[
- {"ami_id": "ami-0a1b2c3d4e5f60001", "name": "al2023-ami-base", "description": "Amazon Linux 2023",
-  "owner_id": "137112412989", "public": true, "virtualization_type": "hvm", "architecture": "x86_64",
-  "state": "available", "platform": null, "image_type": "machine", "hypervisor": "xen",
-  "root_device_name": "/dev/xvda", "root_device_type": "ebs", "sriov": "simple"}
-]`
-
-// StartMoto starts moto_server on a free 127.0.0.1 port and waits until the
-// child it started answers. Stop it with Stop.
+// StartMoto starts a moto_server of the caller's own; Stop it when done.
 func StartMoto(ctx context.Context) (*Moto, error) {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		return nil, ErrNoMoto
-	}
-	dir, err := os.MkdirTemp("", "pilotlight-moto-")
+	m, err := emulator.StartMoto(ctx)
 	if err != nil {
 		return nil, err
 	}
-	amis := filepath.Join(dir, "amis.json")
-	if err := os.WriteFile(amis, []byte(smallAMIs), 0o600); err != nil {
-		return nil, err
-	}
-	logs, err := os.Create(filepath.Join(dir, "moto.log"))
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for try := 0; try < 5; try++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		cmd.Env = append(os.Environ(), "MOTO_AMIS_PATH="+amis, "MOTO_IAM_LOAD_MANAGED_POLICIES=false")
-		cmd.Stdout, cmd.Stderr = logs, logs
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start moto_server: %w", err)
-		}
-		m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: cmd, dir: dir, logs: logs}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := m.waitReady(ctx, exited); err != nil {
-			lastErr = err
-			m.kill()
-			continue
-		}
-		return m, nil
-	}
-	return nil, fmt.Errorf("moto_server did not start: %w (log: %s)", lastErr, logs.Name())
+	return &Moto{m}, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitReady polls until our child answers; a child that exits means the
-// port was taken by someone else, whose answers must not be mistaken for ours.
-func (m *Moto) waitReady(ctx context.Context, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	backoff := 20 * time.Millisecond
-	for {
-		select {
-		case <-exited:
-			return errors.New("moto_server exited early (port taken?)")
-		default:
-		}
-		resp, err := http.Get(m.URL + "/moto-api/data.json")
-		if err == nil {
-			resp.Body.Close()
-			select {
-			case <-exited:
-				return errors.New("moto_server exited early (port taken?)")
-			default:
-			}
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("moto_server not answering on %s: %w", m.URL, ctx.Err())
-		case <-exited:
-			return errors.New("moto_server exited early (port taken?)")
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 200*time.Millisecond)
-	}
-}
-
-// Reset drops every resource in every account and region.
-func (m *Moto) Reset() error {
-	resp, err := http.Post(m.URL+"/moto-api/reset", "application/json", nil)
-	if err != nil {
-		return fmt.Errorf("reset moto: %w", err)
-	}
-	resp.Body.Close()
-	return nil
-}
-
-func (m *Moto) kill() {
-	if m.cmd != nil && m.cmd.Process != nil {
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-	}
-}
-
-// Stop ends the server and removes its files.
-func (m *Moto) Stop() {
-	m.kill()
-	if m.logs != nil {
-		m.logs.Close()
-	}
-	if m.dir != "" {
-		os.RemoveAll(m.dir)
-	}
-}
+// RandomAccountID returns a 12-digit account id.
+func RandomAccountID() string { return emulator.RandomAccountID() }
 
 var (
 	shared     *Moto
@@ -192,50 +67,15 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// Account is an isolated view of moto: a proxy that stamps every request
-// with its own 12-digit account id (moto's x-moto-account-id header), so
-// tests sharing one server never see each other's resources.
-type Account struct {
-	ID  string
-	URL string
-	srv *http.Server
-}
-
-// NewAccount starts an isolating proxy for one test; it stops on cleanup.
-// Environment-style use: set AWS_ENDPOINT_URL to the returned URL.
+// NewAccount starts an isolating proxy for one test (a fresh AWS account,
+// so tests sharing one server never see each other's resources); it stops
+// on cleanup. Environment-style use: set AWS_ENDPOINT_URL to its URL.
 func (m *Moto) NewAccount(t testing.TB) *Account {
 	t.Helper()
-	a, err := m.newAccount(RandomAccountID())
+	a, err := m.OpenAccount(emulator.RandomAccountID())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
 	return a
-}
-
-func (m *Moto) newAccount(id string) (*Account, error) {
-	target, _ := url.Parse(m.URL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	base := rp.Director
-	rp.Director = func(r *http.Request) {
-		base(r)
-		r.Header.Set("x-moto-account-id", id)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: rp}
-	go func() { _ = srv.Serve(l) }()
-	return &Account{ID: id, URL: "http://" + l.Addr().String(), srv: srv}, nil
-}
-
-// Close stops the proxy.
-func (a *Account) Close() { _ = a.srv.Close() }
-
-// RandomAccountID returns a 12-digit account id.
-func RandomAccountID() string {
-	var b [8]byte
-	_, _ = io.ReadFull(rand.Reader, b[:])
-	return fmt.Sprintf("%012d", binary.BigEndian.Uint64(b[:])%1e12)
 }
