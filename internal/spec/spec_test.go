@@ -84,7 +84,7 @@ func TestRules(t *testing.T) {
 		{"record outside zone", "record: blog.example.com", "record: blog.example.org", "is not inside zone"},
 		{"missing stack", "stack: wordpress", "stack: ''", "stack: required"},
 		{"both selectors", "instance: { tag: { Role: wordpress } }", "instance: { id: i-1, tag: { Role: wordpress } }", "give id or tag, not both"},
-		{"wrong type", "keep: { primary: 5, dr: 5 }", "keep: { primary: five, dr: 5 }", "cannot unmarshal"},
+		{"wrong type", "keep: { primary: 5, dr: 5 }", "keep: { primary: five, dr: 5 }", `protect.databases[0].keep.primary: want a whole number, not "five"`},
 		{"state lock without s3", "stack: wordpress", "stack: wordpress\nstate: { lock_table: t }", "state.lock_table: a lock table goes with an s3:// state path"},
 	}
 	for _, c := range cases {
