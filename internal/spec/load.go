@@ -175,7 +175,7 @@ func Parse(file string, data []byte) (*Config, error) {
 			d.add(Problem{File: file, Line: 1, Why: err.Error()})
 		}
 	}
-	v := &validator{cfg: cfg, lines: d.lines, file: file}
+	v := &validator{cfg: cfg, lines: d.lines, file: file, root: doc.Line}
 	v.validate()
 	all := d.problems
 	for _, p := range v.problems {
@@ -186,9 +186,6 @@ func Parse(file string, data []byte) (*Config, error) {
 		}
 	}
 	if len(all) > 0 {
-		for i := range all {
-			all[i].Line = max(all[i].Line, 1)
-		}
 		sort.SliceStable(all, func(i, j int) bool { return all[i].Line < all[j].Line })
 		return cfg, Problems(all)
 	}

@@ -1,10 +1,14 @@
 package spec
 
 import (
+	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 const validBase = `stack: wordpress
@@ -215,20 +219,64 @@ func TestScheduleExpressions(t *testing.T) {
 	}
 }
 
+// FuzzParse: whatever the bytes, Parse gives either Problems, each placed
+// on a line of the input, or a config that, written back out, parses to
+// itself (valid again, defaults already applied).
 func FuzzParse(f *testing.F) {
+	boundMinimization()
 	f.Add([]byte(validBase))
 	f.Add([]byte("stack: [\n"))
 	f.Add([]byte("protect: { databases: [ { keep: { dr: -1 } } ] }"))
 	f.Add([]byte("a: &x [*x]"))
 	f.Add([]byte("recover: { app: { capacity: { min: 3, max: 1 } } }"))
+	f.Add([]byte(""))
+	f.Add([]byte(validBase + "---\nstack: evil\n"))
+	f.Add([]byte(strings.Replace(validBase, "stack: wordpress", "stack: wordpress\nstack: x", 1)))
+	f.Add([]byte(strings.Replace(validBase, "every: 2h", "every: cron(99 99 99 99 ? 99)", 1)))
 	data, _ := os.ReadFile("../../examples/wordpress/pilotlight.yaml")
 	f.Add(data)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg, err := Parse("f.yaml", b)
-		if err == nil && cfg == nil {
+		if err != nil {
+			ps, ok := AsProblems(err)
+			if !ok || len(ps) == 0 {
+				t.Fatalf("error is not a list of problems: %v", err)
+			}
+			lines := bytes.Count(b, []byte("\n")) + 1
+			for _, p := range ps {
+				if p.Line < 1 || p.Line > lines || p.File != "f.yaml" || p.Why == "" {
+					t.Fatalf("problem not placed on one of the input's %d lines: %+v", lines, p)
+				}
+			}
+			return
+		}
+		if cfg == nil {
 			t.Fatal("nil config without error")
 		}
+		out, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("valid config does not marshal: %v", err)
+		}
+		again, err := Parse("f.yaml", out)
+		if err != nil {
+			t.Fatalf("valid config does not re-validate:\n%v\n--- written back:\n%s", err, out)
+		}
+		if out2, _ := yaml.Marshal(again); !bytes.Equal(out, out2) {
+			t.Fatalf("re-parsed config differs:\n%s\n---\n%s", out, out2)
+		}
 	})
+}
+
+// boundMinimization caps how long `go test -fuzz` minimizes each new input
+// at 5 s unless -test.fuzzminimizetime is given: with the default 60 s,
+// FuzzParse spent most of a run minimizing, at 0 execs/s (L11). The
+// testing package reads the flag when f.Fuzz starts, after this runs.
+func boundMinimization() {
+	set := false
+	flag.Visit(func(fl *flag.Flag) { set = set || fl.Name == "test.fuzzminimizetime" })
+	if !set {
+		_ = flag.Set("test.fuzzminimizetime", "5s")
+	}
 }
 
 func TestSelectOnly(t *testing.T) {
@@ -249,5 +297,20 @@ func TestSelectOnly(t *testing.T) {
 	}
 	if got, err := c.Select([]string{"media"}, KindBuckets); err != nil || got[0] != "media" {
 		t.Fatalf("bucket: %v %v", got, err)
+	}
+}
+
+// L11: fuzzing FuzzParse does not stall in minimization: unless the
+// command line says otherwise, each new input gets at most 5 s.
+func TestFuzzMinimizationIsBounded(t *testing.T) {
+	boundMinimization()
+	fl := flag.Lookup("test.fuzzminimizetime")
+	if fl == nil {
+		t.Fatal("no -test.fuzzminimizetime flag")
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == fl.Name })
+	if !set && fl.Value.String() != "5s" {
+		t.Fatalf("minimization time %s", fl.Value)
 	}
 }

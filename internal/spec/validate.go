@@ -16,6 +16,7 @@ type validator struct {
 	cfg      *Config
 	lines    map[string]int
 	file     string
+	root     int // line of the top-level mapping
 	problems Problems
 }
 
@@ -23,7 +24,8 @@ func (v *validator) bad(field, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: v.line(field), Field: field, Why: fmt.Sprintf(format, args...)})
 }
 
-// line finds the line of a field, or of its nearest parent that has one.
+// line finds the line of a field, or of its nearest parent that has one:
+// a missing field is reported where the mapping that lacks it starts.
 func (v *validator) line(field string) int {
 	for f := field; f != ""; {
 		if l, ok := v.lines[f]; ok {
@@ -35,7 +37,7 @@ func (v *validator) line(field string) int {
 		}
 		f = f[:i]
 	}
-	return 0
+	return v.root
 }
 
 func (v *validator) set(field string) bool { _, ok := v.lines[field]; return ok }
@@ -230,10 +232,11 @@ func (v *validator) recover() {
 			v.bad("recover.network.vpc", "give id or tag, not both")
 		}
 		v.selectorTags("recover.network.vpc.tag", n.VPC.Tag)
-		for _, f := range []string{"cidr", "azs"} {
-			if v.set("recover.network." + f) {
-				v.bad("recover.network."+f, "describes the network prepare builds; with recover.network.vpc given it would be ignored")
-			}
+		if n.CIDR != "" {
+			v.bad("recover.network.cidr", "describes the network prepare builds; with recover.network.vpc given it would be ignored")
+		}
+		if n.AZs != 0 {
+			v.bad("recover.network.azs", "describes the network prepare builds; with recover.network.vpc given it would be ignored")
 		}
 	} else {
 		if n.CIDR != "" {
