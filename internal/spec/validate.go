@@ -57,6 +57,11 @@ var stackRe = regexp.MustCompile(`^[a-z](?:[a-z0-9]|-[a-z0-9]){0,30}$`)
 // way to AWS and two names never become one AMI prefix.
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
 
+// ValidName reports whether name is acceptable as a protected image's or
+// bucket's name (protect.images[].name, protect.buckets[].name), for code
+// that writes configs, such as discover.
+func ValidName(name string) bool { return nameRe.MatchString(name) && !strings.Contains(name, "..") }
+
 var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 var storageClasses = map[string]bool{
@@ -109,7 +114,7 @@ func (v *validator) validate() {
 		f := fmt.Sprintf("protect.images[%d]", i)
 		if im.Name == "" {
 			v.bad(f+".name", "required")
-		} else if !nameRe.MatchString(im.Name) || strings.Contains(im.Name, "..") {
+		} else if !ValidName(im.Name) {
 			v.bad(f+".name", "%q: use 1-63 letters, digits, '.', '_' and '-', starting and ending with a letter or digit (it names AMIs and state records)", im.Name)
 		}
 		unique(f+".name", im.Name)
@@ -126,7 +131,7 @@ func (v *validator) validate() {
 	}
 	for i, b := range c.Protect.Buckets {
 		f := fmt.Sprintf("protect.buckets[%d]", i)
-		if b.Name != "" && (!nameRe.MatchString(b.Name) || strings.Contains(b.Name, "..")) {
+		if b.Name != "" && !ValidName(b.Name) {
 			v.bad(f+".name", "%q: use 1-63 letters, digits, '.', '_' and '-', starting and ending with a letter or digit", b.Name)
 		}
 		if b.Name == "" {
