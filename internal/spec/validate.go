@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/schedule/cron"
 )
 
 type validator struct {
@@ -204,8 +205,18 @@ func (v *validator) schedule(field string, s Schedule) {
 	if s.IsZero() {
 		return
 	}
-	if _, err := ParseSchedule(s.Raw); err != nil {
+	p, err := ParseSchedule(s.Raw)
+	if err != nil {
 		v.bad(field, "%q: %v", s.Raw, err)
+		return
+	}
+	// A cron whose years are all past is accepted by the syntax and never
+	// runs: no backups, and nothing says so. Two days back covers any
+	// time zone serve or Scheduler may evaluate it in.
+	if p.Cron != nil {
+		if c, err := cron.Parse(p.Cron); err == nil && c.Next(time.Now().UTC().Add(-48*time.Hour)).IsZero() {
+			v.bad(field, "%q never fires again: its years are over", s.Raw)
+		}
 	}
 }
 
