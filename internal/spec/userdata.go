@@ -168,6 +168,7 @@ var userDataFuncs = template.FuncMap{
 	escHeredoc:        escapeHeredoc,
 	escHeredocLiteral: oneLine,
 	escComment:        oneLine,
+	escBacktick:       func(v any) string { return backtickEscaper.Replace(fmt.Sprint(v)) },
 }
 
 const (
@@ -177,7 +178,10 @@ const (
 	escHeredoc        = "_pilotlight_sh_heredoc"
 	escHeredocLiteral = "_pilotlight_sh_heredoc_literal"
 	escComment        = "_pilotlight_sh_comment"
+	escBacktick       = "_pilotlight_sh_backtick"
 )
+
+var backtickEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "$", `\$`)
 
 // ShellQuote makes v one shell word that is exactly v: 'v', with each '
 // written as '\”.
@@ -249,6 +253,15 @@ type escaper struct {
 	pending     []heredoc
 	line        []byte // the current line inside a here-document
 	wordStart   bool
+	// subs are the command substitutions ($(...) or `...`) the text is
+	// inside, innermost last, each with the state to return to.
+	subs []substitution
+}
+
+type substitution struct {
+	outer    shellState
+	backtick bool
+	parens   int // open ( inside this $( ... ), not yet closed
 }
 
 type heredoc struct {
@@ -291,9 +304,20 @@ func (e *escaper) action(a *parse.ActionNode) {
 	if e.state == stHeredoc && e.hereLiteral {
 		fn = escHeredocLiteral
 	}
+	e.appendCmd(a, fn)
+	// Inside `...` the shell first takes one level of \ and ` away, then
+	// parses what remains: escape once more per level.
+	for _, sub := range e.subs {
+		if sub.backtick {
+			e.appendCmd(a, escBacktick)
+		}
+	}
+	e.wordStart = false
+}
+
+func (e *escaper) appendCmd(a *parse.ActionNode, fn string) {
 	id := parse.NewIdentifier(fn).SetTree(e.tree).SetPos(a.Pos)
 	a.Pipe.Cmds = append(a.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: a.Pos, Args: []parse.Node{id}})
-	e.wordStart = false
 }
 
 // text follows the shell's quoting through literal template text.
@@ -326,11 +350,18 @@ func (e *escaper) text(b []byte) {
 				e.state = stWord
 			}
 		case stDouble:
-			switch c {
-			case '\\':
+			switch {
+			case c == '\\':
 				i++
-			case '"':
+			case c == '"':
 				e.state = stWord
+			case c == '$' && i+1 < len(b) && b[i+1] == '(':
+				e.enter(false)
+				i++
+			case c == '`':
+				if !e.leave(true) {
+					e.enter(true)
+				}
 			}
 		case stWord:
 			start := e.wordStart
@@ -338,6 +369,21 @@ func (e *escaper) text(b []byte) {
 			switch {
 			case c == '\\':
 				i++
+			case c == '$' && i+1 < len(b) && b[i+1] == '(':
+				e.enter(false)
+				i++
+			case c == '`':
+				if !e.leave(true) {
+					e.enter(true)
+				}
+			case c == '(' && len(e.subs) > 0:
+				e.subs[len(e.subs)-1].parens++
+			case c == ')' && len(e.subs) > 0:
+				if top := &e.subs[len(e.subs)-1]; top.parens > 0 {
+					top.parens--
+				} else {
+					e.leave(false)
+				}
 			case c == '\'':
 				e.state = stSingle
 			case c == '"':
@@ -351,6 +397,26 @@ func (e *escaper) text(b []byte) {
 			}
 		}
 	}
+}
+
+// enter starts a command substitution: an unquoted context again, even
+// inside "...".
+func (e *escaper) enter(backtick bool) {
+	e.subs = append(e.subs, substitution{outer: e.state, backtick: backtick})
+	e.state = stWord
+	e.wordStart = true
+}
+
+// leave ends the innermost command substitution if it is of the kind
+// given, returning to the context around it.
+func (e *escaper) leave(backtick bool) bool {
+	n := len(e.subs)
+	if n == 0 || e.subs[n-1].backtick != backtick {
+		return false
+	}
+	e.state = e.subs[n-1].outer
+	e.subs = e.subs[:n-1]
+	return true
 }
 
 // heredocStart reads the delimiter after << (at b[i]) and queues the

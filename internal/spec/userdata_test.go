@@ -58,7 +58,11 @@ EOF
 cat <<-'END'
 	{{ .Vars.v }}
 	END
-printf '%s\n' {{ .Vars.v }} {{ raw "ok" }}
+printf '%s\n' {{ .Vars.v }}
+D="$(printf '%s' {{ .Vars.v }})"
+E=` + "`printf '%s' {{ .Vars.v }}`" + `
+F="$(printf '%s' "{{ .Vars.v }}")"
+printf '%s\n' "$D" "$E" "$F" {{ raw "ok" }}
 `
 	v := `it's "x" $HOME $(touch pwned) ` + "`touch pwned`" + ` \ ; touch pwned #`
 	cfg, err := withTemplate(t, "ud.tmpl", map[string]string{"v": v, "note": "fine; touch pwned"}, map[string]string{"ud.tmpl": tmpl})
@@ -76,7 +80,7 @@ printf '%s\n' {{ .Vars.v }} {{ raw "ok" }}
 	if err != nil {
 		t.Fatalf("%v\n%s\nscript:\n%s", err, got, out)
 	}
-	want := strings.Repeat(v+"\n", 6) + "ok\n"
+	want := strings.Repeat(v+"\n", 9) + "ok\n"
 	if string(got) != want {
 		t.Fatalf("bash printed:\n%s\nwant:\n%s\nscript:\n%s", got, want, out)
 	}
