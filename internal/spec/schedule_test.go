@@ -55,10 +55,14 @@ func TestSchedulesEventBridgeWouldRefuse(t *testing.T) {
 
 // Durations too: 0d slipped past the positive check and 106752d overflowed.
 func TestDurationBounds(t *testing.T) {
-	for _, raw := range []string{"0d", "0w", "106752d", "99999999999999999999d", "-7d", "0s"} {
+	for _, raw := range []string{"0d", "0w", "106752d", "99999999999999999999d", "-7d", "0s", "3651d", "2562048h"} {
 		if d, err := ParseDuration(raw); err == nil {
 			t.Errorf("%s accepted as %v", raw, d)
 		}
+	}
+	// Retention may be longer than a schedule may: two years of copies.
+	if d, err := ParseDuration("730d"); err != nil || d != 730*24*time.Hour {
+		t.Errorf("730d: %v %v", d, err)
 	}
 }
 

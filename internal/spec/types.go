@@ -37,17 +37,23 @@ func (d Duration) IsZero() bool { return d.Raw == "" }
 
 var dayWeek = regexp.MustCompile(`^(\d+)([dw])$`)
 
-// maxDuration bounds every duration and interval in a config. AWS documents
-// no maximum rate value (EventBridge Scheduler: "a positive number"), so
-// this is pilotlight's own bound: a pilot light whose newest copy may be
-// more than a year old is not one, and arithmetic on these values (the
-// default target RPO is twice the interval) must not overflow
-// time.Duration, whose limit is about 292 years.
-const maxDuration = 365 * 24 * time.Hour
+// maxInterval bounds schedules. AWS documents no maximum rate value
+// (EventBridge Scheduler: "a positive number"), so this is pilotlight's
+// own bound: a pilot light whose newest copy may be more than a year old
+// is not one, and arithmetic on intervals (the default target RPO is twice
+// the interval) must stay far from time.Duration's limit of 292 years.
+const maxInterval = 365 * 24 * time.Hour
+
+// maxDuration bounds other durations (max_age, target_rpo): retention may
+// well be years, but not past what time.Duration holds.
+const maxDuration = 10 * 365 * 24 * time.Hour
 
 // ParseDuration parses Go durations plus whole days (d) and weeks (w),
-// positive and at most 365 days.
-func ParseDuration(s string) (time.Duration, error) {
+// positive and at most ten years.
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s, maxDuration) }
+
+func parseDuration(s string, most time.Duration) (time.Duration, error) {
+	tooLong := fmt.Errorf("longer than %d days", most/(24*time.Hour))
 	s = strings.TrimSpace(s)
 	var d time.Duration
 	if m := dayWeek.FindStringSubmatch(s); m != nil {
@@ -56,21 +62,21 @@ func ParseDuration(s string) (time.Duration, error) {
 		if m[2] == "w" {
 			days = 7
 		}
-		if err != nil || n > int64(maxDuration/(24*time.Hour))/days {
-			return 0, fmt.Errorf("longer than 365 days")
+		if err != nil || n > int64(most/(24*time.Hour))/days {
+			return 0, tooLong
 		}
 		d = time.Duration(n*days) * 24 * time.Hour
 	} else {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("not a duration (want e.g. 30m, 2h, 7d; at most 365 days)")
+			return 0, fmt.Errorf("not a duration (want e.g. 30m, 2h, 7d)")
 		}
 	}
 	if d <= 0 {
 		return 0, fmt.Errorf("must be positive")
 	}
-	if d > maxDuration {
-		return 0, fmt.Errorf("longer than 365 days")
+	if d > most {
+		return 0, tooLong
 	}
 	return d, nil
 }
@@ -164,7 +170,7 @@ func ParseSchedule(raw string) (Schedule, error) {
 			return s, fmt.Errorf("rate unit must be singular for 1 and plural otherwise, as EventBridge requires")
 		}
 		unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
-		if err != nil || n > int64(maxDuration/unit) {
+		if err != nil || n > int64(maxInterval/unit) {
 			return s, fmt.Errorf("longer than 365 days")
 		}
 		s.Interval = time.Duration(n) * unit
@@ -180,7 +186,7 @@ func ParseSchedule(raw string) (Schedule, error) {
 		s.Cron = fields
 		return s, nil
 	default:
-		d, err := ParseDuration(raw)
+		d, err := parseDuration(raw, maxInterval)
 		if err != nil {
 			if dayWeek.MatchString(raw) || !strings.Contains(err.Error(), "not a duration") {
 				return s, err
