@@ -138,7 +138,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if !utf8.Valid(data) {
 		return nil, Problems{{File: file, Line: badUTF8Line(data), Why: "not valid YAML: not UTF-8 text"}}
 	}
-	d := &decoder{file: file, lines: map[string]int{}, broken: map[string]bool{}}
+	d := &decoder{file: file, lines: map[string]int{}, broken: map[string]bool{}, typeLines: map[int]bool{}}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -169,6 +169,9 @@ func Parse(file string, data []byte) (*Config, error) {
 		if errors.As(err, &te) {
 			for _, msg := range te.Errors {
 				line := yamlErrLine(errors.New(msg))
+				if d.typeLines[line] {
+					continue // the walk reported it, by field
+				}
 				d.add(Problem{File: file, Line: max(line, 1), Field: d.fieldAt(line), Why: lineRe.ReplaceAllString(msg, "")})
 			}
 		} else {
@@ -203,7 +206,8 @@ func badUTF8Line(data []byte) int {
 	for i := 0; i < len(data); {
 		r, size := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && size <= 1 {
-			return bytes.Count(data[:i], []byte("\n")) + 1
+			// YAML breaks lines at LF, CR and CRLF.
+			return bytes.Count(bytes.ReplaceAll(bytes.ReplaceAll(data[:i], []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n")), []byte("\n")) + 1
 		}
 		i += size
 	}
@@ -227,10 +231,11 @@ func yamlErrLine(err error) int {
 // what yaml.v3 would report only by line (duplicate keys, wrong types) and
 // takes those nodes out of the tree, so that one mistake is one problem.
 type decoder struct {
-	file     string
-	lines    map[string]int
-	broken   map[string]bool
-	problems Problems
+	file      string
+	lines     map[string]int
+	broken    map[string]bool
+	typeLines map[int]bool
+	problems  Problems
 }
 
 func (d *decoder) add(p Problem) { d.problems = append(d.problems, p) }
@@ -269,19 +274,20 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 	if path != "" {
 		d.lines[path] = n.Line
 	}
+	ref := n
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if t == reflect.TypeOf(Duration{}) || t == reflect.TypeOf(Schedule{}) {
-			d.scalar(n, path, "a single value")
+			d.scalar(n, ref, path, "a single value")
 			return
 		}
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 				d.add(Problem{File: d.file, Line: n.Line, Field: path, Why: "must be a mapping"})
-				d.drop(n, path)
+				d.drop(path, n, ref)
 			}
 			return
 		}
@@ -311,7 +317,7 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 		if n.Kind != yaml.SequenceNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 				d.add(Problem{File: d.file, Line: n.Line, Field: path, Why: "must be a list"})
-				d.drop(n, path)
+				d.drop(path, n, ref)
 			}
 			return
 		}
@@ -322,7 +328,7 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 				d.add(Problem{File: d.file, Line: n.Line, Field: path, Why: "must be a mapping"})
-				d.drop(n, path)
+				d.drop(path, n, ref)
 			}
 			return
 		}
@@ -334,18 +340,18 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, path string) {
 			d.lines[child] = n.Content[i].Line
 		}
 	case reflect.String, reflect.Bool, reflect.Int, reflect.Int32, reflect.Int64:
-		if !d.scalar(n, path, "a single value") {
+		if !d.scalar(n, ref, path, "a single value") {
 			return
 		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			d.add(Problem{File: d.file, Line: n.Line, Field: path, Why: fmt.Sprintf("want %s, not %q", kindWord(t.Kind()), n.Value)})
-			d.drop(n, path)
+			d.drop(path, n, ref)
 		}
 	}
 }
 
 // scalar reports a list or mapping where a single value belongs.
-func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
+func (d *decoder) scalar(n, ref *yaml.Node, path, want string) bool {
 	if n.Kind == yaml.ScalarNode {
 		return true
 	}
@@ -354,15 +360,19 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
 		got = "a mapping"
 	}
 	d.add(Problem{File: d.file, Line: n.Line, Field: path, Why: "must be " + want + ", not " + got})
-	d.drop(n, path)
+	d.drop(path, n, ref)
 	return false
 }
 
-// drop makes n null, so the decode after the walk neither fails on it nor
-// reports it again.
-func (d *decoder) drop(n *yaml.Node, path string) {
-	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+// drop records that the field at path cannot be read, so that neither
+// yaml.v3's message for the same line nor the validator's view of the zero
+// value left behind is reported again. The tree is not changed: the node
+// may be an anchor's, read correctly elsewhere.
+func (d *decoder) drop(path string, nodes ...*yaml.Node) {
 	d.broken[path] = true
+	for _, n := range nodes {
+		d.typeLines[n.Line] = true
+	}
 }
 
 // dedupe reports each repeated key once and keeps the first, which is what

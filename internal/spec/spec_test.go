@@ -242,7 +242,8 @@ func FuzzParse(f *testing.F) {
 			if !ok || len(ps) == 0 {
 				t.Fatalf("error is not a list of problems: %v", err)
 			}
-			lines := bytes.Count(b, []byte("\n")) + 1
+			// YAML breaks lines at LF, CR and CRLF.
+			lines := strings.Count(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(b)), "\n") + 1
 			for _, p := range ps {
 				if p.Line < 1 || p.Line > lines || p.File != "f.yaml" || p.Why == "" {
 					t.Fatalf("problem not placed on one of the input's %d lines: %+v", lines, p)

@@ -266,7 +266,7 @@ func (v *validator) recover() {
 	}
 	if d := r.Database; d != nil {
 		if d.From == "" && len(c.Protect.Databases) != 1 {
-			v.bad("recover.database.from", "required when more than one database is protected")
+			v.bad("recover.database.from", "required unless exactly one database is protected")
 		} else if d.From != "" {
 			if _, ok := c.Database(d.From); !ok {
 				v.bad("recover.database.from", "%q is not in protect.databases", d.From)
@@ -290,7 +290,7 @@ func (v *validator) recover() {
 	}
 	if a := r.App; a != nil {
 		if a.ImageFrom == "" && len(c.Protect.Images) != 1 {
-			v.bad("recover.app.image_from", "required when more than one image is protected")
+			v.bad("recover.app.image_from", "required unless exactly one image is protected")
 		} else if a.ImageFrom != "" {
 			if _, ok := c.Image(a.ImageFrom); !ok {
 				v.bad("recover.app.image_from", "%q is not in protect.images", a.ImageFrom)
