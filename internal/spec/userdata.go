@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"text/template"
@@ -220,6 +221,9 @@ func parseUserData(name, src string) (*template.Template, error) {
 	tmpl, err := template.New(name).Option("missingkey=error").Funcs(userDataFuncs).Parse(src)
 	if err != nil {
 		return nil, err // text/template names the template and line
+	}
+	if err := noRecursion(tmpl); err != nil {
+		return nil, err
 	}
 	for _, t := range tmpl.Templates() {
 		if t.Tree == nil || t.Tree.Root == nil {
@@ -458,4 +462,70 @@ func (e *escaper) nextHeredoc() {
 	e.pending = e.pending[1:]
 	e.state, e.hereDelim, e.hereLiteral, e.hereTabs = stHeredoc, h.delim, h.literal, h.tabs
 	e.line = e.line[:0]
+}
+
+// noRecursion refuses a template that invokes itself: text/template would
+// find out only after 100000 levels, a second of work and a cryptic error.
+func noRecursion(tmpl *template.Template) error {
+	calls := map[string][]string{}
+	for _, t := range tmpl.Templates() {
+		if t.Tree != nil {
+			calls[t.Name()] = invoked(t.Tree.Root, nil)
+		}
+	}
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[string]int{}
+	var visit func(name string, path []string) error
+	visit = func(name string, path []string) error {
+		switch state[name] {
+		case open:
+			return fmt.Errorf("template %q invokes itself (%s): it would never finish", name, strings.Join(append(path, name), " -> "))
+		case done:
+			return nil
+		}
+		state[name] = open
+		for _, c := range calls[name] {
+			if err := visit(c, append(path, name)); err != nil {
+				return err
+			}
+		}
+		state[name] = done
+		return nil
+	}
+	names := make([]string, 0, len(calls))
+	for name := range calls {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := visit(name, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// invoked lists the templates a tree invokes with {{template}}.
+func invoked(n parse.Node, out []string) []string {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				out = invoked(c, out)
+			}
+		}
+	case *parse.TemplateNode:
+		out = append(out, n.Name)
+	case *parse.IfNode:
+		out = invoked(n.List, invoked(n.ElseList, out))
+	case *parse.RangeNode:
+		out = invoked(n.List, invoked(n.ElseList, out))
+	case *parse.WithNode:
+		out = invoked(n.List, invoked(n.ElseList, out))
+	}
+	return out
 }

@@ -103,6 +103,7 @@ func TestUserDataRenderedAtValidate(t *testing.T) {
 	cases := []struct{ name, tmpl, want string }{
 		{"unknown name", "X={{ .Nope }}\n", `map has no entry for key "Nope"`},
 		{"unknown var", "X={{ .Vars.nope }}\n", `map has no entry for key "nope"`},
+		{"recursion", `{{define "a"}}x{{template "b"}}{{end}}{{define "b"}}{{if 1}}{{template "a"}}{{end}}{{end}}{{template "a"}}`, `template "a" invokes itself (a -> b -> a)`},
 		{"unclosed", "X={{ .DBHost \n", "template: ud.tmpl:2: unclosed action"},
 		{"over 16 KB", strings.Repeat("#", UserDataMaxBytes) + "\n", "renders to 16384 bytes; EC2 takes at most 16383"},
 		{"long endpoints count", strings.Repeat("#", UserDataMaxBytes-40) + "\n{{ .DBHost }}\n", "EC2 takes at most 16383"},
