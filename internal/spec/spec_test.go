@@ -100,7 +100,6 @@ func TestRules(t *testing.T) {
 		{"parameter group", "database: { from: wordpress-db }", "database: { from: wordpress-db, parameter_group: my_params }", `recover.database.parameter_group: "my_params" is not an RDS parameter group name`},
 		{"alb internal-", "stack: wordpress", "stack: internal-wp", "stack: must not begin with internal-"},
 		{"empty tag key", "instance: { tag: { Role: wordpress } }", "instance: { tag: { '': '' } }", `protect.images[0].instance.tag: tag key "" must be 1-128 characters`},
-		{"aws: tag key", "instance: { tag: { Role: wordpress } }", "instance: { tag: { 'aws:cloudformation:stack-name': x } }", "the aws: prefix is reserved"},
 		{"vpc and cidr", "recover:\n", "recover:\n  network: { vpc: { id: vpc-1 }, cidr: 10.9.0.0/16 }\n", "recover.network.cidr: describes the network prepare builds"},
 		{"kms key other region", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      dr_kms_key: arn:aws:kms:us-east-1:111122223333:key/k", `protect.databases[0].dr_kms_key: "arn:aws:kms:us-east-1:111122223333:key/k" is in us-east-1, but the copies it encrypts are made in the DR region cn-north-1`},
 		{"kms key other partition", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      dr_kms_key: arn:aws:kms:cn-north-1:111122223333:key/k", "names partition aws, but cn-north-1 is in aws-cn"},

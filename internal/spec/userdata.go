@@ -184,8 +184,8 @@ const (
 
 var backtickEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "$", `\$`)
 
-// ShellQuote makes v one shell word that is exactly v: 'v', with each '
-// written as '\”.
+// ShellQuote makes v one shell word that is exactly v: v in single
+// quotes, each single quote inside it closed, escaped and reopened.
 func ShellQuote(v any) string {
 	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
 }

@@ -357,14 +357,13 @@ func (v *validator) port(field string, p int) {
 }
 
 // selectorTags holds tag filters to EC2's tag rules: a key of 1-128
-// characters not starting with aws: (reserved), a value of at most 256.
+// characters, a value of at most 256. (aws: keys are reserved for AWS to
+// write, but selecting by one, such as aws:autoscaling:groupName, is fine.)
 func (v *validator) selectorTags(field string, tags map[string]string) {
 	for k, val := range tags {
 		switch {
 		case k == "" || len(k) > 128:
 			v.bad(field, "tag key %q must be 1-128 characters", k)
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			v.bad(field, "tag key %q: the aws: prefix is reserved for AWS", k)
 		case len(val) > 256:
 			v.bad(field, "tag %s: a value is at most 256 characters", k)
 		}
