@@ -147,6 +147,10 @@ func Parse(file string, data []byte) (*Config, error) {
 		}
 		return nil, Problems{{File: file, Line: max(yamlErrLine(err), 1), Why: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
+	if emptyDoc(&root) {
+		// "---" alone, or "---" and comments: a document with nothing in it.
+		return nil, Problems{{File: file, Line: 1, Why: "the file is empty (no YAML, or only comments)"}}
+	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):

@@ -44,6 +44,7 @@ func TestOneMistakeOneProblem(t *testing.T) {
 	cases := []struct{ name, src, want string }{
 		{"empty", "", "p.yaml:1: the file is empty"},
 		{"only comments", "# nothing\n\n", "p.yaml:1: the file is empty"},
+		{"only a document marker", "---\n# nothing\n", "p.yaml:1: the file is empty"},
 		{"second document", validBase + "---\nstack: evil\n", "p.yaml:19: a second YAML document"},
 		{"duplicate key", strings.Replace(validBase, "stack: wordpress", "stack: wordpress\nstack: other", 1),
 			"p.yaml:2: stack: appears twice (first on line 1)"},
