@@ -32,6 +32,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// TestServeAsAProcess protects on `every: 2s`, in this process and in
+	// the child; a config outside tests cannot go below a minute.
+	spec.ShortIntervalsForTests(time.Second)
 	if args, ok := childArgs(); ok {
 		os.Exit(runChild(args))
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/schedule/cron"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
@@ -16,7 +17,7 @@ import (
 type Schedule struct {
 	raw      string
 	interval time.Duration
-	cron     *cronExpr
+	cron     *cron.Expr
 	loc      *time.Location
 }
 
@@ -29,7 +30,7 @@ func Compile(s spec.Schedule, loc *time.Location) (*Schedule, error) {
 	out := &Schedule{raw: s.Raw, loc: loc}
 	switch {
 	case s.Cron != nil:
-		c, err := parseCron(s.Cron)
+		c, err := cron.Parse(s.Cron)
 		if err != nil {
 			return nil, fmt.Errorf("schedule %q: %w", s.Raw, err)
 		}
@@ -58,7 +59,7 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	if s.cron == nil {
 		return t.Add(s.interval)
 	}
-	return s.cron.next(t.In(s.loc))
+	return s.cron.Next(t.In(s.loc))
 }
 
 // Period is a typical gap between two runs: the interval, or for cron the

@@ -31,7 +31,7 @@ func at(s string) time.Time {
 func TestIntervals(t *testing.T) {
 	base := at("2026-03-01 10:17")
 	for raw, want := range map[string]time.Duration{
-		"2h": 2 * time.Hour, "90m": 90 * time.Minute, "7d": 7 * 24 * time.Hour, "2s": 2 * time.Second,
+		"2h": 2 * time.Hour, "90m": 90 * time.Minute, "7d": 7 * 24 * time.Hour, "1m": time.Minute,
 		"rate(1 minute)": time.Minute, "rate(2 hours)": 2 * time.Hour, "rate(3 days)": 72 * time.Hour,
 	} {
 		s := compile(t, raw)

@@ -21,7 +21,12 @@ import (
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) {
+	// The fixture protects on `every: 2s` to see many cycles in seconds;
+	// a config outside tests cannot go below a minute.
+	spec.ShortIntervalsForTests(time.Second)
+	os.Exit(testenv.Main(m))
+}
 
 const (
 	primary  = "cn-northwest-1"

@@ -1,10 +1,14 @@
 package spec
 
 import (
+	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 const validBase = `stack: wordpress
@@ -84,7 +88,21 @@ func TestRules(t *testing.T) {
 		{"record outside zone", "record: blog.example.com", "record: blog.example.org", "is not inside zone"},
 		{"missing stack", "stack: wordpress", "stack: ''", "stack: required"},
 		{"both selectors", "instance: { tag: { Role: wordpress } }", "instance: { id: i-1, tag: { Role: wordpress } }", "give id or tag, not both"},
-		{"wrong type", "keep: { primary: 5, dr: 5 }", "keep: { primary: five, dr: 5 }", "cannot unmarshal"},
+		{"wrong type", "keep: { primary: 5, dr: 5 }", "keep: { primary: five, dr: 5 }", `protect.databases[0].keep.primary: want a whole number, not "five"`},
+		{"db port", "database: { from: wordpress-db }", "database: { from: wordpress-db, port: 70000 }", "recover.database.port: 70000 is not a TCP port (1-65535)"},
+		{"db port negative", "database: { from: wordpress-db }", "database: { from: wordpress-db, port: -5 }", "recover.database.port: -5 is not a TCP port"},
+		{"lb port zero", "image_from: wordpress }", "image_from: wordpress, load_balancer: { port: 0 } }", "recover.app.load_balancer.port: 0 is not a TCP port"},
+		{"health check path", "image_from: wordpress }", "image_from: wordpress, load_balancer: { health_check_path: no-slash } }", `recover.app.load_balancer.health_check_path: "no-slash" must begin with /`},
+		{"ami name characters", "name: wordpress", `name: 'x"><script>alert(1)</script>'`, "protect.images[0].name: \"x\\\"><script>"},
+		{"ami name path", "name: wordpress", "name: ../../x", `protect.images[0].name: "../../x": use 1-63 letters`},
+		{"bucket name", "- source: media-prod", "- name: '<img src=x>'\n      source: media-prod", `protect.buckets[0].name: "<img src=x>": use 1-63`},
+		{"rds identifier length", "database: { from: wordpress-db }", "database: { from: wordpress-db, identifier: a" + strings.Repeat("b", 63) + " }", "recover.database.identifier: \"abbb"},
+		{"parameter group", "database: { from: wordpress-db }", "database: { from: wordpress-db, parameter_group: my_params }", `recover.database.parameter_group: "my_params" is not an RDS parameter group name`},
+		{"alb internal-", "stack: wordpress", "stack: internal-wp", "stack: must not begin with internal-"},
+		{"empty tag key", "instance: { tag: { Role: wordpress } }", "instance: { tag: { '': '' } }", `protect.images[0].instance.tag: tag key "" must be 1-128 characters`},
+		{"vpc and cidr", "recover:\n", "recover:\n  network: { vpc: { id: vpc-1 }, cidr: 10.9.0.0/16 }\n", "recover.network.cidr: describes the network prepare builds"},
+		{"kms key other region", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      dr_kms_key: arn:aws:kms:us-east-1:111122223333:key/k", `protect.databases[0].dr_kms_key: "arn:aws:kms:us-east-1:111122223333:key/k" is in us-east-1, but the copies it encrypts are made in the DR region cn-north-1`},
+		{"kms key other partition", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      dr_kms_key: arn:aws:kms:cn-north-1:111122223333:key/k", "names partition aws, but cn-north-1 is in aws-cn"},
 		{"state lock without s3", "stack: wordpress", "stack: wordpress\nstate: { lock_table: t }", "state.lock_table: a lock table goes with an s3:// state path"},
 	}
 	for _, c := range cases {
@@ -200,20 +218,65 @@ func TestScheduleExpressions(t *testing.T) {
 	}
 }
 
+// FuzzParse: whatever the bytes, Parse gives either Problems, each placed
+// on a line of the input, or a config that, written back out, parses to
+// itself (valid again, defaults already applied).
 func FuzzParse(f *testing.F) {
+	boundMinimization()
 	f.Add([]byte(validBase))
 	f.Add([]byte("stack: [\n"))
 	f.Add([]byte("protect: { databases: [ { keep: { dr: -1 } } ] }"))
 	f.Add([]byte("a: &x [*x]"))
 	f.Add([]byte("recover: { app: { capacity: { min: 3, max: 1 } } }"))
+	f.Add([]byte(""))
+	f.Add([]byte(validBase + "---\nstack: evil\n"))
+	f.Add([]byte(strings.Replace(validBase, "stack: wordpress", "stack: wordpress\nstack: x", 1)))
+	f.Add([]byte(strings.Replace(validBase, "every: 2h", "every: cron(99 99 99 99 ? 99)", 1)))
 	data, _ := os.ReadFile("../../examples/wordpress/pilotlight.yaml")
 	f.Add(data)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg, err := Parse("f.yaml", b)
-		if err == nil && cfg == nil {
+		if err != nil {
+			ps, ok := AsProblems(err)
+			if !ok || len(ps) == 0 {
+				t.Fatalf("error is not a list of problems: %v", err)
+			}
+			// YAML breaks lines at LF, CR and CRLF.
+			lines := strings.Count(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(b)), "\n") + 1
+			for _, p := range ps {
+				if p.Line < 1 || p.Line > lines || p.File != "f.yaml" || p.Why == "" {
+					t.Fatalf("problem not placed on one of the input's %d lines: %+v", lines, p)
+				}
+			}
+			return
+		}
+		if cfg == nil {
 			t.Fatal("nil config without error")
 		}
+		out, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("valid config does not marshal: %v", err)
+		}
+		again, err := Parse("f.yaml", out)
+		if err != nil {
+			t.Fatalf("valid config does not re-validate:\n%v\n--- written back:\n%s", err, out)
+		}
+		if out2, _ := yaml.Marshal(again); !bytes.Equal(out, out2) {
+			t.Fatalf("re-parsed config differs:\n%s\n---\n%s", out, out2)
+		}
 	})
+}
+
+// boundMinimization caps how long `go test -fuzz` minimizes each new input
+// at 5 s unless -test.fuzzminimizetime is given: with the default 60 s,
+// FuzzParse spent most of a run minimizing, at 0 execs/s (L11). The
+// testing package reads the flag when f.Fuzz starts, after this runs.
+func boundMinimization() {
+	set := false
+	flag.Visit(func(fl *flag.Flag) { set = set || fl.Name == "test.fuzzminimizetime" })
+	if !set {
+		_ = flag.Set("test.fuzzminimizetime", "5s")
+	}
 }
 
 func TestSelectOnly(t *testing.T) {
@@ -234,5 +297,20 @@ func TestSelectOnly(t *testing.T) {
 	}
 	if got, err := c.Select([]string{"media"}, KindBuckets); err != nil || got[0] != "media" {
 		t.Fatalf("bucket: %v %v", got, err)
+	}
+}
+
+// L11: fuzzing FuzzParse does not stall in minimization: unless the
+// command line says otherwise, each new input gets at most 5 s.
+func TestFuzzMinimizationIsBounded(t *testing.T) {
+	boundMinimization()
+	fl := flag.Lookup("test.fuzzminimizetime")
+	if fl == nil {
+		t.Fatal("no -test.fuzzminimizetime flag")
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == fl.Name })
+	if !set && fl.Value.String() != "5s" {
+		t.Fatalf("minimization time %s", fl.Value)
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/schedule/cron"
 )
 
 type validator struct {
 	cfg      *Config
 	lines    map[string]int
 	file     string
+	root     int // line of the top-level mapping
 	problems Problems
 }
 
@@ -23,7 +25,8 @@ func (v *validator) bad(field, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: v.line(field), Field: field, Why: fmt.Sprintf(format, args...)})
 }
 
-// line finds the line of a field, or of its nearest parent that has one.
+// line finds the line of a field, or of its nearest parent that has one:
+// a missing field is reported where the mapping that lacks it starts.
 func (v *validator) line(field string) int {
 	for f := field; f != ""; {
 		if l, ok := v.lines[f]; ok {
@@ -35,7 +38,7 @@ func (v *validator) line(field string) int {
 		}
 		f = f[:i]
 	}
-	return 0
+	return v.root
 }
 
 func (v *validator) set(field string) bool { _, ok := v.lines[field]; return ok }
@@ -45,6 +48,20 @@ func (v *validator) set(field string) bool { _, ok := v.lines[field]; return ok 
 var rdsID = regexp.MustCompile(`^[A-Za-z](?:[A-Za-z0-9]|-[A-Za-z0-9])*$`)
 
 var stackRe = regexp.MustCompile(`^[a-z](?:[a-z0-9]|-[a-z0-9]){0,30}$`)
+
+// nameRe is for the names pilotlight gives images and buckets: they go
+// into AMI names, which take "3-128 alphanumeric characters, parentheses
+// (()), square brackets ([]), spaces ( ), periods (.), slashes (/), dashes
+// (-), single quotes ('), at-signs (@), or underscores(_)" (EC2
+// CreateImage). pilotlight takes the subset that is also safe in a file
+// path, a tag value and a shell word, so that no name is rewritten on the
+// way to AWS and two names never become one AMI prefix.
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
+
+// ValidName reports whether name is acceptable as a protected image's or
+// bucket's name (protect.images[].name, protect.buckets[].name), for code
+// that writes configs, such as discover.
+func ValidName(name string) bool { return nameRe.MatchString(name) && !strings.Contains(name, "..") }
 
 var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
@@ -59,6 +76,10 @@ func (v *validator) validate() {
 		v.bad("stack", "required")
 	} else if !stackRe.MatchString(c.Stack) {
 		v.bad("stack", "must be 1-31 lower-case letters, digits and single hyphens, starting with a letter (it prefixes RDS identifiers)")
+	} else if strings.HasPrefix(c.Stack, "internal-") {
+		// The DR load balancers are named <stack>-...; Elastic Load
+		// Balancing refuses names that "begin with internal-".
+		v.bad("stack", "must not begin with internal-: the load balancers named after it would be refused")
 	}
 	v.regions()
 	v.state()
@@ -88,11 +109,14 @@ func (v *validator) validate() {
 		v.schedule(f+".every", d.Every)
 		v.keep(f+".keep", d.Keep)
 		v.duration(f+".target_rpo", d.TargetRPO)
+		v.kmsKey(f+".dr_kms_key", d.DRKMSKey)
 	}
 	for i, im := range c.Protect.Images {
 		f := fmt.Sprintf("protect.images[%d]", i)
 		if im.Name == "" {
 			v.bad(f+".name", "required")
+		} else if !ValidName(im.Name) {
+			v.bad(f+".name", "%q: use 1-63 letters, digits, '.', '_' and '-', starting and ending with a letter or digit (it names AMIs and state records)", im.Name)
 		}
 		unique(f+".name", im.Name)
 		if im.Instance.ID == "" && len(im.Instance.Tag) == 0 {
@@ -100,12 +124,17 @@ func (v *validator) validate() {
 		} else if im.Instance.ID != "" && len(im.Instance.Tag) > 0 {
 			v.bad(f+".instance", "give id or tag, not both")
 		}
+		v.selectorTags(f+".instance.tag", im.Instance.Tag)
 		v.schedule(f+".every", im.Every)
 		v.keep(f+".keep", im.Keep)
 		v.duration(f+".target_rpo", im.TargetRPO)
+		v.kmsKey(f+".dr_kms_key", im.DRKMSKey)
 	}
 	for i, b := range c.Protect.Buckets {
 		f := fmt.Sprintf("protect.buckets[%d]", i)
+		if b.Name != "" && !ValidName(b.Name) {
+			v.bad(f+".name", "%q: use 1-63 letters, digits, '.', '_' and '-', starting and ending with a letter or digit", b.Name)
+		}
 		if b.Name == "" {
 			b.Name = b.Source
 		}
@@ -126,6 +155,7 @@ func (v *validator) validate() {
 		if !b.Every.IsZero() {
 			v.schedule(f+".every", b.Every)
 		}
+		v.kmsKey(f+".replica_kms_key", b.ReplicaKMSKey)
 	}
 	v.recover()
 	if len(v.problems) == 0 {
@@ -175,8 +205,18 @@ func (v *validator) schedule(field string, s Schedule) {
 	if s.IsZero() {
 		return
 	}
-	if _, err := ParseSchedule(s.Raw); err != nil {
+	p, err := ParseSchedule(s.Raw)
+	if err != nil {
 		v.bad(field, "%q: %v", s.Raw, err)
+		return
+	}
+	// A cron whose years are all past is accepted by the syntax and never
+	// runs: no backups, and nothing says so. Two days back covers any
+	// time zone serve or Scheduler may evaluate it in.
+	if p.Cron != nil {
+		if c, err := cron.Parse(p.Cron); err == nil && c.Next(time.Now().UTC().Add(-48*time.Hour)).IsZero() {
+			v.bad(field, "%q never fires again: its years are over", s.Raw)
+		}
 	}
 }
 
@@ -203,7 +243,18 @@ func (v *validator) recover() {
 	c := v.cfg
 	r := &c.Recover
 	n := r.Network
-	if n.VPC.IsZero() {
+	if !n.VPC.IsZero() {
+		if n.VPC.ID != "" && len(n.VPC.Tag) > 0 {
+			v.bad("recover.network.vpc", "give id or tag, not both")
+		}
+		v.selectorTags("recover.network.vpc.tag", n.VPC.Tag)
+		if n.CIDR != "" {
+			v.bad("recover.network.cidr", "describes the network prepare builds; with recover.network.vpc given it would be ignored")
+		}
+		if n.AZs != 0 {
+			v.bad("recover.network.azs", "describes the network prepare builds; with recover.network.vpc given it would be ignored")
+		}
+	} else {
 		if n.CIDR != "" {
 			if p, err := netip.ParsePrefix(n.CIDR); err != nil || !p.Addr().Is4() || p.Bits() > 20 || p.Bits() < 16 {
 				v.bad("recover.network.cidr", "%q must be an IPv4 CIDR from /16 to /20", n.CIDR)
@@ -215,15 +266,19 @@ func (v *validator) recover() {
 	}
 	if d := r.Database; d != nil {
 		if d.From == "" && len(c.Protect.Databases) != 1 {
-			v.bad("recover.database.from", "required when more than one database is protected")
+			v.bad("recover.database.from", "required unless exactly one database is protected")
 		} else if d.From != "" {
 			if _, ok := c.Database(d.From); !ok {
 				v.bad("recover.database.from", "%q is not in protect.databases", d.From)
 			}
 		}
-		if d.Identifier != "" && !rdsID.MatchString(d.Identifier) {
-			v.bad("recover.database.identifier", "%q is not an RDS identifier", d.Identifier)
+		if d.Identifier != "" && (!rdsID.MatchString(d.Identifier) || len(d.Identifier) > 63) {
+			v.bad("recover.database.identifier", "%q is not an RDS identifier (letter first, then letters, digits, single hyphens; at most 63)", d.Identifier)
 		}
+		if d.ParameterGroup != "" && (!rdsID.MatchString(d.ParameterGroup) || len(d.ParameterGroup) > 255) {
+			v.bad("recover.database.parameter_group", "%q is not an RDS parameter group name (letter first, then letters, digits, single hyphens; at most 255)", d.ParameterGroup)
+		}
+		v.port("recover.database.port", d.Port)
 	}
 	if ca := r.Cache; ca != nil {
 		if ca.Engine != "" && ca.Engine != "redis" && ca.Engine != "valkey" {
@@ -235,7 +290,7 @@ func (v *validator) recover() {
 	}
 	if a := r.App; a != nil {
 		if a.ImageFrom == "" && len(c.Protect.Images) != 1 {
-			v.bad("recover.app.image_from", "required when more than one image is protected")
+			v.bad("recover.app.image_from", "required unless exactly one image is protected")
 		} else if a.ImageFrom != "" {
 			if _, ok := c.Image(a.ImageFrom); !ok {
 				v.bad("recover.app.image_from", "%q is not in protect.images", a.ImageFrom)
@@ -245,11 +300,13 @@ func (v *validator) recover() {
 		if v.set("recover.app.capacity") && (cp.Min < 0 || cp.Max < 1 || cp.Min > cp.Max || (cp.Desired != 0 && (cp.Desired < cp.Min || cp.Desired > cp.Max))) {
 			v.bad("recover.app.capacity", "need 0 <= min <= desired <= max and max >= 1 (got %d/%d/%d)", cp.Min, cp.Desired, cp.Max)
 		}
-		if a.UserData != "" {
-			if _, err := os.Stat(v.cfg.RelPath(a.UserData)); err != nil {
-				v.bad("recover.app.user_data", "cannot read template %s: %v", a.UserData, unwrapPathErr(err))
-			}
+		v.port("recover.app.load_balancer.port", a.LoadBalancer.Port)
+		// Target group health checks: the path "must begin with a '/'
+		// and can have up to 1024 characters" (ELB CreateTargetGroup).
+		if hp := a.LoadBalancer.HealthCheckPath; hp != "" && (!strings.HasPrefix(hp, "/") || len(hp) > 1024 || strings.ContainsAny(hp, " \t\r\n")) {
+			v.bad("recover.app.load_balancer.health_check_path", "%q must begin with / and be at most 1024 characters without spaces", hp)
 		}
+		v.userData()
 	}
 	if d := r.DNS; d != nil {
 		switch d.Mode {
@@ -276,6 +333,63 @@ func (v *validator) recover() {
 		if v.set("recover.dns.ttl") && (d.TTL < 0 || d.TTL > 86400) {
 			v.bad("recover.dns.ttl", "must be 0 to 86400")
 		}
+	}
+}
+
+// userData renders the template as failover will, with endpoints as long
+// as real ones, so that a template error, a missing variable or a script
+// over EC2's 16 KB shows here and not after the database is restored.
+func (v *validator) userData() {
+	if v.cfg.Recover.App.UserData == "" {
+		return
+	}
+	if _, err := v.cfg.RenderUserData(v.cfg.placeholderEndpoints()); err != nil {
+		v.bad("recover.app.user_data", "%v", err)
+	}
+}
+
+// port is a TCP port as RDS and ELB take it; 0 means "not set" and gets
+// the default, so only a written 0 is wrong.
+func (v *validator) port(field string, p int) {
+	if v.set(field) && (p < 1 || p > 65535) {
+		v.bad(field, "%d is not a TCP port (1-65535)", p)
+	}
+}
+
+// selectorTags holds tag filters to EC2's tag rules: a key of 1-128
+// characters, a value of at most 256. (aws: keys are reserved for AWS to
+// write, but selecting by one, such as aws:autoscaling:groupName, is fine.)
+func (v *validator) selectorTags(field string, tags map[string]string) {
+	for k, val := range tags {
+		switch {
+		case k == "" || len(k) > 128:
+			v.bad(field, "tag key %q must be 1-128 characters", k)
+		case len(val) > 256:
+			v.bad(field, "tag %s: a value is at most 256 characters", k)
+		}
+	}
+}
+
+// kmsKey checks what can be checked without AWS: an ARN names the DR
+// region and its partition, since a copy is encrypted with a key in the
+// region it is made in. Aliases and key ids are checked by `status`.
+func (v *validator) kmsKey(field, key string) {
+	if !strings.HasPrefix(key, "arn:") {
+		return
+	}
+	parts := strings.SplitN(key, ":", 6)
+	if len(parts) < 6 || parts[2] != "kms" {
+		v.bad(field, "%q is not a KMS key ARN", key)
+		return
+	}
+	dr := v.cfg.DR.Region
+	if !partition.Known(dr) {
+		return
+	}
+	if parts[3] != dr {
+		v.bad(field, "%q is in %s, but the copies it encrypts are made in the DR region %s", key, parts[3], dr)
+	} else if p, _ := partition.Of(dr); parts[1] != p.ID {
+		v.bad(field, "%q names partition %s, but %s is in %s", key, parts[1], dr, p.ID)
 	}
 }
 

@@ -1,4 +1,8 @@
-package schedule
+// Package cron parses EventBridge cron() fields and finds their next fire
+// time. It is the one reading of a cron expression: spec validates with
+// it and schedule computes with it, so what validate accepts is exactly
+// what serve can run.
+package cron
 
 import (
 	"fmt"
@@ -19,7 +23,8 @@ const (
 	maxYear = 2199
 )
 
-type cronExpr struct {
+// Expr is a parsed cron expression.
+type Expr struct {
 	minutes, hours, months uint64 // bit i set: value i matches
 	years                  []bool // index year-minYear
 	dom                    domRule
@@ -52,11 +57,13 @@ var monthNames = map[string]int{"JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5
 	"JUL": 7, "AUG": 8, "SEP": 9, "OCT": 10, "NOV": 11, "DEC": 12}
 var dayNames = map[string]int{"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 
-func parseCron(f []string) (*cronExpr, error) {
+// Parse reads the six fields of an EventBridge cron expression, each value
+// within the documented ranges.
+func Parse(f []string) (*Expr, error) {
 	if len(f) != 6 {
 		return nil, fmt.Errorf("cron needs 6 fields, got %d", len(f))
 	}
-	c := &cronExpr{}
+	c := &Expr{}
 	var err error
 	if c.minutes, err = bits(f[0], 0, 59, nil); err != nil {
 		return nil, fmt.Errorf("minutes: %w", err)
@@ -121,6 +128,11 @@ func parseDOM(s string) (domRule, error) {
 
 func parseDOW(s string) (dowRule, error) {
 	var r dowRule
+	// EventBridge: with '#' the field holds one expression ("3#1,6#3" is
+	// refused).
+	if strings.Contains(s, "#") && strings.Contains(s, ",") {
+		return r, fmt.Errorf("%q: a field with # holds one value, not a list", s)
+	}
 	for _, part := range strings.Split(s, ",") {
 		switch {
 		case part == "L":
@@ -213,10 +225,11 @@ func value(s string, lo, hi int, names map[string]int) (int, error) {
 	return v, nil
 }
 
-// next is the first matching minute strictly after t, in t's location.
+// Next is the first matching minute strictly after t, in t's location, or
+// the zero time when the expression's years are over.
 // It skips whole years, months, days and hours that cannot match, so a
 // yearly expression costs a few hundred steps, not half a million.
-func (c *cronExpr) next(t time.Time) time.Time {
+func (c *Expr) Next(t time.Time) time.Time {
 	loc := t.Location()
 	t = t.Truncate(time.Minute).Add(time.Minute)
 	for t.Year() <= maxYear {
@@ -246,7 +259,7 @@ func (c *cronExpr) next(t time.Time) time.Time {
 	return time.Time{}
 }
 
-func (c *cronExpr) dayMatches(t time.Time) bool {
+func (c *Expr) dayMatches(t time.Time) bool {
 	day := t.Day()
 	last := daysIn(t.Year(), t.Month())
 	if c.domAny {
