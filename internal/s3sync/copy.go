@@ -29,6 +29,10 @@ type copier struct {
 	storageClass         types.StorageClass
 	kmsKey               string // replica SSE-KMS key; "" keeps the replica bucket's default
 	mode                 string // CompareETag or CompareModified
+	// gate spaces copies to throttled prefixes and retries throttling; the
+	// copy calls pass callOpts so that the SDK leaves throttling to it.
+	gate     *gate
+	callOpts []func(*s3.Options)
 }
 
 // copy picks the method that keeps the source's ETag: CopyObject for an
@@ -52,7 +56,9 @@ func (c *copier) copy(ctx context.Context, o object) error {
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(c.kmsKey)
 	}
-	if _, err := c.dst.CopyObject(ctx, in); err != nil {
+	if _, err := gated(ctx, c.gate, o.Key, true, func() (*s3.CopyObjectOutput, error) {
+		return c.dst.CopyObject(ctx, in, c.callOpts...)
+	}); err != nil {
 		return c.copyErr(o.Key, err)
 	}
 	return nil
@@ -222,7 +228,9 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(c.kmsKey)
 	}
-	up, err := c.dst.CreateMultipartUpload(ctx, in)
+	up, err := gated(ctx, c.gate, o.Key, false, func() (*s3.CreateMultipartUploadOutput, error) {
+		return c.dst.CreateMultipartUpload(ctx, in, c.callOpts...)
+	})
 	if err != nil {
 		return "", c.copyErr(o.Key, fmt.Errorf("create multipart upload: %w", err))
 	}
@@ -240,7 +248,7 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 		offsets[i] = offsets[i-1] + sizes[i-1]
 	}
 	err = forEach(ctx, len(sizes), partsInFlight, func(ctx context.Context, i int) error {
-		out, err := c.dst.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		part := &s3.UploadPartCopyInput{
 			Bucket:            aws.String(c.dstBucket),
 			Key:               aws.String(o.Key),
 			UploadId:          up.UploadId,
@@ -248,6 +256,9 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 			CopySource:        aws.String(copySource(c.srcBucket, o.Key)),
 			CopySourceIfMatch: aws.String(o.ETag),
 			CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", offsets[i], offsets[i]+sizes[i]-1)),
+		}
+		out, err := gated(ctx, c.gate, o.Key, false, func() (*s3.UploadPartCopyOutput, error) {
+			return c.dst.UploadPartCopy(ctx, part, c.callOpts...)
 		})
 		if err != nil {
 			return c.copyErr(o.Key, fmt.Errorf("copy part %d: %w", i+1, err))
@@ -263,9 +274,11 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 		abort()
 		return "", err
 	}
-	fin, err := c.dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: aws.String(c.dstBucket), Key: aws.String(o.Key), UploadId: up.UploadId,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	fin, err := gated(ctx, c.gate, o.Key, false, func() (*s3.CompleteMultipartUploadOutput, error) {
+		return c.dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket: aws.String(c.dstBucket), Key: aws.String(o.Key), UploadId: up.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+		}, c.callOpts...)
 	})
 	if err != nil {
 		abort()

@@ -19,12 +19,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
-// DefaultWorkers is how many copies run at once. A cross-region copy
-// spends most of its time waiting on S3, so throughput is about workers ÷
-// latency; 128 keeps a 30 ms link near 4,000 copies/s while staying well
-// under S3's 3,500 PUT/s per prefix for media spread over prefixes.
-const DefaultWorkers = 128
-
 // queueAhead is how many small copies may wait for a worker (about 1 MB):
 // a constant, so memory does not grow with the bucket.
 const queueAhead = 8192
@@ -38,8 +32,19 @@ const maxErrors = 100
 
 // SyncOptions tune one back-fill.
 type SyncOptions struct {
-	// Workers is the number of copies in flight (default DefaultWorkers).
+	// Workers, when above 0, fixes the number of copies in flight. Left 0,
+	// the number adapts between MinWorkers and MaxWorkers: it grows while
+	// throughput grows and latency holds, and shrinks on SlowDown/503 and
+	// on rising latency.
 	Workers int
+	// MinWorkers, StartWorkers and MaxWorkers bound the adaptive pool
+	// (defaults DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers).
+	MinWorkers, StartWorkers, MaxWorkers int
+	// AdjustEvery is how often the pool is resized (default DefaultAdjustEvery).
+	AdjustEvery time.Duration
+	// ThrottleBackoff and ThrottleMaxBackoff are the first and the longest
+	// wait of a prefix S3 throttles (defaults 100ms and 20s).
+	ThrottleBackoff, ThrottleMaxBackoff time.Duration
 	// DryRun lists and compares but copies and deletes nothing.
 	DryRun bool
 	// Delete removes replica keys that the source lacks. Off by default: a
@@ -68,6 +73,11 @@ type SyncResult struct {
 	DryRun        bool          `json:"dry_run,omitempty"`
 	Compared      string        `json:"compared"`
 	Workers       int           `json:"workers"`
+	PeakWorkers   int           `json:"peak_workers"`
+	Adaptive      bool          `json:"adaptive"`
+	// Throttled counts calls S3 throttled (SlowDown, 503); each was retried
+	// after its prefix's backoff, so they are not failures.
+	Throttled int64 `json:"throttled"`
 	Listed        int64         `json:"listed"`
 	ReplicaListed int64         `json:"replica_listed"`
 	Copied        int64         `json:"copied"`
@@ -86,6 +96,8 @@ type syncPlan struct {
 	srcRegion, dstRegion string
 	storageClass         types.StorageClass
 	kmsKey               string
+	// copyOpts are the per-call options of copy requests (see gate).
+	copyOpts []func(*s3.Options)
 }
 
 func resolveSync(cfg *spec.Config, b spec.Bucket, opts SyncOptions) (syncPlan, error) {
@@ -149,11 +161,12 @@ func Sync(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket,
 	if err != nil {
 		return nil, err
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
-	}
-	src := newS3(env, p.srcRegion, opts.Workers)
-	dst := newS3(env, p.dstRegion, opts.Workers+partsInFlight)
+	opts = withPoolDefaults(opts)
+	conns := max(opts.Workers, opts.MaxWorkers)
+	src := syncS3(env, p.srcRegion, conns)
+	dst := syncS3(env, p.dstRegion, conns+partsInFlight)
+	r := noQuotaRetryer(dst.Options().Retryer, true)
+	p.copyOpts = []func(*s3.Options){func(o *s3.Options) { o.Retryer = r }}
 	return runSync(ctx, src, dst, p, opts)
 }
 
@@ -208,13 +221,33 @@ func (s *syncStats) fail(err error) {
 	s.mu.Unlock()
 }
 
+// withPoolDefaults fills the pool bounds left 0.
+func withPoolDefaults(opts SyncOptions) SyncOptions {
+	if opts.MinWorkers <= 0 {
+		opts.MinWorkers = DefaultMinWorkers
+	}
+	if opts.MaxWorkers <= 0 {
+		opts.MaxWorkers = DefaultMaxWorkers
+	}
+	if opts.StartWorkers <= 0 {
+		opts.StartWorkers = DefaultStartWorkers
+	}
+	if opts.AdjustEvery <= 0 {
+		opts.AdjustEvery = DefaultAdjustEvery
+	}
+	return opts
+}
+
 func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptions) (*SyncResult, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
+	opts = withPoolDefaults(opts)
+	adaptive := opts.Workers <= 0
+	pool := opts.Workers
+	if adaptive {
+		pool = opts.MaxWorkers
 	}
 	start := time.Now()
 	// The listings start with the checks rather than after them: the first
@@ -227,9 +260,18 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	if err != nil {
 		return nil, err
 	}
+	smp := &sampler{since: time.Now()}
+	g := newGate(opts.ThrottleBackoff, opts.ThrottleMaxBackoff)
+	g.observe = smp.observe
 	c := &copier{
 		src: src, dst: dst, srcBucket: p.src, dstBucket: p.dst, srcRegion: p.srcRegion, dstRegion: p.dstRegion,
-		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode,
+		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode, gate: g, callOpts: p.copyOpts,
+	}
+	lim := newLimiter(pool)
+	stopAdapt := func() {}
+	if adaptive {
+		lim.set(clamp(opts.StartWorkers, opts.MinWorkers, opts.MaxWorkers))
+		stopAdapt = adapt(ctx, lim, smp, newController(opts.MinWorkers, opts.StartWorkers, opts.MaxWorkers), opts.AdjustEvery, log)
 	}
 
 	st := &syncStats{}
@@ -239,11 +281,14 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	// thousands of small ones starts at once instead of finishing last;
 	// small ones queue up to queueAhead deep so that the merge, and with it
 	// the discovery of large objects, runs well ahead of the copies.
-	jobs := make(chan object, max(queueAhead, opts.Workers*2))
-	bigJobs := make(chan object, opts.Workers)
+	jobs := make(chan object, max(queueAhead, pool*2))
+	bigJobs := make(chan object, pool)
 	var wg sync.WaitGroup
 	do := func(o object) {
-		if err := c.copy(ctx, o); err != nil {
+		lim.acquire()
+		err := c.copy(ctx, o)
+		lim.release()
+		if err != nil {
 			st.fail(err)
 			return
 		}
@@ -252,8 +297,8 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	}
 	// Most workers take small objects only; a few take large ones first and
 	// small ones when no large one waits, so none idles.
-	bigWorkers := max(1, opts.Workers/16)
-	for i := 0; i < opts.Workers; i++ {
+	bigWorkers := max(1, pool/16)
+	for i := 0; i < pool; i++ {
 		wg.Add(1)
 		if i >= bigWorkers {
 			go func() {
@@ -356,14 +401,17 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	close(jobs)
 	close(bigJobs)
 	wg.Wait()
+	stopAdapt()
 	if mergeErr == nil {
 		del(true)
 	}
 	stopProgress()
+	workers, peak := lim.stats()
 
 	res := &SyncResult{
 		Source: p.src, Dest: p.dst, SourceRegion: p.srcRegion, DestRegion: p.dstRegion,
-		DryRun: opts.DryRun, Compared: mode, Workers: opts.Workers,
+		DryRun: opts.DryRun, Compared: mode, Workers: workers, PeakWorkers: peak, Adaptive: adaptive,
+		Throttled: smp.throttles(),
 		Listed: st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
 		Copied: st.copied.Load(), Skipped: st.skipped.Load(), Deleted: st.deleted.Load(),
 		Extra: st.extra.Load(), Failed: st.failed.Load(), Bytes: st.bytes.Load(),
@@ -428,4 +476,33 @@ func deleteKeys(ctx context.Context, api objectAPI, bucket, region string, keys 
 			len(out.Errors), len(keys), bucket, region, aws.ToString(e.Key), aws.ToString(e.Message))
 	}
 	return int64(len(keys)), nil
+}
+
+// adapt resizes lim every period from the copies' outcomes until stopped.
+func adapt(ctx context.Context, lim *limiter, smp *sampler, ctl *controller, every time.Duration, log *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				w := smp.take(now)
+				w.busy = lim.takeFull()
+				before, _ := lim.stats()
+				if n := ctl.next(w); n != before {
+					lim.set(n)
+					log.Debug("copies in flight", "from", before, "to", n, "done", w.done, "throttled", w.throttled)
+				}
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
