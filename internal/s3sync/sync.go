@@ -66,18 +66,18 @@ type SyncOptions struct {
 
 // SyncResult is what one back-fill did (or, with DryRun, would do).
 type SyncResult struct {
-	Source        string        `json:"source"`
-	Dest          string        `json:"dest"`
-	SourceRegion  string        `json:"source_region"`
-	DestRegion    string        `json:"dest_region"`
-	DryRun        bool          `json:"dry_run,omitempty"`
-	Compared      string        `json:"compared"`
-	Workers       int           `json:"workers"`
-	PeakWorkers   int           `json:"peak_workers"`
-	Adaptive      bool          `json:"adaptive"`
+	Source       string `json:"source"`
+	Dest         string `json:"dest"`
+	SourceRegion string `json:"source_region"`
+	DestRegion   string `json:"dest_region"`
+	DryRun       bool   `json:"dry_run,omitempty"`
+	Compared     string `json:"compared"`
+	Workers      int    `json:"workers"`
+	PeakWorkers  int    `json:"peak_workers"`
+	Adaptive     bool   `json:"adaptive"`
 	// Throttled counts calls S3 throttled (SlowDown, 503); each was retried
 	// after its prefix's backoff, so they are not failures.
-	Throttled int64 `json:"throttled"`
+	Throttled     int64         `json:"throttled"`
 	Listed        int64         `json:"listed"`
 	ReplicaListed int64         `json:"replica_listed"`
 	Copied        int64         `json:"copied"`
@@ -412,7 +412,7 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		Source: p.src, Dest: p.dst, SourceRegion: p.srcRegion, DestRegion: p.dstRegion,
 		DryRun: opts.DryRun, Compared: mode, Workers: workers, PeakWorkers: peak, Adaptive: adaptive,
 		Throttled: smp.throttles(),
-		Listed: st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
+		Listed:    st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
 		Copied: st.copied.Load(), Skipped: st.skipped.Load(), Deleted: st.deleted.Load(),
 		Extra: st.extra.Load(), Failed: st.failed.Load(), Bytes: st.bytes.Load(),
 		Duration: time.Since(start), Errors: st.errors,
