@@ -18,6 +18,8 @@ type object struct {
 	ETag         string
 	LastModified time.Time
 	StorageClass string
+	// maybeKMS: queued for a HEAD of the source first (see maybeKMS).
+	maybeKMS bool
 }
 
 // pagesAhead is how many pages a listing may run ahead of the merge: enough

@@ -77,17 +77,26 @@ type SyncResult struct {
 	Adaptive     bool   `json:"adaptive"`
 	// Throttled counts calls S3 throttled (SlowDown, 503); each was retried
 	// after its prefix's backoff, so they are not failures.
-	Throttled     int64         `json:"throttled"`
-	Listed        int64         `json:"listed"`
-	ReplicaListed int64         `json:"replica_listed"`
-	Copied        int64         `json:"copied"`
-	Skipped       int64         `json:"skipped"`
-	Deleted       int64         `json:"deleted"`
-	Extra         int64         `json:"extra"`
-	Failed        int64         `json:"failed"`
-	Bytes         int64         `json:"bytes"`
-	Duration      time.Duration `json:"duration_ns"`
-	Errors        []string      `json:"errors,omitempty"`
+	Throttled     int64 `json:"throttled"`
+	Listed        int64 `json:"listed"`
+	ReplicaListed int64 `json:"replica_listed"`
+	Copied        int64 `json:"copied"`
+	Skipped       int64 `json:"skipped"`
+	Deleted       int64 `json:"deleted"`
+	Extra         int64 `json:"extra"`
+	Failed        int64 `json:"failed"`
+	// Archived counts source objects in Glacier or Deep Archive (or an
+	// archive tier) that the replica lacks or has an older copy of: they
+	// need a restore before they can be copied, so they are reported, not
+	// failed. ArchivedKeys holds the first of them.
+	Archived     int64    `json:"archived"`
+	ArchivedKeys []string `json:"archived_keys,omitempty"`
+	// Lock says whether Object Lock retention and legal holds were copied:
+	// LockNone, LockCopied or LockNotCopied.
+	Lock     string        `json:"object_lock,omitempty"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"duration_ns"`
+	Errors   []string      `json:"errors,omitempty"`
 }
 
 // syncPlan is a resolved direction.
@@ -205,11 +214,21 @@ func wrongRegion(role, bucket, actual, want string) error {
 
 // syncStats are the live counters a sync updates and progress reads.
 type syncStats struct {
-	listed, replicaListed, queued, copied, skipped, deleted, extra, failed, bytes, queuedBytes atomic.Int64
-	listingDone                                                                                atomic.Bool
+	listed, replicaListed, queued, copied, skipped, deleted, extra, failed, bytes, queuedBytes, archived atomic.Int64
+	listingDone                                                                                          atomic.Bool
 
-	mu     sync.Mutex
-	errors []string
+	mu           sync.Mutex
+	errors       []string
+	archivedKeys []string
+}
+
+func (s *syncStats) archive(key string) {
+	s.archived.Add(1)
+	s.mu.Lock()
+	if len(s.archivedKeys) < maxErrors {
+		s.archivedKeys = append(s.archivedKeys, key)
+	}
+	s.mu.Unlock()
 }
 
 func (s *syncStats) fail(err error) {
@@ -256,9 +275,19 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	defer cancel()
 	srcList := startListing(lctx, src, p.src, p.srcRegion)
 	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
-	mode, err := preflight(ctx, src, dst, p, log)
+	pf, err := preflight(ctx, src, dst, p, log)
 	if err != nil {
 		return nil, err
+	}
+	mode := pf.mode
+	lock := LockNone
+	switch {
+	case pf.lock[0] && pf.lock[1]:
+		lock = LockCopied
+	case pf.lock[0]:
+		lock = LockNotCopied
+		log.Warn("source bucket has Object Lock and the replica has none: retention and legal holds are not copied",
+			"source", p.src, "replica", p.dst, "region", p.dstRegion)
 	}
 	smp := &sampler{since: time.Now()}
 	g := newGate(opts.ThrottleBackoff, opts.ThrottleMaxBackoff)
@@ -266,6 +295,7 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	c := &copier{
 		src: src, dst: dst, srcBucket: p.src, dstBucket: p.dst, srcRegion: p.srcRegion, dstRegion: p.dstRegion,
 		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode, gate: g, callOpts: p.copyOpts,
+		lock: lock == LockCopied,
 	}
 	lim := newLimiter(pool)
 	stopAdapt := func() {}
@@ -286,8 +316,25 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	var wg sync.WaitGroup
 	do := func(o object) {
 		lim.acquire()
+		defer lim.release()
+		if o.maybeKMS {
+			kms, err := sourceIsKMS(ctx, src, p.src, o.Key)
+			switch {
+			case err != nil && !notFound(err):
+				st.fail(fmt.Errorf("head s3://%s/%s (%s): %w", p.src, o.Key, p.srcRegion, err))
+				return
+			case err != nil, kms:
+				// Deleted since the listing, or an SSE-KMS object whose
+				// replica was written after it: nothing to copy.
+				st.skipped.Add(1)
+				return
+			}
+		}
 		err := c.copy(ctx, o)
-		lim.release()
+		if errors.Is(err, errArchived) {
+			st.archive(o.Key)
+			return
+		}
 		if err != nil {
 			st.fail(err)
 			return
@@ -374,6 +421,10 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		switch {
 		case d == nil:
 			st.listed.Add(1)
+			if archived(s.StorageClass) {
+				st.archive(s.Key)
+				return nil
+			}
 			return queue(*s)
 		case s == nil:
 			st.replicaListed.Add(1)
@@ -391,7 +442,13 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 			st.listed.Add(1)
 			st.replicaListed.Add(1)
 			if differs(mode, s, d) != "" {
-				return queue(*s)
+				if archived(s.StorageClass) {
+					st.archive(s.Key)
+					return nil
+				}
+				o := *s
+				o.maybeKMS = mode == CompareETag && maybeKMS(s, d)
+				return queue(o)
 			}
 			st.skipped.Add(1)
 			return nil
@@ -411,14 +468,18 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	res := &SyncResult{
 		Source: p.src, Dest: p.dst, SourceRegion: p.srcRegion, DestRegion: p.dstRegion,
 		DryRun: opts.DryRun, Compared: mode, Workers: workers, PeakWorkers: peak, Adaptive: adaptive,
-		Throttled: smp.throttles(),
-		Listed:    st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
+		Throttled: smp.throttles(), Archived: st.archived.Load(), ArchivedKeys: st.archivedKeys, Lock: lock,
+		Listed: st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
 		Copied: st.copied.Load(), Skipped: st.skipped.Load(), Deleted: st.deleted.Load(),
 		Extra: st.extra.Load(), Failed: st.failed.Load(), Bytes: st.bytes.Load(),
 		Duration: time.Since(start), Errors: st.errors,
 	}
 	if opts.DryRun {
 		res.Copied, res.Bytes = st.queued.Load(), st.queuedBytes.Load()
+	}
+	if res.Archived > 0 {
+		log.Warn("archived objects skipped: restore them, then sync again", "bucket", p.src, "region", p.srcRegion,
+			"count", res.Archived, "first", res.ArchivedKeys[0])
 	}
 	switch {
 	case mergeErr != nil:
@@ -429,9 +490,16 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	return res, nil
 }
 
+// preflightResult is how keys are compared and which bucket has Object Lock.
+type preflightResult struct {
+	mode string
+	lock [2]bool // source, replica
+}
+
 // preflight checks both buckets at once and picks how keys are compared:
 // two round trips whatever the number of checks.
-func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Logger) (mode string, err error) {
+func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Logger) (preflightResult, error) {
+	var res preflightResult
 	errs := make([]error, 2)
 	kms := make([]bool, 2)
 	var wg sync.WaitGroup
@@ -444,17 +512,19 @@ func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Lo
 			defer wg.Done()
 			if errs[i] = checkBucket(ctx, side.api, side.role, side.b, side.region); errs[i] == nil {
 				kms[i] = kmsDefault(ctx, side.api, side.b, log)
+				res.lock[i] = lockEnabled(ctx, side.api, side.b, log)
 			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return "", err
+		return res, err
 	}
+	res.mode = CompareETag
 	if p.kmsKey != "" || kms[0] || kms[1] {
-		return CompareModified, nil
+		res.mode = CompareModified
 	}
-	return CompareETag, nil
+	return res, nil
 }
 
 // deleteKeys removes up to 1,000 keys in one call and counts what went.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -68,6 +69,16 @@ type VerifyResult struct {
 	OldestPending time.Duration `json:"oldest_pending_ns"`
 	StatusChecked int64         `json:"status_checked"`
 	StatusScope   string        `json:"status_scope"`
+	// ArchivedCount counts source objects in Glacier or Deep Archive that
+	// the replica lacks or has an older copy of: they need a restore before
+	// a sync can copy them, so they are reported here and do not keep verify
+	// from converging. Archived holds the first listMax of them.
+	ArchivedCount int64    `json:"archived_count"`
+	Archived      []string `json:"archived"`
+	// KMSChecked counts keys whose ETags differed but whose source is
+	// SSE-KMS (a HEAD each): an SSE-KMS ETag is no content hash, so such a
+	// key is equal when the replica was written after it.
+	KMSChecked int64 `json:"kms_checked"`
 	// Compared says how keys present on both sides were compared:
 	// CompareETag or CompareModified.
 	Compared string        `json:"compared"`
@@ -104,22 +115,34 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 	start := time.Now()
 	res := &VerifyResult{
 		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
-		Missing: []string{}, Extra: []string{}, Different: []Diff{},
+		Missing: []string{}, Extra: []string{}, Different: []Diff{}, Archived: []string{},
 		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srcList := startListing(lctx, src, p.src, p.srcRegion)
 	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
-	mode, err := preflight(ctx, src, dst, p, log)
+	pf, err := preflight(ctx, src, dst, p, log)
 	if err != nil {
 		return nil, err
 	}
-	res.Compared = mode
+	res.Compared = pf.mode
 
 	status := newStatusChecker(lctx, src, p.src, time.Now())
+	kmsCheck := newKMSResolver(lctx, src, p.src)
+	archive := func(key string) {
+		res.ArchivedCount++
+		if len(res.Archived) < listMax {
+			res.Archived = append(res.Archived, key)
+		} else {
+			res.Truncated = true
+		}
+	}
 	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
 		switch {
+		case d == nil && archived(s.StorageClass):
+			res.SourceObjects++
+			archive(s.Key)
 		case d == nil:
 			res.SourceObjects++
 			res.MissingCount++
@@ -140,7 +163,14 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		default:
 			res.SourceObjects++
 			res.ReplicaObjects++
-			if why := differs(res.Compared, s, d); why != "" {
+			why := differs(res.Compared, s, d)
+			switch {
+			case why == "":
+			case archived(s.StorageClass):
+				archive(s.Key)
+			case res.Compared == CompareETag && maybeKMS(s, d):
+				kmsCheck.check(*s, why)
+			default:
 				res.DifferentCount++
 				if len(res.Different) < listMax {
 					res.Different = append(res.Different, Diff{Key: s.Key, Why: why})
@@ -153,11 +183,27 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		return nil
 	})
 	st := status.wait()
+	kd := kmsCheck.wait()
 	if err != nil {
 		return nil, fmt.Errorf("verify %s (%s) against %s (%s): %w", p.src, p.srcRegion, p.dst, p.dstRegion, err)
 	}
 	if st.err != nil {
 		return nil, fmt.Errorf("verify %s (%s): replication status: %w", p.src, p.srcRegion, st.err)
+	}
+	if kd.err != nil {
+		return nil, fmt.Errorf("verify %s (%s): object encryption: %w", p.src, p.srcRegion, kd.err)
+	}
+	res.KMSChecked = kd.kms
+	if kd.count > int64(len(kd.diffs)) {
+		res.Truncated = true
+	}
+	if len(kd.diffs) > 0 {
+		res.DifferentCount += kd.count
+		res.Different = append(res.Different, kd.diffs...)
+		sort.Slice(res.Different, func(i, j int) bool { return res.Different[i].Key < res.Different[j].Key })
+		if len(res.Different) > listMax {
+			res.Different, res.Truncated = res.Different[:listMax], true
+		}
 	}
 	res.Pending, res.Failed, res.OldestPending, res.StatusChecked = st.pending, st.failed, st.oldest, st.checked
 	res.Converged = res.MissingCount == 0 && res.DifferentCount == 0 && (res.ExtraCount == 0 || extraAllowed)
@@ -229,4 +275,66 @@ func (c *statusChecker) wait() statusCount {
 	close(c.ch)
 	c.wg.Wait()
 	return c.out
+}
+
+// kmsWorkers bounds the HEADs verify makes to read objects' encryption.
+const kmsWorkers = 32
+
+// kmsResolver HEADs source keys whose ETags differ from their replica's in
+// the background, and keeps as different those that are not SSE-KMS.
+type kmsResolver struct {
+	ch chan kmsQuery
+	wg sync.WaitGroup
+
+	mu  sync.Mutex
+	out kmsOutcome
+}
+
+type kmsQuery struct {
+	key, why string
+}
+
+type kmsOutcome struct {
+	kms, count int64
+	diffs      []Diff
+	err        error
+}
+
+func newKMSResolver(ctx context.Context, api objectAPI, bucket string) *kmsResolver {
+	r := &kmsResolver{ch: make(chan kmsQuery, 1024)}
+	for i := 0; i < kmsWorkers; i++ {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for q := range r.ch {
+				kms, err := sourceIsKMS(ctx, api, bucket, q.key)
+				r.mu.Lock()
+				switch {
+				case err != nil && notFound(err):
+					// Deleted since the listing.
+				case err != nil:
+					if r.out.err == nil {
+						r.out.err = fmt.Errorf("head s3://%s/%s: %w", bucket, q.key, err)
+					}
+				case kms:
+					r.out.kms++
+				default:
+					r.out.count++
+					if len(r.out.diffs) < listMax {
+						r.out.diffs = append(r.out.diffs, Diff{Key: q.key, Why: q.why})
+					}
+				}
+				r.mu.Unlock()
+			}
+		}()
+	}
+	return r
+}
+
+func (r *kmsResolver) check(o object, why string) { r.ch <- kmsQuery{key: o.Key, why: why} }
+
+func (r *kmsResolver) wait() kmsOutcome {
+	close(r.ch)
+	r.wg.Wait()
+	return r.out
 }
