@@ -114,7 +114,7 @@ func TestSyncKMSObjectsInSSES3Bucket(t *testing.T) {
 	if err != nil || again.Copied != 0 || again.Skipped != 3 {
 		t.Fatalf("second sync copied SSE-KMS objects again: %+v %v", again, err)
 	}
-	v, err := runVerify(f.ctx, src, f.dst, p, false, nil)
+	v, err := runVerify(f.ctx, src, f.dst, p, false, VerifyOptions{})
 	if err != nil || !v.Converged || v.DifferentCount != 0 || v.KMSChecked != 2 {
 		t.Fatalf("verify: %+v %v", v, err)
 	}

@@ -2,6 +2,7 @@ package s3sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -79,6 +80,13 @@ type VerifyResult struct {
 	// SSE-KMS (a HEAD each): an SSE-KMS ETag is no content hash, so such a
 	// key is equal when the replica was written after it.
 	KMSChecked int64 `json:"kms_checked"`
+	// Complete is false when a verify with a checkpoint store ran out of
+	// time: the counts cover the keys up to ResumeAfter, where the next
+	// verify continues, and Converged is false until a pass completes.
+	Complete    bool   `json:"complete"`
+	ResumeAfter string `json:"resume_after,omitempty"`
+	// Passes is how many runs this result took (1 without a checkpoint).
+	Passes int `json:"passes"`
 	// Compared says how keys present on both sides were compared:
 	// CompareETag or CompareModified.
 	Compared string        `json:"compared"`
@@ -90,7 +98,21 @@ type VerifyOptions struct {
 	SourceRegion, DestRegion string
 	Source, Dest             string
 	Log                      *slog.Logger
+	// Checkpoint makes a long verify resumable (a Lambda invocation has 15
+	// minutes): at Until it stops, saves its position and partial counts
+	// under CheckpointKey, and returns an incomplete result; the next verify
+	// of the same direction continues from there. Nil lists everything.
+	Checkpoint CheckpointStore
+	// Until is when to stop; zero is the context's deadline less
+	// CheckpointMargin (DefaultCheckpointMargin), or never without one.
+	Until            time.Time
+	CheckpointMargin time.Duration
+
+	now func() time.Time // tests step a clock
 }
+
+// errOutOfTime stops a verify's merge at its Until.
+var errOutOfTime = errors.New("verify ran out of time")
 
 // Verify compares the source bucket with its replica.
 func Verify(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket) (*VerifyResult, error) {
@@ -105,23 +127,56 @@ func VerifyWith(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.B
 	}
 	src := newS3(env, p.srcRegion, statusWorkers)
 	dst := newS3(env, p.dstRegion, 0)
-	return runVerify(ctx, src, dst, p, !b.DeleteMarkers, opts.Log)
+	return runVerify(ctx, src, dst, p, !b.DeleteMarkers, opts)
 }
 
-func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed bool, log *slog.Logger) (*VerifyResult, error) {
+func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed bool, opts VerifyOptions) (*VerifyResult, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	start := time.Now()
+	now := opts.now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	res := &VerifyResult{
 		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
 		Missing: []string{}, Extra: []string{}, Different: []Diff{}, Archived: []string{},
 		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
 	}
+	var (
+		cp     *checkpoint
+		cpKey  = CheckpointKey(p.src, p.dst)
+		until  time.Time
+		after  string
+		passes = 1
+	)
+	if opts.Checkpoint != nil {
+		var err error
+		if cp, err = loadCheckpoint(ctx, opts.Checkpoint, cpKey, start); err != nil {
+			return nil, err
+		}
+		if cp != nil {
+			res, after, passes = cp.Partial, cp.After, cp.Passes+1
+			res.ExtraAllowed = extraAllowed
+			log.Info("verify resumes from its checkpoint", "bucket", p.src, "region", p.srcRegion, "after", after, "pass", passes)
+		} else {
+			cp = &checkpoint{Started: start}
+		}
+		until = opts.Until
+		if dl, ok := ctx.Deadline(); ok && until.IsZero() {
+			margin := opts.CheckpointMargin
+			if margin <= 0 {
+				margin = DefaultCheckpointMargin
+			}
+			until = dl.Add(-margin)
+		}
+	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srcList := startListing(lctx, src, p.src, p.srcRegion)
-	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
+	srcList := startListingAfter(lctx, src, p.src, p.srcRegion, after)
+	dstList := startListingAfter(lctx, dst, p.dst, p.dstRegion, after)
 	pf, err := preflight(ctx, src, dst, p, log)
 	if err != nil {
 		return nil, err
@@ -138,7 +193,16 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 			res.Truncated = true
 		}
 	}
+	last := after
 	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
+		if !until.IsZero() && now().After(until) {
+			return errOutOfTime
+		}
+		if s != nil {
+			last = s.Key
+		} else {
+			last = d.Key
+		}
 		switch {
 		case d == nil && archived(s.StorageClass):
 			res.SourceObjects++
@@ -184,6 +248,10 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 	})
 	st := status.wait()
 	kd := kmsCheck.wait()
+	stopped := errors.Is(err, errOutOfTime)
+	if stopped {
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verify %s (%s) against %s (%s): %w", p.src, p.srcRegion, p.dst, p.dstRegion, err)
 	}
@@ -205,9 +273,28 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 			res.Different, res.Truncated = res.Different[:listMax], true
 		}
 	}
-	res.Pending, res.Failed, res.OldestPending, res.StatusChecked = st.pending, st.failed, st.oldest, st.checked
+	res.Pending += st.pending
+	res.Failed += st.failed
+	res.StatusChecked += st.checked
+	res.OldestPending = max(res.OldestPending, st.oldest)
+	res.Passes = passes
+	res.Duration = now().Sub(start)
+	if stopped {
+		res.Complete, res.ResumeAfter, res.Converged = false, last, false
+		cp.After, cp.Saved, cp.Passes, cp.Partial = last, now(), passes, res
+		if err := saveCheckpoint(ctx, opts.Checkpoint, cpKey, cp); err != nil {
+			return res, fmt.Errorf("verify %s (%s): %w", p.src, p.srcRegion, err)
+		}
+		log.Info("verify out of time; the next one continues", "bucket", p.src, "region", p.srcRegion, "after", last, "pass", passes)
+		return res, nil
+	}
+	res.Complete, res.ResumeAfter = true, ""
+	if opts.Checkpoint != nil && passes > 1 {
+		if err := opts.Checkpoint.Delete(context.WithoutCancel(ctx), cpKey); err != nil {
+			log.Warn("verify checkpoint not removed; the next verify starts from it", "key", cpKey, "err", err)
+		}
+	}
 	res.Converged = res.MissingCount == 0 && res.DifferentCount == 0 && (res.ExtraCount == 0 || extraAllowed)
-	res.Duration = time.Since(start)
 	return res, nil
 }
 
