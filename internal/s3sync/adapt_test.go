@@ -133,8 +133,10 @@ func TestGateBacksOffPerPrefix(t *testing.T) {
 		t.Fatal("another prefix was slowed down")
 	}
 	now = now.Add(2 * time.Second)
-	g.record("wp-content/uploads/2026/01/b.jpg", 0, false, true)
+	for i := 0; i < 4; i++ {
+		g.record("wp-content/uploads/2026/01/b.jpg", 0, false, true)
+	}
 	if len(g.prefixes) != 0 {
-		t.Fatalf("a recovered prefix is still held: %v", g.prefixes)
+		t.Fatalf("a prefix is still held after its wait and four successes: %+v", g.prefixes["wp-content/uploads/2026/01/"])
 	}
 }

@@ -154,8 +154,8 @@ func (g *gate) wait(ctx context.Context, key string) error {
 }
 
 // record notes the outcome of a call to key's prefix. A throttle doubles the
-// prefix's wait (full jitter, so that the workers held on it do not return
-// together); a success ends it.
+// prefix's wait (half jitter, so that the workers held on it do not return
+// together); successes shorten it and, once it has passed, end it.
 func (g *gate) record(key string, latency time.Duration, wasThrottled, sample bool) {
 	if g.observe != nil {
 		g.observe(latency, wasThrottled, sample)
@@ -165,7 +165,13 @@ func (g *gate) record(key string, latency time.Duration, wasThrottled, sample bo
 	defer g.mu.Unlock()
 	st := g.prefixes[p]
 	if !wasThrottled {
-		if st != nil && !st.until.After(g.now()) {
+		if st == nil {
+			return
+		}
+		// Each success halves the streak, so that a prefix recovering from a
+		// storm gets shorter waits before it is forgotten.
+		st.streak /= 2
+		if st.streak == 0 && !st.until.After(g.now()) {
 			delete(g.prefixes, p)
 		}
 		return
