@@ -125,8 +125,8 @@ func VerifyWith(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.B
 	if err != nil {
 		return nil, err
 	}
-	src := newS3(env, p.srcRegion, statusWorkers)
-	dst := newS3(env, p.dstRegion, 0)
+	src := syncS3(env, p.srcRegion, kmsWorkers+statusWorkers)
+	dst := syncS3(env, p.dstRegion, 0)
 	return runVerify(ctx, src, dst, p, !b.DeleteMarkers, opts)
 }
 
