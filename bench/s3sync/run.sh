@@ -9,6 +9,10 @@
 #   bench/s3sync/run.sh            # ROUNDS=3 SMALL_N=20000 N=10000 INC_N=100000 LATENCY=30ms BUDGET=2700
 #   SETS="small" TOOLS="pilotlight s5cmd-cp s5cmd" S5CMD_SRC=~/src/s5cmd bench/s3sync/run.sh
 #
+# Tool "adaptive" is internal/s3sync's sync with the adaptive pool
+# (SyncOptions.Workers 0), run in-process by `fakes3 sync`, which the CLI
+# cannot select yet.
+#
 # s5cmd is taken from PATH, or built from its public source (peak/s5cmd: a
 # checkout, or a bare git directory, named by S5CMD_SRC) with its vendored
 # modules into the run's temp directory, never into the repository. rclone
@@ -127,6 +131,7 @@ protect:
     - { name: media, source: $src, replica: $dst }
 YAML
 		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${WORKERS:+--workers $WORKERS}) ;;
+	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0) ;;
 	aws) cmd=(env AWS_CONFIG_FILE="$work/aws10.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	aws64) cmd=(env AWS_CONFIG_FILE="$work/aws64.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	rclone) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst") ;;
@@ -177,6 +182,7 @@ YAML
 listboth() { "$work/fakes3" list -endpoint "$P" -bucket "$1" -bucket "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'; }
 tools=()
 want pilotlight && tools+=(pilotlight)
+want adaptive && tools+=(adaptive)
 [ $have_aws = 1 ] && want aws && tools+=(aws)
 [ $have_aws = 1 ] && want aws64 && tools+=(aws64)
 [ $have_rclone = 1 ] && want rclone64 && tools+=(rclone64)
