@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
 # S3 back-fill benchmark: pilotlight replicate sync against aws s3 sync,
-# rclone sync and (when on PATH) s5cmd sync, on an in-memory S3 (gofakes3)
-# behind a proxy adding 30 ms to every request; then the incremental case
-# (100,000 keys, 1% changed) and verify, each against the time to list both
-# buckets. Run by hand from the repository root:
+# rclone sync, s5cmd cp and s5cmd sync, on an in-memory S3 (gofakes3)
+# behind a proxy adding 30 ms to every request: a small set (20,000 objects
+# of 1-64 KiB), a mixed set (10,000 of 1 KiB-1 MiB plus 64 MiB ones), then
+# the incremental case (100,000 keys, 1% changed) and verify, each against
+# the time to list both buckets. Run by hand from the repository root:
 #
-#   bench/s3sync/run.sh            # ROUNDS=3 N=10000 INC_N=100000 LATENCY=30ms BUDGET=2700
+#   bench/s3sync/run.sh            # ROUNDS=3 SMALL_N=20000 N=10000 INC_N=100000 LATENCY=30ms BUDGET=2700
+#   SETS="small" TOOLS="pilotlight s5cmd-cp s5cmd" S5CMD_SRC=~/src/s5cmd bench/s3sync/run.sh
 #
-# It never builds or downloads s5cmd; rclone comes from Debian
-# (apt-get install -y rclone). Servers run on loopback only and are stopped
-# on exit; the whole run is bounded by BUDGET seconds, each tool run by
-# RUN_TIMEOUT seconds. See docs/benchmarks.md, "S3 back-fill and verify".
+# Tool "adaptive" is internal/s3sync's sync with the adaptive pool
+# (SyncOptions.Workers 0), run in-process by `fakes3 sync`, which the CLI
+# cannot select yet.
+#
+# s5cmd is taken from PATH, or built from its public source (peak/s5cmd: a
+# checkout, or a bare git directory, named by S5CMD_SRC) with its vendored
+# modules into the run's temp directory, never into the repository. rclone
+# comes from Debian (apt-get install -y rclone). Servers run on loopback
+# only and are stopped on exit; the whole run is bounded by BUDGET seconds,
+# each tool run by RUN_TIMEOUT seconds. See docs/benchmarks.md, "S3
+# back-fill and verify".
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
+SETS=${SETS:-small mixed incremental}
+TOOLS=${TOOLS:-pilotlight aws aws64 rclone64 s5cmd-cp s5cmd}
+S5CMD_SRC=${S5CMD_SRC:-}
+SMALL_N=${SMALL_N:-20000}
 N=${N:-10000}
 BIG=${BIG:-5}
 INC_N=${INC_N:-100000}
@@ -43,14 +56,27 @@ for t in go curl python3 /usr/bin/time timeout; do
 done
 have_aws=0; command -v aws >/dev/null && have_aws=1
 have_rclone=0; command -v rclone >/dev/null && have_rclone=1
-have_s5cmd=0; command -v s5cmd >/dev/null && have_s5cmd=1
+S5CMD=$(command -v s5cmd || true)
 [ $have_aws = 1 ] || say "aws CLI not found: its runs are skipped"
 [ $have_rclone = 1 ] || say "rclone not found (apt-get install -y rclone): its runs are skipped"
-[ $have_s5cmd = 1 ] || say "s5cmd not on PATH: its runs are skipped (this script never builds or downloads it)"
 
 say "building pilotlight and the bench server"
 go build -o "$work/pilotlight" ./cmd/pilotlight
 go build -o "$work/fakes3" ./bench/s3sync/fakes3
+if [ -z "$S5CMD" ] && [ -n "$S5CMD_SRC" ]; then
+	say "building s5cmd from $S5CMD_SRC (vendored modules, into $work)"
+	mkdir -p "$work/s5cmd-src"
+	if [ -f "$S5CMD_SRC/go.mod" ]; then
+		cp -r "$S5CMD_SRC/." "$work/s5cmd-src/"
+	else
+		git --git-dir="$S5CMD_SRC" archive HEAD | tar -x -C "$work/s5cmd-src"
+	fi
+	(cd "$work/s5cmd-src" && go build -mod=vendor -o "$work/s5cmd" .) && S5CMD="$work/s5cmd"
+fi
+have_s5cmd=0; [ -n "$S5CMD" ] && have_s5cmd=1
+[ $have_s5cmd = 1 ] || say "no s5cmd (not on PATH, no S5CMD_SRC): its runs are skipped"
+want() { case " $TOOLS " in *" $1 "*) return 0 ;; esac; return 1; }
+runset() { case " $SETS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 waitfile() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; say "no $1"; exit 1; }
 "$work/fakes3" serve -ready "$work/server.url" -max "$((BUDGET + 600))s" 2>"$work/server.log" &
@@ -105,11 +131,13 @@ protect:
     - { name: media, source: $src, replica: $dst }
 YAML
 		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${WORKERS:+--workers $WORKERS}) ;;
+	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0) ;;
 	aws) cmd=(env AWS_CONFIG_FILE="$work/aws10.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	aws64) cmd=(env AWS_CONFIG_FILE="$work/aws64.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	rclone) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst") ;;
 	rclone64) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst" --transfers 64 --checkers 64 --fast-list) ;;
-	s5cmd) cmd=(s5cmd --endpoint-url "$P" sync "s3://$src/*" "s3://$dst/") ;;
+	s5cmd) cmd=("$S5CMD" --endpoint-url "$P" sync "s3://$src/*" "s3://$dst/") ;;
+	s5cmd-cp) cmd=("$S5CMD" --endpoint-url "$P" cp "s3://$src/*" "s3://$dst/") ;;
 	esac
 	curl -fsS "$P/__bench/calls?reset=1" >/dev/null
 	local s0 p0 m0 s1 p1 m1
@@ -137,21 +165,6 @@ YAML
 
 drop() { curl -fsS "$S/__admin/drop?bucket=$1" >/dev/null; }
 
-# --- throughput: N objects of 1 KiB-1 MiB (log-uniform) plus BIG x 64 MiB
-say "seeding $N objects (1 KiB-1 MiB, log-uniform) + $BIG x 64 MiB"
-"$work/fakes3" seed -endpoint "$S" -bucket src -n "$N" -min 1024 -max 1048576 -big "$BIG" -bigsize 67108864 -seed 1 >"$work/seed.json"
-tools=(pilotlight)
-[ $have_aws = 1 ] && tools+=(aws aws64)
-[ $have_rclone = 1 ] && tools+=(rclone64)
-[ $have_s5cmd = 1 ] && tools+=(s5cmd)
-for r in $(seq "$ROUNDS"); do
-	for t in "${tools[@]}"; do runtool mixed "$r" "$t" src "dst-$t-$r"; drop "dst-$t-$r"; done
-done
-# rclone's defaults (4 transfers, a HEAD after each copy) are slow: once.
-[ $have_rclone = 1 ] && { runtool mixed 1 rclone src dst-rclone-1; drop dst-rclone-1; }
-
-# --- memory and verify at N keys (the mixed set)
-runtool mixed 0 pilotlight-final src dst-final
 rss_verify() { # SRC DST -> "seconds maxrss_kb exit"
 	cat >"$work/pl.yaml" <<YAML
 stack: bench
@@ -167,14 +180,49 @@ YAML
 	echo "$(tail -1 "$work/vtime.txt") $code"
 }
 listboth() { "$work/fakes3" list -endpoint "$P" -bucket "$1" -bucket "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'; }
+tools=()
+want pilotlight && tools+=(pilotlight)
+want adaptive && tools+=(adaptive)
+[ $have_aws = 1 ] && want aws && tools+=(aws)
+[ $have_aws = 1 ] && want aws64 && tools+=(aws64)
+[ $have_rclone = 1 ] && want rclone64 && tools+=(rclone64)
+[ $have_s5cmd = 1 ] && want s5cmd-cp && tools+=(s5cmd-cp)
+[ $have_s5cmd = 1 ] && want s5cmd && tools+=(s5cmd)
+
+# --- throughput, small set: SMALL_N objects of 1-64 KiB, where requests in
+# flight and client CPU per object decide, not bytes
+: >"$work/seed-small.json"
+if runset small; then
+	say "seeding $SMALL_N objects (1-64 KiB, log-uniform)"
+	"$work/fakes3" seed -endpoint "$S" -bucket small -n "$SMALL_N" -min 1024 -max 65536 -seed 3 >"$work/seed-small.json"
+	for r in $(seq "$ROUNDS"); do
+		for t in "${tools[@]}"; do runtool small "$r" "$t" small "sdst-$t-$r"; drop "sdst-$t-$r"; done
+	done
+fi
+
+# --- throughput: N objects of 1 KiB-1 MiB (log-uniform) plus BIG x 64 MiB
+: >"$work/seed.json"
+v10_s=0 v10_rss=0 v10_code=-1 l10=0
+if runset mixed; then
+say "seeding $N objects (1 KiB-1 MiB, log-uniform) + $BIG x 64 MiB"
+"$work/fakes3" seed -endpoint "$S" -bucket src -n "$N" -min 1024 -max 1048576 -big "$BIG" -bigsize 67108864 -seed 1 >"$work/seed.json"
+for r in $(seq "$ROUNDS"); do
+	for t in "${tools[@]}"; do runtool mixed "$r" "$t" src "dst-$t-$r"; drop "dst-$t-$r"; done
+done
+# rclone's defaults (4 transfers, a HEAD after each copy) are slow: once.
+[ $have_rclone = 1 ] && want rclone && { runtool mixed 1 rclone src dst-rclone-1; drop dst-rclone-1; }
+
+# --- memory and verify at N keys (the mixed set)
+runtool mixed 0 pilotlight-final src dst-final
 read -r v10_s v10_rss v10_code <<<"$(rss_verify src dst-final)"
 l10=$(listboth src dst-final)
 drop dst-final
+fi
 
 # --- incremental: INC_N small keys, 1% changed per round
 inc="$work/incremental.tsv"
 printf 'round\tlist_before\tsync\tlist_after\tcopied\tsync_rss_kb\n' >"$inc"
-if [ "$(left)" -gt 300 ]; then
+if runset incremental && [ "$(left)" -gt 300 ]; then
 	say "seeding $INC_N objects (1-4 KiB) for the incremental case"
 	"$work/fakes3" seed -endpoint "$S" -bucket inc-src -n "$INC_N" -min 1024 -max 4096 -seed 2 >/dev/null
 	runtool incremental-fill 0 pilotlight inc-src inc-dst
@@ -192,16 +240,19 @@ if [ "$(left)" -gt 300 ]; then
 	l100=$(listboth inc-src inc-dst)
 	l100b=$(listboth inc-src inc-dst)
 else
-	say "budget spent: incremental case skipped"
+	say "incremental case skipped (SETS, or budget spent)"
 	v100_s=0 v100_rss=0 v100_code=-1 l100=0 l100b=0
 fi
 
 # --- report
-python3 - "$results" "$inc" "$work/seed.json" <<PY
+python3 - "$results" "$inc" "$work/seed.json" "$work/seed-small.json" <<PY
 import csv, json, statistics, sys, subprocess, platform
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 inc = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
-seed = json.load(open(sys.argv[3]))
+def load(p):
+    try: return json.load(open(p))
+    except Exception: return None
+seeds = {"mixed": load(sys.argv[3]), "small": load(sys.argv[4])}
 cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
 def ver(cmd):
@@ -209,29 +260,35 @@ def ver(cmd):
     except Exception: return "absent"
 print("## S3 back-fill benchmark run")
 print(f"machine: {subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip()} cores, {cpu}, {int(mem)//1024//1024} GiB; {platform.platform()}")
-print(f"tools: {ver(['go','version'])}; {ver(['aws','--version']) or 'aws absent'}; {ver(['rclone','version'])}; s5cmd {ver(['s5cmd','version'])}")
-print(f"server: gofakes3 (memory) behind a proxy adding ${LATENCY} per request; data: {seed['objects']} objects, {seed['bytes']/1e6:.0f} MB")
-print()
-print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | complete |")
-print("|---|---|---|---|---|---|---|---|---|")
-med = {}
-for tool in dict.fromkeys(r["tool"] for r in rows if r["set"] == "mixed" and r["round"] != "0"):
-    rs = [r for r in rows if r["set"] == "mixed" and r["tool"] == tool and r["round"] != "0"]
-    w = statistics.median(float(r["wall"]) for r in rs)
-    med[tool] = w
-    objs = seed["objects"]; mb = seed["bytes"]/1e6
-    cpu = statistics.median((float(r["user"])+float(r["sys"]))/objs*1000 for r in rs)
-    req = statistics.median(int(r["requests"])/objs for r in rs)
-    oth = max(float(r["other_cpu"]) for r in rs)
-    ok = all(r["ok"] == "1" for r in rs)
-    print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {'yes' if ok else 'NO'} |")
-if "pilotlight" in med:
+print(f"tools: {ver(['go','version'])}; {ver(['aws','--version']) or 'aws absent'}; {ver(['rclone','version'])}; s5cmd {ver(['${S5CMD:-s5cmd}','version'])}")
+print(f"server: gofakes3 (memory) behind a proxy adding ${LATENCY} per request")
+for setname in ("small", "mixed"):
+    seed = seeds[setname]
+    if not seed:
+        continue
     print()
-    for t, w in med.items():
-        if t != "pilotlight":
-            print(f"- pilotlight is {w/med['pilotlight']:.1f}x {t}")
-print()
-print("per run (wall s): " + "; ".join(f"{r['tool']}#{r['round']} {float(r['wall']):.2f}" for r in rows if r["set"] == "mixed"))
+    print(f"### {setname}: {seed['objects']} objects, {seed['bytes']/1e6:.0f} MB")
+    print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | complete |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    med = {}
+    for tool in dict.fromkeys(r["tool"] for r in rows if r["set"] == setname and r["round"] != "0"):
+        rs = [r for r in rows if r["set"] == setname and r["tool"] == tool and r["round"] != "0"]
+        w = statistics.median(float(r["wall"]) for r in rs)
+        med[tool] = w
+        objs = seed["objects"]; mb = seed["bytes"]/1e6
+        cpu = statistics.median((float(r["user"])+float(r["sys"]))/objs*1000 for r in rs)
+        req = statistics.median(int(r["requests"])/objs for r in rs)
+        oth = max(float(r["other_cpu"]) for r in rs)
+        ok = all(r["ok"] == "1" for r in rs)
+        print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {'yes' if ok else 'NO'} |")
+    if "pilotlight" in med:
+        print()
+        for t, w in med.items():
+            if t != "pilotlight":
+                print(f"- pilotlight is {w/med['pilotlight']:.2f}x {t}")
+    print()
+    print("per run (wall s): " + "; ".join(f"{r['tool']}#{r['round']} {float(r['wall']):.2f}" for r in rows if r["set"] == setname))
+seed = seeds["mixed"] or {"objects": 0}
 if inc:
     print()
     print("### incremental: ${INC_N} keys, 1% changed per round")
@@ -242,7 +299,8 @@ if inc:
         print(f"| {r['round']} | {float(r['list_before']):.2f} / {float(r['list_after']):.2f} | {float(r['sync']):.2f} | {float(r['sync'])/base:.2f} | {r['copied']} | {int(r['sync_rss_kb'])/1024:.0f} |")
 print()
 print("### verify")
-print(f"- ${N} + ${BIG} keys: verify {float('${v10_s}'):.2f} s (exit ${v10_code}), list both {float('${l10}'):.2f} s, peak RSS {int('${v10_rss}')/1024:.0f} MB")
+if float('${l10}') > 0:
+    print(f"- ${N} + ${BIG} keys: verify {float('${v10_s}'):.2f} s (exit ${v10_code}), list both {float('${l10}'):.2f} s, peak RSS {int('${v10_rss}')/1024:.0f} MB")
 if float('${l100}') > 0:
     l = statistics.median([float('${l100}'), float('${l100b}')])
     print(f"- ${INC_N} keys: verify {float('${v100_s}'):.2f} s (exit ${v100_code}), list both {l:.2f} s, ratio {float('${v100_s}')/l:.2f}, peak RSS {int('${v100_rss}')/1024:.0f} MB")

@@ -29,6 +29,13 @@ type copier struct {
 	storageClass         types.StorageClass
 	kmsKey               string // replica SSE-KMS key; "" keeps the replica bucket's default
 	mode                 string // CompareETag or CompareModified
+	// gate spaces copies to throttled prefixes and retries throttling; the
+	// copy calls pass callOpts so that the SDK leaves throttling to it.
+	gate     *gate
+	callOpts []func(*s3.Options)
+	// lock copies each object's retention and legal hold (both buckets
+	// have Object Lock); it costs a HEAD per object.
+	lock bool
 }
 
 // copy picks the method that keeps the source's ETag: CopyObject for an
@@ -36,6 +43,47 @@ type copier struct {
 // for a multipart object (a multipart ETag is the MD5 of its parts' MD5s,
 // so only the same layout gives the same ETag).
 func (c *copier) copy(ctx context.Context, o object) error {
+	if !c.lock {
+		return c.copyBytes(ctx, o)
+	}
+	// A copy carries neither retention nor a legal hold over: they are read
+	// from the source and set on the replica once it exists. A separate call
+	// rather than copy headers, because S3 asks for a checksum of a write
+	// that sets retention.
+	h, err := c.src.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.srcBucket), Key: aws.String(o.Key)})
+	if err != nil {
+		return c.copyErr(o.Key, fmt.Errorf("head: %w", err))
+	}
+	if err := c.copyBytes(ctx, o); err != nil {
+		return err
+	}
+	return c.applyLock(ctx, o.Key, lockOf(h))
+}
+
+// applyLock sets l on the replica of key.
+func (c *copier) applyLock(ctx context.Context, key string, l objectLock) error {
+	if l.mode != "" && l.until != nil {
+		if _, err := c.dst.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{
+			Bucket: aws.String(c.dstBucket), Key: aws.String(key),
+			Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionMode(l.mode), RetainUntilDate: l.until},
+		}); err != nil {
+			return fmt.Errorf("copy s3://%s/%s (%s): set retention %s until %s on s3://%s (%s): %w",
+				c.srcBucket, key, c.srcRegion, l.mode, l.until.UTC().Format(time.RFC3339), c.dstBucket, c.dstRegion, err)
+		}
+	}
+	if l.hold == types.ObjectLockLegalHoldStatusOn {
+		if _, err := c.dst.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{
+			Bucket: aws.String(c.dstBucket), Key: aws.String(key),
+			LegalHold: &types.ObjectLockLegalHold{Status: l.hold},
+		}); err != nil {
+			return fmt.Errorf("copy s3://%s/%s (%s): set legal hold on s3://%s (%s): %w", c.srcBucket, key, c.srcRegion, c.dstBucket, c.dstRegion, err)
+		}
+	}
+	return nil
+}
+
+// copyBytes copies o's bytes, metadata and tags.
+func (c *copier) copyBytes(ctx context.Context, o object) error {
 	if n := partsOf(o.ETag); n > 0 || o.Size > maxCopyObject {
 		return c.copyMultipart(ctx, o, n)
 	}
@@ -52,7 +100,9 @@ func (c *copier) copy(ctx context.Context, o object) error {
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(c.kmsKey)
 	}
-	if _, err := c.dst.CopyObject(ctx, in); err != nil {
+	if _, err := gated(ctx, c.gate, o.Key, true, func() (*s3.CopyObjectOutput, error) {
+		return c.dst.CopyObject(ctx, in, c.callOpts...)
+	}); err != nil {
 		return c.copyErr(o.Key, err)
 	}
 	return nil
@@ -60,7 +110,7 @@ func (c *copier) copy(ctx context.Context, o object) error {
 
 func (c *copier) copyErr(key string, err error) error {
 	if apiCode(err) == "InvalidObjectState" {
-		return fmt.Errorf("copy s3://%s/%s (%s): archived (Glacier storage class): restore it first, then re-run: %w", c.srcBucket, key, c.srcRegion, err)
+		return fmt.Errorf("copy s3://%s/%s (%s): %w (Glacier storage class or archive tier): restore it first, then re-run: %w", c.srcBucket, key, c.srcRegion, errArchived, err)
 	}
 	if httpStatus(err) == http.StatusPreconditionFailed || apiCode(err) == "PreconditionFailed" {
 		return fmt.Errorf("copy s3://%s/%s (%s) to s3://%s (%s): source changed during the sync; a re-run copies the new version: %w",
@@ -110,7 +160,8 @@ func (c *copier) copyMultipart(ctx context.Context, o object, parts int) error {
 	if err != nil {
 		return err
 	}
-	if c.mode == CompareETag && parts > 0 && etag != o.ETag {
+	// An SSE-KMS object's ETag is no hash of its parts, whatever the layout.
+	if c.mode == CompareETag && parts > 0 && etag != o.ETag && !kmsEncrypted(head.ServerSideEncryption) {
 		exact, err := c.exactLayout(ctx, o, parts)
 		if err != nil {
 			return err
@@ -222,7 +273,9 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(c.kmsKey)
 	}
-	up, err := c.dst.CreateMultipartUpload(ctx, in)
+	up, err := gated(ctx, c.gate, o.Key, false, func() (*s3.CreateMultipartUploadOutput, error) {
+		return c.dst.CreateMultipartUpload(ctx, in, c.callOpts...)
+	})
 	if err != nil {
 		return "", c.copyErr(o.Key, fmt.Errorf("create multipart upload: %w", err))
 	}
@@ -240,7 +293,7 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 		offsets[i] = offsets[i-1] + sizes[i-1]
 	}
 	err = forEach(ctx, len(sizes), partsInFlight, func(ctx context.Context, i int) error {
-		out, err := c.dst.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		part := &s3.UploadPartCopyInput{
 			Bucket:            aws.String(c.dstBucket),
 			Key:               aws.String(o.Key),
 			UploadId:          up.UploadId,
@@ -248,6 +301,9 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 			CopySource:        aws.String(copySource(c.srcBucket, o.Key)),
 			CopySourceIfMatch: aws.String(o.ETag),
 			CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", offsets[i], offsets[i]+sizes[i]-1)),
+		}
+		out, err := gated(ctx, c.gate, o.Key, false, func() (*s3.UploadPartCopyOutput, error) {
+			return c.dst.UploadPartCopy(ctx, part, c.callOpts...)
 		})
 		if err != nil {
 			return c.copyErr(o.Key, fmt.Errorf("copy part %d: %w", i+1, err))
@@ -263,9 +319,11 @@ func (c *copier) uploadParts(ctx context.Context, o object, head *s3.HeadObjectO
 		abort()
 		return "", err
 	}
-	fin, err := c.dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: aws.String(c.dstBucket), Key: aws.String(o.Key), UploadId: up.UploadId,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	fin, err := gated(ctx, c.gate, o.Key, false, func() (*s3.CompleteMultipartUploadOutput, error) {
+		return c.dst.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket: aws.String(c.dstBucket), Key: aws.String(o.Key), UploadId: up.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+		}, c.callOpts...)
 	})
 	if err != nil {
 		abort()

@@ -18,6 +18,8 @@ type object struct {
 	ETag         string
 	LastModified time.Time
 	StorageClass string
+	// maybeKMS: queued for a HEAD of the source first (see maybeKMS).
+	maybeKMS bool
 }
 
 // pagesAhead is how many pages a listing may run ahead of the merge: enough
@@ -34,20 +36,28 @@ type listing struct {
 
 // startListing lists bucket in the background until done or ctx ends.
 func startListing(ctx context.Context, api listAPI, bucket, region string) *listing {
+	return startListingAfter(ctx, api, bucket, region, "")
+}
+
+// startListingAfter lists the keys of bucket that sort after after.
+func startListingAfter(ctx context.Context, api listAPI, bucket, region, after string) *listing {
 	l := &listing{bucket: bucket, region: region, ch: make(chan []object, pagesAhead)}
 	go func() {
 		defer close(l.ch)
-		l.err = l.run(ctx, api)
+		l.err = l.run(ctx, api, after)
 	}()
 	return l
 }
 
-func (l *listing) run(ctx context.Context, api listAPI) error {
+func (l *listing) run(ctx context.Context, api listAPI, after string) error {
 	in := &s3.ListObjectsV2Input{
 		Bucket: aws.String(l.bucket),
 		// Keys may hold characters XML 1.0 cannot carry; with url encoding S3
 		// escapes them, and says so in the answer.
 		EncodingType: types.EncodingTypeUrl,
+	}
+	if after != "" {
+		in.StartAfter = aws.String(after)
 	}
 	for {
 		out, err := api.ListObjectsV2(ctx, in)

@@ -72,6 +72,12 @@ func replicationPolicy(p partition.Partition, in policyInput) string {
 			Resource: []string{objects(in.Source)}},
 		{Sid: "ReplicaObjects", Effect: "Allow", Action: write, Resource: []string{objects(in.Replica)}},
 	}}
+	// With S3 Bucket Keys the encryption context S3 gives KMS is the bucket's
+	// ARN, without them the object's: either may be on, on either bucket, and
+	// may be switched at any time, so both are allowed, as AWS's guide for
+	// replicating encrypted objects says. An object-only condition fails
+	// every SSE-KMS replication once Bucket Keys are on.
+	encryptionContexts := func(b string) []string { return []string{bucket(b), objects(b)} }
 	if in.SourceKMS {
 		key := in.SourceKeyARN
 		if key == "" {
@@ -81,7 +87,7 @@ func replicationPolicy(p partition.Partition, in policyInput) string {
 			Action: []string{"kms:Decrypt"}, Resource: []string{key},
 			Condition: map[string]map[string]any{"StringLike": {
 				"kms:ViaService":                   "s3." + in.SourceRegion + "." + p.DNSSuffix,
-				"kms:EncryptionContext:aws:s3:arn": []string{objects(in.Source)},
+				"kms:EncryptionContext:aws:s3:arn": encryptionContexts(in.Source),
 			}}})
 	}
 	if in.ReplicaKeyARN != "" {
@@ -89,7 +95,7 @@ func replicationPolicy(p partition.Partition, in policyInput) string {
 			Action: []string{"kms:Encrypt", "kms:GenerateDataKey"}, Resource: []string{in.ReplicaKeyARN},
 			Condition: map[string]map[string]any{"StringLike": {
 				"kms:ViaService":                   "s3." + in.ReplicaRegion + "." + p.DNSSuffix,
-				"kms:EncryptionContext:aws:s3:arn": []string{objects(in.Replica)},
+				"kms:EncryptionContext:aws:s3:arn": encryptionContexts(in.Replica),
 			}}})
 	}
 	return doc.String()

@@ -19,12 +19,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
-// DefaultWorkers is how many copies run at once. A cross-region copy
-// spends most of its time waiting on S3, so throughput is about workers ÷
-// latency; 128 keeps a 30 ms link near 4,000 copies/s while staying well
-// under S3's 3,500 PUT/s per prefix for media spread over prefixes.
-const DefaultWorkers = 128
-
 // queueAhead is how many small copies may wait for a worker (about 1 MB):
 // a constant, so memory does not grow with the bucket.
 const queueAhead = 8192
@@ -38,8 +32,19 @@ const maxErrors = 100
 
 // SyncOptions tune one back-fill.
 type SyncOptions struct {
-	// Workers is the number of copies in flight (default DefaultWorkers).
+	// Workers, when above 0, fixes the number of copies in flight. Left 0,
+	// the number adapts between MinWorkers and MaxWorkers: it grows while
+	// throughput grows and latency holds, and shrinks on SlowDown/503 and
+	// on rising latency.
 	Workers int
+	// MinWorkers, StartWorkers and MaxWorkers bound the adaptive pool
+	// (defaults DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers).
+	MinWorkers, StartWorkers, MaxWorkers int
+	// AdjustEvery is how often the pool is resized (default DefaultAdjustEvery).
+	AdjustEvery time.Duration
+	// ThrottleBackoff and ThrottleMaxBackoff are the first and the longest
+	// wait of a prefix S3 throttles (defaults 100ms and 20s).
+	ThrottleBackoff, ThrottleMaxBackoff time.Duration
 	// DryRun lists and compares but copies and deletes nothing.
 	DryRun bool
 	// Delete removes replica keys that the source lacks. Off by default: a
@@ -61,23 +66,37 @@ type SyncOptions struct {
 
 // SyncResult is what one back-fill did (or, with DryRun, would do).
 type SyncResult struct {
-	Source        string        `json:"source"`
-	Dest          string        `json:"dest"`
-	SourceRegion  string        `json:"source_region"`
-	DestRegion    string        `json:"dest_region"`
-	DryRun        bool          `json:"dry_run,omitempty"`
-	Compared      string        `json:"compared"`
-	Workers       int           `json:"workers"`
-	Listed        int64         `json:"listed"`
-	ReplicaListed int64         `json:"replica_listed"`
-	Copied        int64         `json:"copied"`
-	Skipped       int64         `json:"skipped"`
-	Deleted       int64         `json:"deleted"`
-	Extra         int64         `json:"extra"`
-	Failed        int64         `json:"failed"`
-	Bytes         int64         `json:"bytes"`
-	Duration      time.Duration `json:"duration_ns"`
-	Errors        []string      `json:"errors,omitempty"`
+	Source       string `json:"source"`
+	Dest         string `json:"dest"`
+	SourceRegion string `json:"source_region"`
+	DestRegion   string `json:"dest_region"`
+	DryRun       bool   `json:"dry_run,omitempty"`
+	Compared     string `json:"compared"`
+	Workers      int    `json:"workers"`
+	PeakWorkers  int    `json:"peak_workers"`
+	Adaptive     bool   `json:"adaptive"`
+	// Throttled counts calls S3 throttled (SlowDown, 503); each was retried
+	// after its prefix's backoff, so they are not failures.
+	Throttled     int64 `json:"throttled"`
+	Listed        int64 `json:"listed"`
+	ReplicaListed int64 `json:"replica_listed"`
+	Copied        int64 `json:"copied"`
+	Skipped       int64 `json:"skipped"`
+	Deleted       int64 `json:"deleted"`
+	Extra         int64 `json:"extra"`
+	Failed        int64 `json:"failed"`
+	// Archived counts source objects in Glacier or Deep Archive (or an
+	// archive tier) that the replica lacks or has an older copy of: they
+	// need a restore before they can be copied, so they are reported, not
+	// failed. ArchivedKeys holds the first of them.
+	Archived     int64    `json:"archived"`
+	ArchivedKeys []string `json:"archived_keys,omitempty"`
+	// Lock says whether Object Lock retention and legal holds were copied:
+	// LockNone, LockCopied or LockNotCopied.
+	Lock     string        `json:"object_lock,omitempty"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"duration_ns"`
+	Errors   []string      `json:"errors,omitempty"`
 }
 
 // syncPlan is a resolved direction.
@@ -86,6 +105,8 @@ type syncPlan struct {
 	srcRegion, dstRegion string
 	storageClass         types.StorageClass
 	kmsKey               string
+	// copyOpts are the per-call options of copy requests (see gate).
+	copyOpts []func(*s3.Options)
 }
 
 func resolveSync(cfg *spec.Config, b spec.Bucket, opts SyncOptions) (syncPlan, error) {
@@ -149,11 +170,12 @@ func Sync(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket,
 	if err != nil {
 		return nil, err
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
-	}
-	src := newS3(env, p.srcRegion, opts.Workers)
-	dst := newS3(env, p.dstRegion, opts.Workers+partsInFlight)
+	opts = withPoolDefaults(opts)
+	conns := max(opts.Workers, opts.MaxWorkers)
+	src := syncS3(env, p.srcRegion, conns)
+	dst := syncS3(env, p.dstRegion, conns+partsInFlight)
+	r := noQuotaRetryer(dst.Options().Retryer, true)
+	p.copyOpts = []func(*s3.Options){func(o *s3.Options) { o.Retryer = r }}
 	return runSync(ctx, src, dst, p, opts)
 }
 
@@ -192,11 +214,21 @@ func wrongRegion(role, bucket, actual, want string) error {
 
 // syncStats are the live counters a sync updates and progress reads.
 type syncStats struct {
-	listed, replicaListed, queued, copied, skipped, deleted, extra, failed, bytes, queuedBytes atomic.Int64
-	listingDone                                                                                atomic.Bool
+	listed, replicaListed, queued, copied, skipped, deleted, extra, failed, bytes, queuedBytes, archived atomic.Int64
+	listingDone                                                                                          atomic.Bool
 
-	mu     sync.Mutex
-	errors []string
+	mu           sync.Mutex
+	errors       []string
+	archivedKeys []string
+}
+
+func (s *syncStats) archive(key string) {
+	s.archived.Add(1)
+	s.mu.Lock()
+	if len(s.archivedKeys) < maxErrors {
+		s.archivedKeys = append(s.archivedKeys, key)
+	}
+	s.mu.Unlock()
 }
 
 func (s *syncStats) fail(err error) {
@@ -208,13 +240,33 @@ func (s *syncStats) fail(err error) {
 	s.mu.Unlock()
 }
 
+// withPoolDefaults fills the pool bounds left 0.
+func withPoolDefaults(opts SyncOptions) SyncOptions {
+	if opts.MinWorkers <= 0 {
+		opts.MinWorkers = DefaultMinWorkers
+	}
+	if opts.MaxWorkers <= 0 {
+		opts.MaxWorkers = DefaultMaxWorkers
+	}
+	if opts.StartWorkers <= 0 {
+		opts.StartWorkers = DefaultStartWorkers
+	}
+	if opts.AdjustEvery <= 0 {
+		opts.AdjustEvery = DefaultAdjustEvery
+	}
+	return opts
+}
+
 func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptions) (*SyncResult, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
+	opts = withPoolDefaults(opts)
+	adaptive := opts.Workers <= 0
+	pool := opts.Workers
+	if adaptive {
+		pool = opts.MaxWorkers
 	}
 	start := time.Now()
 	// The listings start with the checks rather than after them: the first
@@ -223,13 +275,33 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	defer cancel()
 	srcList := startListing(lctx, src, p.src, p.srcRegion)
 	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
-	mode, err := preflight(ctx, src, dst, p, log)
+	pf, err := preflight(ctx, src, dst, p, log)
 	if err != nil {
 		return nil, err
 	}
+	mode := pf.mode
+	lock := LockNone
+	switch {
+	case pf.lock[0] && pf.lock[1]:
+		lock = LockCopied
+	case pf.lock[0]:
+		lock = LockNotCopied
+		log.Warn("source bucket has Object Lock and the replica has none: retention and legal holds are not copied",
+			"source", p.src, "replica", p.dst, "region", p.dstRegion)
+	}
+	smp := &sampler{since: time.Now()}
+	g := newGate(opts.ThrottleBackoff, opts.ThrottleMaxBackoff)
+	g.observe = smp.observe
 	c := &copier{
 		src: src, dst: dst, srcBucket: p.src, dstBucket: p.dst, srcRegion: p.srcRegion, dstRegion: p.dstRegion,
-		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode,
+		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode, gate: g, callOpts: p.copyOpts,
+		lock: lock == LockCopied,
+	}
+	lim := newLimiter(pool)
+	stopAdapt := func() {}
+	if adaptive {
+		lim.set(clamp(opts.StartWorkers, opts.MinWorkers, opts.MaxWorkers))
+		stopAdapt = adapt(ctx, lim, smp, newController(opts.MinWorkers, opts.StartWorkers, opts.MaxWorkers), opts.AdjustEvery, log)
 	}
 
 	st := &syncStats{}
@@ -239,11 +311,31 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	// thousands of small ones starts at once instead of finishing last;
 	// small ones queue up to queueAhead deep so that the merge, and with it
 	// the discovery of large objects, runs well ahead of the copies.
-	jobs := make(chan object, max(queueAhead, opts.Workers*2))
-	bigJobs := make(chan object, opts.Workers)
+	jobs := make(chan object, max(queueAhead, pool*2))
+	bigJobs := make(chan object, pool)
 	var wg sync.WaitGroup
 	do := func(o object) {
-		if err := c.copy(ctx, o); err != nil {
+		lim.acquire()
+		defer lim.release()
+		if o.maybeKMS {
+			kms, err := sourceIsKMS(ctx, src, p.src, o.Key)
+			switch {
+			case err != nil && !notFound(err):
+				st.fail(fmt.Errorf("head s3://%s/%s (%s): %w", p.src, o.Key, p.srcRegion, err))
+				return
+			case err != nil, kms:
+				// Deleted since the listing, or an SSE-KMS object whose
+				// replica was written after it: nothing to copy.
+				st.skipped.Add(1)
+				return
+			}
+		}
+		err := c.copy(ctx, o)
+		if errors.Is(err, errArchived) {
+			st.archive(o.Key)
+			return
+		}
+		if err != nil {
 			st.fail(err)
 			return
 		}
@@ -252,8 +344,8 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	}
 	// Most workers take small objects only; a few take large ones first and
 	// small ones when no large one waits, so none idles.
-	bigWorkers := max(1, opts.Workers/16)
-	for i := 0; i < opts.Workers; i++ {
+	bigWorkers := max(1, pool/16)
+	for i := 0; i < pool; i++ {
 		wg.Add(1)
 		if i >= bigWorkers {
 			go func() {
@@ -329,6 +421,10 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		switch {
 		case d == nil:
 			st.listed.Add(1)
+			if archived(s.StorageClass) {
+				st.archive(s.Key)
+				return nil
+			}
 			return queue(*s)
 		case s == nil:
 			st.replicaListed.Add(1)
@@ -346,7 +442,13 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 			st.listed.Add(1)
 			st.replicaListed.Add(1)
 			if differs(mode, s, d) != "" {
-				return queue(*s)
+				if archived(s.StorageClass) {
+					st.archive(s.Key)
+					return nil
+				}
+				o := *s
+				o.maybeKMS = mode == CompareETag && maybeKMS(s, d)
+				return queue(o)
 			}
 			st.skipped.Add(1)
 			return nil
@@ -356,14 +458,17 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	close(jobs)
 	close(bigJobs)
 	wg.Wait()
+	stopAdapt()
 	if mergeErr == nil {
 		del(true)
 	}
 	stopProgress()
+	workers, peak := lim.stats()
 
 	res := &SyncResult{
 		Source: p.src, Dest: p.dst, SourceRegion: p.srcRegion, DestRegion: p.dstRegion,
-		DryRun: opts.DryRun, Compared: mode, Workers: opts.Workers,
+		DryRun: opts.DryRun, Compared: mode, Workers: workers, PeakWorkers: peak, Adaptive: adaptive,
+		Throttled: smp.throttles(), Archived: st.archived.Load(), ArchivedKeys: st.archivedKeys, Lock: lock,
 		Listed: st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
 		Copied: st.copied.Load(), Skipped: st.skipped.Load(), Deleted: st.deleted.Load(),
 		Extra: st.extra.Load(), Failed: st.failed.Load(), Bytes: st.bytes.Load(),
@@ -371,6 +476,10 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	}
 	if opts.DryRun {
 		res.Copied, res.Bytes = st.queued.Load(), st.queuedBytes.Load()
+	}
+	if res.Archived > 0 {
+		log.Warn("archived objects skipped: restore them, then sync again", "bucket", p.src, "region", p.srcRegion,
+			"count", res.Archived, "first", res.ArchivedKeys[0])
 	}
 	switch {
 	case mergeErr != nil:
@@ -381,9 +490,16 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	return res, nil
 }
 
+// preflightResult is how keys are compared and which bucket has Object Lock.
+type preflightResult struct {
+	mode string
+	lock [2]bool // source, replica
+}
+
 // preflight checks both buckets at once and picks how keys are compared:
 // two round trips whatever the number of checks.
-func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Logger) (mode string, err error) {
+func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Logger) (preflightResult, error) {
+	var res preflightResult
 	errs := make([]error, 2)
 	kms := make([]bool, 2)
 	var wg sync.WaitGroup
@@ -396,17 +512,19 @@ func preflight(ctx context.Context, src, dst objectAPI, p syncPlan, log *slog.Lo
 			defer wg.Done()
 			if errs[i] = checkBucket(ctx, side.api, side.role, side.b, side.region); errs[i] == nil {
 				kms[i] = kmsDefault(ctx, side.api, side.b, log)
+				res.lock[i] = lockEnabled(ctx, side.api, side.b, log)
 			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return "", err
+		return res, err
 	}
+	res.mode = CompareETag
 	if p.kmsKey != "" || kms[0] || kms[1] {
-		return CompareModified, nil
+		res.mode = CompareModified
 	}
-	return CompareETag, nil
+	return res, nil
 }
 
 // deleteKeys removes up to 1,000 keys in one call and counts what went.
@@ -428,4 +546,33 @@ func deleteKeys(ctx context.Context, api objectAPI, bucket, region string, keys 
 			len(out.Errors), len(keys), bucket, region, aws.ToString(e.Key), aws.ToString(e.Message))
 	}
 	return int64(len(keys)), nil
+}
+
+// adapt resizes lim every period from the copies' outcomes until stopped.
+func adapt(ctx context.Context, lim *limiter, smp *sampler, ctl *controller, every time.Duration, log *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				w := smp.take(now)
+				w.busy = lim.takeFull()
+				before, _ := lim.stats()
+				if n := ctl.next(w); n != before {
+					lim.set(n)
+					log.Debug("copies in flight", "from", before, "to", n, "done", w.done, "throttled", w.throttled)
+				}
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

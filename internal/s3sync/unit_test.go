@@ -189,6 +189,40 @@ func TestPolicies(t *testing.T) {
 	}
 }
 
+// With S3 Bucket Keys S3 asks KMS with the bucket's ARN as encryption
+// context, without them with the object's: the replication role allows both
+// on both sides, or every SSE-KMS replication fails once Bucket Keys are on.
+func TestPolicyAllowsBucketKeyContext(t *testing.T) {
+	aws1, _ := partition.ByID("aws")
+	var doc struct {
+		Statement []struct {
+			Sid       string
+			Condition map[string]map[string]any
+		}
+	}
+	pol := replicationPolicy(aws1, policyInput{
+		Source: "src", Replica: "dst", SourceRegion: "us-east-1", ReplicaRegion: "us-west-2",
+		SourceKMS: true, ReplicaKeyARN: "arn:aws:kms:us-west-2:111122223333:key/b",
+	})
+	if err := json.Unmarshal([]byte(pol), &doc); err != nil {
+		t.Fatalf("%v: %s", err, pol)
+	}
+	want := map[string]string{"DecryptSource": "[arn:aws:s3:::src arn:aws:s3:::src/*]", "EncryptReplica": "[arn:aws:s3:::dst arn:aws:s3:::dst/*]"}
+	for _, st := range doc.Statement {
+		w, ok := want[st.Sid]
+		if !ok {
+			continue
+		}
+		delete(want, st.Sid)
+		if got := fmt.Sprint(st.Condition["StringLike"]["kms:EncryptionContext:aws:s3:arn"]); got != w {
+			t.Errorf("%s: encryption context %s, want %s", st.Sid, got, w)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("policy lacks %v: %s", want, pol)
+	}
+}
+
 func TestRuleNormalisation(t *testing.T) {
 	want := types.ReplicationRule{
 		ID: aws.String("pilotlight-media"), Status: types.ReplicationRuleStatusEnabled, Priority: aws.Int32(1),

@@ -2,8 +2,10 @@ package s3sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -68,6 +70,23 @@ type VerifyResult struct {
 	OldestPending time.Duration `json:"oldest_pending_ns"`
 	StatusChecked int64         `json:"status_checked"`
 	StatusScope   string        `json:"status_scope"`
+	// ArchivedCount counts source objects in Glacier or Deep Archive that
+	// the replica lacks or has an older copy of: they need a restore before
+	// a sync can copy them, so they are reported here and do not keep verify
+	// from converging. Archived holds the first listMax of them.
+	ArchivedCount int64    `json:"archived_count"`
+	Archived      []string `json:"archived"`
+	// KMSChecked counts keys whose ETags differed but whose source is
+	// SSE-KMS (a HEAD each): an SSE-KMS ETag is no content hash, so such a
+	// key is equal when the replica was written after it.
+	KMSChecked int64 `json:"kms_checked"`
+	// Complete is false when a verify with a checkpoint store ran out of
+	// time: the counts cover the keys up to ResumeAfter, where the next
+	// verify continues, and Converged is false until a pass completes.
+	Complete    bool   `json:"complete"`
+	ResumeAfter string `json:"resume_after,omitempty"`
+	// Passes is how many runs this result took (1 without a checkpoint).
+	Passes int `json:"passes"`
 	// Compared says how keys present on both sides were compared:
 	// CompareETag or CompareModified.
 	Compared string        `json:"compared"`
@@ -79,7 +98,21 @@ type VerifyOptions struct {
 	SourceRegion, DestRegion string
 	Source, Dest             string
 	Log                      *slog.Logger
+	// Checkpoint makes a long verify resumable (a Lambda invocation has 15
+	// minutes): at Until it stops, saves its position and partial counts
+	// under CheckpointKey, and returns an incomplete result; the next verify
+	// of the same direction continues from there. Nil lists everything.
+	Checkpoint CheckpointStore
+	// Until is when to stop; zero is the context's deadline less
+	// CheckpointMargin (DefaultCheckpointMargin), or never without one.
+	Until            time.Time
+	CheckpointMargin time.Duration
+
+	now func() time.Time // tests step a clock
 }
+
+// errOutOfTime stops a verify's merge at its Until.
+var errOutOfTime = errors.New("verify ran out of time")
 
 // Verify compares the source bucket with its replica.
 func Verify(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.Bucket) (*VerifyResult, error) {
@@ -92,34 +125,88 @@ func VerifyWith(ctx context.Context, env *awsenv.Env, cfg *spec.Config, b spec.B
 	if err != nil {
 		return nil, err
 	}
-	src := newS3(env, p.srcRegion, statusWorkers)
-	dst := newS3(env, p.dstRegion, 0)
-	return runVerify(ctx, src, dst, p, !b.DeleteMarkers, opts.Log)
+	src := syncS3(env, p.srcRegion, kmsWorkers+statusWorkers)
+	dst := syncS3(env, p.dstRegion, 0)
+	return runVerify(ctx, src, dst, p, !b.DeleteMarkers, opts)
 }
 
-func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed bool, log *slog.Logger) (*VerifyResult, error) {
+func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed bool, opts VerifyOptions) (*VerifyResult, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	start := time.Now()
+	now := opts.now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	res := &VerifyResult{
 		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
-		Missing: []string{}, Extra: []string{}, Different: []Diff{},
+		Missing: []string{}, Extra: []string{}, Different: []Diff{}, Archived: []string{},
 		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
+	}
+	var (
+		cp     *checkpoint
+		cpKey  = CheckpointKey(p.src, p.dst)
+		until  time.Time
+		after  string
+		passes = 1
+	)
+	if opts.Checkpoint != nil {
+		var err error
+		if cp, err = loadCheckpoint(ctx, opts.Checkpoint, cpKey, start); err != nil {
+			return nil, err
+		}
+		if cp != nil {
+			res, after, passes = cp.Partial, cp.After, cp.Passes+1
+			res.ExtraAllowed = extraAllowed
+			log.Info("verify resumes from its checkpoint", "bucket", p.src, "region", p.srcRegion, "after", after, "pass", passes)
+		} else {
+			cp = &checkpoint{Started: start}
+		}
+		until = opts.Until
+		if dl, ok := ctx.Deadline(); ok && until.IsZero() {
+			margin := opts.CheckpointMargin
+			if margin <= 0 {
+				margin = DefaultCheckpointMargin
+			}
+			until = dl.Add(-margin)
+		}
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srcList := startListing(lctx, src, p.src, p.srcRegion)
-	dstList := startListing(lctx, dst, p.dst, p.dstRegion)
-	mode, err := preflight(ctx, src, dst, p, log)
+	srcList := startListingAfter(lctx, src, p.src, p.srcRegion, after)
+	dstList := startListingAfter(lctx, dst, p.dst, p.dstRegion, after)
+	pf, err := preflight(ctx, src, dst, p, log)
 	if err != nil {
 		return nil, err
 	}
-	res.Compared = mode
+	res.Compared = pf.mode
 
 	status := newStatusChecker(lctx, src, p.src, time.Now())
+	kmsCheck := newKMSResolver(lctx, src, p.src)
+	archive := func(key string) {
+		res.ArchivedCount++
+		if len(res.Archived) < listMax {
+			res.Archived = append(res.Archived, key)
+		} else {
+			res.Truncated = true
+		}
+	}
+	last := after
 	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
+		if !until.IsZero() && now().After(until) {
+			return errOutOfTime
+		}
+		if s != nil {
+			last = s.Key
+		} else {
+			last = d.Key
+		}
 		switch {
+		case d == nil && archived(s.StorageClass):
+			res.SourceObjects++
+			archive(s.Key)
 		case d == nil:
 			res.SourceObjects++
 			res.MissingCount++
@@ -140,7 +227,14 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		default:
 			res.SourceObjects++
 			res.ReplicaObjects++
-			if why := differs(res.Compared, s, d); why != "" {
+			why := differs(res.Compared, s, d)
+			switch {
+			case why == "":
+			case archived(s.StorageClass):
+				archive(s.Key)
+			case res.Compared == CompareETag && maybeKMS(s, d):
+				kmsCheck.check(*s, why)
+			default:
 				res.DifferentCount++
 				if len(res.Different) < listMax {
 					res.Different = append(res.Different, Diff{Key: s.Key, Why: why})
@@ -153,15 +247,54 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		return nil
 	})
 	st := status.wait()
+	kd := kmsCheck.wait()
+	stopped := errors.Is(err, errOutOfTime)
+	if stopped {
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verify %s (%s) against %s (%s): %w", p.src, p.srcRegion, p.dst, p.dstRegion, err)
 	}
 	if st.err != nil {
 		return nil, fmt.Errorf("verify %s (%s): replication status: %w", p.src, p.srcRegion, st.err)
 	}
-	res.Pending, res.Failed, res.OldestPending, res.StatusChecked = st.pending, st.failed, st.oldest, st.checked
+	if kd.err != nil {
+		return nil, fmt.Errorf("verify %s (%s): object encryption: %w", p.src, p.srcRegion, kd.err)
+	}
+	res.KMSChecked = kd.kms
+	if kd.count > int64(len(kd.diffs)) {
+		res.Truncated = true
+	}
+	if len(kd.diffs) > 0 {
+		res.DifferentCount += kd.count
+		res.Different = append(res.Different, kd.diffs...)
+		sort.Slice(res.Different, func(i, j int) bool { return res.Different[i].Key < res.Different[j].Key })
+		if len(res.Different) > listMax {
+			res.Different, res.Truncated = res.Different[:listMax], true
+		}
+	}
+	res.Pending += st.pending
+	res.Failed += st.failed
+	res.StatusChecked += st.checked
+	res.OldestPending = max(res.OldestPending, st.oldest)
+	res.Passes = passes
+	res.Duration = now().Sub(start)
+	if stopped {
+		res.Complete, res.ResumeAfter, res.Converged = false, last, false
+		cp.After, cp.Saved, cp.Passes, cp.Partial = last, now(), passes, res
+		if err := saveCheckpoint(ctx, opts.Checkpoint, cpKey, cp); err != nil {
+			return res, fmt.Errorf("verify %s (%s): %w", p.src, p.srcRegion, err)
+		}
+		log.Info("verify out of time; the next one continues", "bucket", p.src, "region", p.srcRegion, "after", last, "pass", passes)
+		return res, nil
+	}
+	res.Complete, res.ResumeAfter = true, ""
+	if opts.Checkpoint != nil && passes > 1 {
+		if err := opts.Checkpoint.Delete(context.WithoutCancel(ctx), cpKey); err != nil {
+			log.Warn("verify checkpoint not removed; the next verify starts from it", "key", cpKey, "err", err)
+		}
+	}
 	res.Converged = res.MissingCount == 0 && res.DifferentCount == 0 && (res.ExtraCount == 0 || extraAllowed)
-	res.Duration = time.Since(start)
 	return res, nil
 }
 
@@ -229,4 +362,66 @@ func (c *statusChecker) wait() statusCount {
 	close(c.ch)
 	c.wg.Wait()
 	return c.out
+}
+
+// kmsWorkers bounds the HEADs verify makes to read objects' encryption.
+const kmsWorkers = 32
+
+// kmsResolver HEADs source keys whose ETags differ from their replica's in
+// the background, and keeps as different those that are not SSE-KMS.
+type kmsResolver struct {
+	ch chan kmsQuery
+	wg sync.WaitGroup
+
+	mu  sync.Mutex
+	out kmsOutcome
+}
+
+type kmsQuery struct {
+	key, why string
+}
+
+type kmsOutcome struct {
+	kms, count int64
+	diffs      []Diff
+	err        error
+}
+
+func newKMSResolver(ctx context.Context, api objectAPI, bucket string) *kmsResolver {
+	r := &kmsResolver{ch: make(chan kmsQuery, 1024)}
+	for i := 0; i < kmsWorkers; i++ {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for q := range r.ch {
+				kms, err := sourceIsKMS(ctx, api, bucket, q.key)
+				r.mu.Lock()
+				switch {
+				case err != nil && notFound(err):
+					// Deleted since the listing.
+				case err != nil:
+					if r.out.err == nil {
+						r.out.err = fmt.Errorf("head s3://%s/%s: %w", bucket, q.key, err)
+					}
+				case kms:
+					r.out.kms++
+				default:
+					r.out.count++
+					if len(r.out.diffs) < listMax {
+						r.out.diffs = append(r.out.diffs, Diff{Key: q.key, Why: q.why})
+					}
+				}
+				r.mu.Unlock()
+			}
+		}()
+	}
+	return r
+}
+
+func (r *kmsResolver) check(o object, why string) { r.ch <- kmsQuery{key: o.Key, why: why} }
+
+func (r *kmsResolver) wait() kmsOutcome {
+	close(r.ch)
+	r.wg.Wait()
+	return r.out
 }

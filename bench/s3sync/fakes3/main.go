@@ -8,6 +8,7 @@
 //	fakes3 seed   -endpoint URL -bucket B -n N -min 1024 -max 1048576 [-big 5 -bigsize 67108864] [-seed 1]
 //	fakes3 mutate -endpoint URL -bucket B -every 100 -offset K
 //	fakes3 list   -endpoint URL -bucket A -bucket B     lists both at once, prints JSON timing
+//	fakes3 sync   -endpoint URL -src A -dst B [-workers 0] internal/s3sync's back-fill in-process (0: adaptive pool)
 package main
 
 import (
@@ -37,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatal("usage: fakes3 serve|proxy|seed|mutate|list [flags]")
+		log.Fatal("usage: fakes3 serve|proxy|seed|mutate|list|sync [flags]")
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	var err error
@@ -52,6 +53,8 @@ func main() {
 		err = mutate(args)
 	case "list":
 		err = list(args)
+	case "sync":
+		err = syncCmd(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}

@@ -1,0 +1,202 @@
+package s3sync
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultWorkers is the fixed pool of earlier releases, kept for callers
+// that still pass it; SyncOptions.Workers 0 adapts instead.
+const DefaultWorkers = 128
+
+// Adaptive concurrency bounds. A cross-region copy is mostly waiting, so
+// throughput is about copies in flight ÷ latency until S3 (SlowDown), the
+// link or this machine says otherwise; the controller looks for that point.
+const (
+	DefaultMinWorkers   = 8
+	DefaultStartWorkers = 32
+	DefaultMaxWorkers   = 1024
+	// DefaultAdjustEvery is how often the controller looks at a window of
+	// finished copies and resizes the pool.
+	DefaultAdjustEvery = time.Second
+)
+
+// window is what the copies finished in one adjustment period.
+type window struct {
+	done      int           // calls that got an answer other than throttling
+	throttled int           // calls S3 throttled (SlowDown, 503)
+	latency   time.Duration // sum over done
+	elapsed   time.Duration
+	busy      bool // the pool was full at some point: the limit, not the work, bounded it
+}
+
+// controller is AIMD on copies in flight: it doubles while throughput
+// doubles (slow start), then grows by an eighth while throughput still
+// grows and latency holds; it cuts by 30% on any throttling and by 10% when
+// latency rises to twice its floor. Pure logic: the caller feeds windows.
+type controller struct {
+	min, max, limit int
+	slowStart       bool
+	floor           time.Duration // lowest mean latency seen
+	prevRate        float64
+	flat            int // windows in a row without growth
+}
+
+func newController(lo, start, hi int) *controller {
+	lo = max(1, lo)
+	hi = max(lo, hi)
+	return &controller{min: lo, max: hi, limit: clamp(start, lo, hi), slowStart: true}
+}
+
+func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
+
+// latencyRise is how far above its floor mean latency may rise before the
+// controller takes it for queueing (in S3, the link or this machine).
+const latencyRise = 2.0
+
+// flatProbe is how many windows without growth pass before the controller
+// probes upwards again: the work, not the limit, may have been the bound.
+const flatProbe = 4
+
+// next returns the limit for the coming window.
+func (c *controller) next(w window) int {
+	if w.throttled > 0 {
+		c.slowStart = false
+		c.flat = 0
+		c.limit = clamp(c.limit*7/10, c.min, c.max)
+		c.prevRate = 0
+		return c.limit
+	}
+	if w.done == 0 || w.elapsed <= 0 {
+		return c.limit
+	}
+	mean := w.latency / time.Duration(w.done)
+	if c.floor == 0 || mean < c.floor {
+		c.floor = mean
+	}
+	rate := float64(w.done) / w.elapsed.Seconds()
+	if float64(mean) > latencyRise*float64(c.floor) {
+		c.slowStart = false
+		c.flat = 0
+		c.limit = clamp(c.limit*9/10, c.min, c.max)
+		c.prevRate = rate
+		return c.limit
+	}
+	grew := rate > c.prevRate*1.05
+	c.prevRate = rate
+	switch {
+	case !w.busy:
+		// The work, not the limit, bounded this window: more slots would idle.
+	case grew && c.slowStart:
+		c.limit = clamp(c.limit*2, c.min, c.max)
+	case grew:
+		c.flat = 0
+		c.limit = clamp(c.limit+max(1, c.limit/8), c.min, c.max)
+	default:
+		c.slowStart = false
+		if c.flat++; c.flat >= flatProbe {
+			c.flat = 0
+			c.limit = clamp(c.limit+max(1, c.limit/8), c.min, c.max)
+		}
+	}
+	return c.limit
+}
+
+// limiter bounds copies in flight to a limit that may change at any time.
+type limiter struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	limit    int
+	inFlight int
+	peak     int
+	full     bool // inFlight reached limit since the last take
+}
+
+func newLimiter(limit int) *limiter {
+	l := &limiter{limit: limit}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *limiter) acquire() {
+	l.mu.Lock()
+	for l.inFlight >= l.limit {
+		l.full = true
+		l.cond.Wait()
+	}
+	l.inFlight++
+	if l.inFlight >= l.limit {
+		l.full = true
+	}
+	l.peak = max(l.peak, l.inFlight)
+	l.mu.Unlock()
+}
+
+func (l *limiter) release() {
+	l.mu.Lock()
+	l.inFlight--
+	l.mu.Unlock()
+	l.cond.Signal()
+}
+
+func (l *limiter) set(n int) {
+	l.mu.Lock()
+	grow := n > l.limit
+	l.limit = n
+	l.mu.Unlock()
+	if grow {
+		l.cond.Broadcast()
+	}
+}
+
+// takeFull reports whether the pool was full since the last call.
+func (l *limiter) takeFull() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.full
+	l.full = l.inFlight >= l.limit
+	return f
+}
+
+func (l *limiter) stats() (limit, peak int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limit, l.peak
+}
+
+// sampler gathers call outcomes into the current window.
+type sampler struct {
+	mu    sync.Mutex
+	w     window
+	since time.Time
+	total int64 // throttled calls over the whole run
+}
+
+func (s *sampler) observe(latency time.Duration, throttled, sample bool) {
+	s.mu.Lock()
+	switch {
+	case throttled:
+		s.w.throttled++
+		s.total++
+	case sample:
+		s.w.done++
+		s.w.latency += latency
+	}
+	s.mu.Unlock()
+}
+
+// take returns the window since the last take and starts a new one.
+func (s *sampler) take(now time.Time) window {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.w
+	w.elapsed = now.Sub(s.since)
+	s.w, s.since = window{}, now
+	return w
+}
+
+func (s *sampler) throttles() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}

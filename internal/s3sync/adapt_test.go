@@ -1,0 +1,142 @@
+package s3sync
+
+import (
+	"testing"
+	"time"
+)
+
+// link models copies against S3 as pure arithmetic: up to capacity copies
+// in flight each take base; beyond it requests queue, so latency grows with
+// the excess and throughput stays flat. Above slowDownRate copies/s S3
+// throttles the excess.
+type link struct {
+	base         time.Duration
+	capacity     int
+	slowDownRate float64
+}
+
+func (l link) window(limit int, period time.Duration) window {
+	lat := l.base
+	if limit > l.capacity {
+		lat = time.Duration(float64(l.base) * float64(limit) / float64(l.capacity))
+	}
+	rate := float64(limit) / lat.Seconds()
+	w := window{elapsed: period, busy: true}
+	if l.slowDownRate > 0 && rate > l.slowDownRate {
+		w.throttled = int((rate - l.slowDownRate) * period.Seconds())
+		rate = l.slowDownRate
+	}
+	w.done = int(rate * period.Seconds())
+	w.latency = lat * time.Duration(w.done)
+	return w
+}
+
+func (l link) rate(limit int) float64 {
+	w := l.window(limit, time.Second)
+	return float64(w.done)
+}
+
+func TestControllerSteps(t *testing.T) {
+	sec := time.Second
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		setup func(c *controller)
+		w     window
+		want  int
+	}{
+		{"slow start doubles while throughput grows", func(c *controller) { c.prevRate = 500 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 64},
+		{"slowdown cuts by 30%", nil, window{done: 1000, throttled: 3, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 22},
+		{"slowdown never goes below the minimum", func(c *controller) { c.limit = 9 }, window{throttled: 50, elapsed: sec, busy: true}, 8},
+		{"rising latency cuts by 10%", func(c *controller) { c.floor = 30 * ms; c.limit = 100 }, window{done: 1000, latency: 1000 * 70 * ms, elapsed: sec, busy: true}, 90},
+		{"latency within twice its floor holds", func(c *controller) { c.floor = 30 * ms; c.limit = 100; c.prevRate = 2000; c.slowStart = false }, window{done: 2000, latency: 2000 * 50 * ms, elapsed: sec, busy: true}, 100},
+		{"after slow start, growth is an eighth", func(c *controller) { c.limit = 80; c.slowStart = false; c.prevRate = 1000 }, window{done: 2000, latency: 2000 * 30 * ms, elapsed: sec, busy: true}, 90},
+		{"a pool the work did not fill holds", func(c *controller) { c.prevRate = 100 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: false}, 32},
+		{"an empty window holds", nil, window{elapsed: sec, busy: true}, 32},
+		{"never above the maximum", func(c *controller) { c.limit = 1000; c.prevRate = 1 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 1024},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+			if tc.setup != nil {
+				tc.setup(c)
+			}
+			if got := c.next(tc.w); got != tc.want {
+				t.Fatalf("limit %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// The controller finds the knee of a link: near its capacity, with at
+// least 90% of the best throughput, where a fixed 128 is either far too few
+// (fast link) or queues for nothing (slow one).
+func TestControllerFindsTheKnee(t *testing.T) {
+	for _, l := range []link{
+		{base: 30 * time.Millisecond, capacity: 600},
+		{base: 30 * time.Millisecond, capacity: 40},
+		{base: 5 * time.Millisecond, capacity: 1000},
+	} {
+		c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+		best := l.rate(l.capacity)
+		var sum float64
+		limit := c.limit
+		for i := 0; i < 200; i++ {
+			limit = c.next(l.window(limit, time.Second))
+			if i >= 100 {
+				sum += l.rate(limit)
+			}
+		}
+		if avg := sum / 100; avg < 0.9*best {
+			t.Errorf("capacity %d at %s: settled throughput %.0f/s, best %.0f/s (limit now %d)", l.capacity, l.base, avg, best, limit)
+		}
+		if limit > 3*l.capacity {
+			t.Errorf("capacity %d at %s: limit %d queues far past the knee", l.capacity, l.base, limit)
+		}
+	}
+}
+
+// Under SlowDown the controller holds the rate near what S3 takes instead
+// of pressing on: few windows are throttled once it has settled.
+func TestControllerBacksOffOnSlowDown(t *testing.T) {
+	l := link{base: 30 * time.Millisecond, capacity: 2000, slowDownRate: 3500}
+	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	limit := c.limit
+	throttled, done := 0, 0
+	for i := 0; i < 300; i++ {
+		w := l.window(limit, time.Second)
+		if i >= 100 {
+			throttled += w.throttled
+			done += w.done
+		}
+		limit = c.next(w)
+	}
+	if frac := float64(throttled) / float64(throttled+done); frac > 0.05 {
+		t.Fatalf("%.1f%% of requests throttled after settling (limit %d)", 100*frac, limit)
+	}
+	if rate := float64(done) / 200; rate < 0.7*l.slowDownRate {
+		t.Fatalf("settled at %.0f copies/s, S3 takes %.0f", rate, l.slowDownRate)
+	}
+}
+
+func TestGateBacksOffPerPrefix(t *testing.T) {
+	now := time.Unix(0, 0)
+	g := newGate(100*time.Millisecond, time.Second)
+	g.now = func() time.Time { return now }
+	for i := 0; i < 10; i++ {
+		g.record("wp-content/uploads/2026/01/a.jpg", 0, true, true)
+	}
+	st := g.prefixes["wp-content/uploads/2026/01/"]
+	if st == nil || st.until.Sub(now) < 500*time.Millisecond || st.until.Sub(now) > time.Second {
+		t.Fatalf("after 10 throttles the prefix waits %v, want between half the cap and the cap", st.until.Sub(now))
+	}
+	if _, ok := g.prefixes["wp-content/uploads/2026/02/"]; ok {
+		t.Fatal("another prefix was slowed down")
+	}
+	now = now.Add(2 * time.Second)
+	for i := 0; i < 4; i++ {
+		g.record("wp-content/uploads/2026/01/b.jpg", 0, false, true)
+	}
+	if len(g.prefixes) != 0 {
+		t.Fatalf("a prefix is still held after its wait and four successes: %+v", g.prefixes["wp-content/uploads/2026/01/"])
+	}
+}
