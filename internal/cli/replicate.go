@@ -23,7 +23,9 @@ type replicateOptions struct {
 	Only    string
 	DryRun  bool
 	Workers int
-	Delete  bool
+	// MaxWorkers caps the adaptive pool (Workers 0).
+	MaxWorkers int
+	Delete     bool
 }
 
 func newReplicateCmd(app *App) *cobra.Command {
@@ -63,7 +65,8 @@ func newReplicateCmd(app *App) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateSync(cmd.Context(), app, opts) },
 	}
-	sync.Flags().IntVar(&opts.Workers, "workers", s3sync.DefaultWorkers, "copies in flight")
+	sync.Flags().IntVar(&opts.Workers, "workers", 0, "copies in flight; 0 adapts: grows while throughput grows, backs off on SlowDown and rising latency")
+	sync.Flags().IntVar(&opts.MaxWorkers, "max-workers", 0, "with --workers 0: the most copies in flight (default s3sync.DefaultMaxWorkers)")
 	sync.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list and compare, copy and delete nothing")
 	sync.Flags().BoolVar(&opts.Delete, "delete", false, "delete replica keys the source does not have")
 
@@ -162,8 +165,8 @@ func runReplicateSetup(ctx context.Context, app *App, opts replicateOptions) err
 }
 
 func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) error {
-	if opts.Workers < 1 {
-		return Exit(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.Workers))
+	if opts.Workers < 0 || opts.MaxWorkers < 0 {
+		return Exit(ExitUsage, fmt.Errorf("--workers and --max-workers must be 0 (adaptive) or more, not %d and %d", opts.Workers, opts.MaxWorkers))
 	}
 	job, err := app.replicateJob(ctx, opts.Only)
 	if err != nil {
@@ -175,7 +178,7 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) erro
 		progress = app.Stderr
 	}
 	res, errs, _ := operation.ReplicateSync(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.SyncOptions{
-		Workers: opts.Workers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
+		Workers: opts.Workers, MaxWorkers: opts.MaxWorkers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
 	})
 	out := replicateResults[*s3sync.SyncResult]{Buckets: nonNil(res), Errors: errTexts(errs)}
 	perr := app.Print(out, func(w io.Writer) {

@@ -107,7 +107,7 @@ protect:
 	if code, _, errOut := run("replicate", "verify", "--only", "nope"); code != 2 || !strings.Contains(errOut, "--only nope: not a bucket") {
 		t.Fatalf("--only nope: %d %s", code, errOut)
 	}
-	if code, _, _ := run("replicate", "sync", "--workers", "0"); code != 2 {
-		t.Fatalf("--workers 0: %d", code)
+	if code, _, _ := run("replicate", "sync", "--workers", "-1"); code != 2 {
+		t.Fatalf("--workers -1: %d", code)
 	}
 }
