@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 // BackupOptions tune one protect cycle.
@@ -29,6 +31,14 @@ type BackupOptions struct {
 	// resource every 15 s to 2 min.
 	Parallelism int
 	Log         *slog.Logger
+	// InUse are point ids retention must keep whatever keep says, on top of
+	// those Store's journals name (see InUse).
+	InUse []string
+	// Store, when set, is read just before each resource's retention for the
+	// points unfinished failovers, drills and failbacks restore from, so a
+	// cycle never deletes a point a recovery started during the cycle chose.
+	// When it cannot be read, nothing is deleted.
+	Store state.Store
 }
 
 // ResourceResult is what a cycle did for one resource.
@@ -286,8 +296,16 @@ func (cy *cycle) prune(ctx context.Context, s scope, k kindOps, prim, dr []Point
 		}
 		primCands = append(primCands, p)
 	}
+	inUse := cy.opts.InUse
+	if cy.opts.Store != nil {
+		more, err := InUse(ctx, cy.opts.Store, s.cfg.Stack)
+		if err != nil {
+			return nil, nil, fmt.Errorf("retention of %s skipped: %w", s.t.name, err)
+		}
+		inUse = append(slices.Clip(inUse), more...)
+	}
 	keep := s.t.keep
-	dels := append(Prune(primCands, keep, "primary", protected, now), Prune(dr, keep, "dr", protected, now)...)
+	dels := append(PruneInUse(primCands, keep, "primary", protected, inUse, now), PruneInUse(dr, keep, "dr", protected, inUse, now)...)
 	var errs []error
 	for _, p := range dels {
 		if cy.opts.DryRun {
