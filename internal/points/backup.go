@@ -39,6 +39,12 @@ type BackupOptions struct {
 	// cycle never deletes a point a recovery started during the cycle chose.
 	// When it cannot be read, nothing is deleted.
 	Store state.Store
+	// Tick names the schedule tick that runs Step (the scheduled time, the
+	// same on every retry of it): a step whose tick started the resource's
+	// newest job joins that job rather than taking another point.
+	Tick string
+	// ContinueOnly makes Step advance running jobs and start none.
+	ContinueOnly bool
 }
 
 // ResourceResult is what a cycle did for one resource.
@@ -55,6 +61,19 @@ type ResourceResult struct {
 	Deleted  []string      `json:"deleted,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+
+	// Step's view of the job: its phase after the step, the primary point
+	// it protects, and when it started (with a store).
+	Phase JobPhase  `json:"phase,omitempty"`
+	Point string    `json:"point,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	// InProgress is set while the job still runs in AWS: not a failure.
+	InProgress bool `json:"in_progress,omitempty"`
+	// Queued is set when the copy waits for a slot in AWS's copy quota.
+	Queued bool `json:"queued,omitempty"`
+	// Joined is set when another step held the resource: this one did
+	// nothing and reports that job's phase.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // BackupReport is the result of one cycle.
