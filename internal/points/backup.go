@@ -74,6 +74,11 @@ type ResourceResult struct {
 	// Joined is set when another step held the resource: this one did
 	// nothing and reports that job's phase.
 	Joined bool `json:"joined,omitempty"`
+	// Engine is the copy engine the job uses; BackupJob and CopyJob are the
+	// AWS Backup job ids the step started (aws-backup engine).
+	Engine    string `json:"engine,omitempty"`
+	BackupJob string `json:"backup_job,omitempty"`
+	CopyJob   string `json:"copy_job,omitempty"`
 }
 
 // BackupReport is the result of one cycle.

@@ -47,12 +47,15 @@ type Job struct {
 	Tick     string   `json:"tick,omitempty"`
 	Phase    JobPhase `json:"phase"`
 	// Point is the primary point the job protects, Copy its DR copy.
-	Point   string    `json:"point,omitempty"`
-	Copy    string    `json:"copy,omitempty"`
-	Engine  string    `json:"engine,omitempty"`
-	Started time.Time `json:"started"`
-	Updated time.Time `json:"updated"`
-	Error   string    `json:"error,omitempty"`
+	Point  string `json:"point,omitempty"`
+	Copy   string `json:"copy,omitempty"`
+	Engine string `json:"engine,omitempty"`
+	// BackupJob and CopyJob are the AWS Backup jobs (aws-backup engine).
+	BackupJob string    `json:"backup_job,omitempty"`
+	CopyJob   string    `json:"copy_job,omitempty"`
+	Started   time.Time `json:"started"`
+	Updated   time.Time `json:"updated"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // Age is how long the job has run (until its last update once finished).
@@ -277,7 +280,13 @@ func (cy *cycle) stepOne(ctx context.Context, t target) (res ResourceResult) {
 			return
 		}
 		if job.Resource == "" || res.Created != "" {
-			job = Job{Stack: cy.cfg.Stack, Resource: t.name, Kind: t.kind, Tick: cy.opts.Tick, Started: now, Engine: EngineSnapshotCopy}
+			job = Job{Stack: cy.cfg.Stack, Resource: t.name, Kind: t.kind, Tick: cy.opts.Tick, Started: now, Engine: res.Engine}
+		}
+		if res.BackupJob != "" {
+			job.BackupJob = res.BackupJob
+		}
+		if res.CopyJob != "" {
+			job.CopyJob = res.CopyJob
 		}
 		job.Phase, job.Updated, job.Error = res.Phase, now, res.Error
 		if res.Point != "" {
@@ -291,6 +300,16 @@ func (cy *cycle) stepOne(ctx context.Context, t target) (res ResourceResult) {
 			log.Warn("record protect job", "error", err)
 		}
 	}()
+	choice, err := cy.c.engineOf(ctx, cy.cfg, store, t)
+	if err != nil {
+		res.Phase, res.Error = PhaseFailed, err.Error()
+		return res
+	}
+	res.Engine = choice.Engine
+	if choice.Engine == EngineAWSBackup {
+		res.Phase, res.Error = cy.advanceBackup(ctx, t, &res, job, now)
+		return res
+	}
 	res.Phase, res.Error = cy.advance(ctx, t, &res, job, now)
 	return res
 }
@@ -515,4 +534,25 @@ func stepUntilDone(ctx context.Context, c *clients, cfg *spec.Config, opts Backu
 		}
 		delay = min(2*delay, c.waits.MaxDelay)
 	}
+}
+
+// engineOf resolves t's engine once per run.
+func (c *clients) engineOf(ctx context.Context, cfg *spec.Config, store state.Store, t target) (EngineChoice, error) {
+	c.mu.Lock()
+	ch, ok := c.engines[t.name]
+	c.mu.Unlock()
+	if ok {
+		return ch, nil
+	}
+	ch, err := c.resolveEngine(ctx, cfg, store, t)
+	if err != nil {
+		return ch, err
+	}
+	c.mu.Lock()
+	if c.engines == nil {
+		c.engines = map[string]EngineChoice{}
+	}
+	c.engines[t.name] = ch
+	c.mu.Unlock()
+	return ch, nil
 }
