@@ -300,6 +300,10 @@ func TestAutoPicksAWSBackupWhereRDSCannotCopyAndTheDRPointRestores(t *testing.T)
 	if err != nil || p.ARN != r.Copied || p.Region != w.D {
 		t.Fatalf("newest DR point %+v %v (copied %s)", p, err, r.Copied)
 	}
+	// Failover's NewestDR finds it too (engine auto: the newer of both).
+	if q, err := newestDR(w.ctx, engineClients(w, fb, sr), cfg, "db1"); err != nil || q.ID != p.ID {
+		t.Fatalf("NewestDR %+v %v, want %s", q, err, p.ID)
+	}
 	// Failover restores from the snapshot the recovery point names.
 	if _, err := w.rds(w.D).RestoreDBInstanceFromDBSnapshot(w.ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{
 		DBInstanceIdentifier: aws.String("db1-dr"), DBSnapshotIdentifier: aws.String(p.ID)}); err != nil {
