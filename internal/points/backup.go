@@ -109,7 +109,15 @@ func Backup(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opts BackupO
 	return backup(ctx, newClients(env), cfg, opts)
 }
 
+//
+// With opts.Store (and not a dry run) the cycle is StepUntilDone: steps
+// with leases, copy quotas counted from AWS and every copy engine. Without
+// it, the cycle runs in this process alone with in-process copy quotas,
+// and a database on the aws-backup or auto engine fails.
 func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions) (*BackupReport, error) {
+	if opts.Store != nil && !opts.DryRun {
+		return stepUntilDone(ctx, c, cfg, opts, nil)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -192,6 +200,9 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 	s := scope{cfg: cy.cfg, t: t}
 	k := cy.c.kind(t.kind)
 	P, D := cy.cfg.Primary.Region, cy.cfg.DR.Region
+	if t.db != nil && t.db.Engine != "" && t.db.Engine != EngineSnapshotCopy {
+		return fail(fmt.Errorf("%s: engine %s records its jobs in the state store: run the cycle with one (BackupOptions.Store)", t.name, t.db.Engine))
+	}
 
 	prim, err := k.list(ctx, cy.cfg, t, P)
 	if err != nil {

@@ -373,6 +373,7 @@ func (cy *cycle) advance(ctx context.Context, t target, res *ResourceResult, job
 			}
 			res.Created = work.ID
 			cy.opts.Log.Info("point created", "stack", cy.cfg.Stack, "resource", t.name, "point", work.ID, "region", P)
+			work = refresh(ctx, k, s, work)
 		}
 	}
 	res.Point = work.ID
@@ -413,7 +414,7 @@ func (cy *cycle) advance(ctx context.Context, t target, res *ResourceResult, job
 			res.Queued = true
 			return PhaseCopying, ""
 		}
-		d = started
+		d = refresh(ctx, k, s, started)
 		if d.inProgress() {
 			return PhaseCopying, ""
 		}
@@ -555,4 +556,19 @@ func (c *clients) engineOf(ctx context.Context, cfg *spec.Config, store state.St
 	c.engines[t.name] = ch
 	c.mu.Unlock()
 	return ch, nil
+}
+
+// refresh reads p once more right after it was started: a small snapshot
+// can be ready at once, and then the job moves on in the same step. Any
+// error leaves p as it was, for the next step to read.
+func refresh(ctx context.Context, k kindOps, s scope, p Point) Point {
+	got, err := k.get(ctx, s.cfg, s.t, p.Region, p.ID)
+	if err != nil || got.ID != p.ID {
+		return p
+	}
+	if !got.Managed {
+		got.Created, got.Source, got.CopyOf, got.tags = p.Created, p.Source, p.CopyOf, p.tags
+	}
+	got.Encrypted = got.Encrypted || p.Encrypted
+	return got
 }
