@@ -229,7 +229,7 @@ func (cy *cycle) advanceBackup(ctx context.Context, t target, res *ResourceResul
 	P, D := cy.cfg.Primary.Region, cy.cfg.DR.Region
 	bp := cy.c.backup(P)
 	running := job.Engine == EngineAWSBackup && !job.Phase.Finished()
-	joined := job.Resource != "" && cy.opts.Tick != "" && job.Tick == cy.opts.Tick
+	joined := job.Resource != "" && cy.opts.Tick != "" && job.Tick == cy.opts.Tick && job.Phase != PhaseFailed
 	res.Point, res.Copied = job.Point, job.Copy
 
 	switch {
@@ -282,7 +282,9 @@ func (cy *cycle) advanceBackup(ctx context.Context, t target, res *ResourceResul
 	name := cy.name(t, now)
 	out, err := bp.StartBackupJob(ctx, &awsbackup.StartBackupJobInput{
 		BackupVaultName: aws.String(pl.vault), ResourceArn: aws.String(pl.resourceARN), IamRoleArn: aws.String(pl.role),
-		IdempotencyToken:  aws.String(clientToken(cy.cfg.Stack, t.name, name)),
+		// The same token on a retry of this start (AWS answers with the job
+		// it started); a new one after the previous job failed.
+		IdempotencyToken:  aws.String(clientToken(cy.cfg.Stack, t.name, name, job.BackupJob)),
 		Lifecycle:         lifecycle(t.keep),
 		RecoveryPointTags: pointTags(cy.cfg, t, src.ID, now, ""),
 	})

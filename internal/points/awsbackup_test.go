@@ -359,4 +359,3 @@ func TestRecoveryPointSnapshot(t *testing.T) {
 		}
 	}
 }
-

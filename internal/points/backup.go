@@ -109,7 +109,6 @@ func Backup(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opts BackupO
 	return backup(ctx, newClients(env), cfg, opts)
 }
 
-//
 // With opts.Store (and not a dry run) the cycle is StepUntilDone: steps
 // with leases, copy quotas counted from AWS and every copy engine. Without
 // it, the cycle runs in this process alone with in-process copy quotas,

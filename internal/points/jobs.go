@@ -336,7 +336,7 @@ func (cy *cycle) advance(ctx context.Context, t target, res *ResourceResult, job
 		work, resume = stale, true
 		existingCopy, _ = copyIn(dr, stale)
 	}
-	joined := job.Resource != "" && cy.opts.Tick != "" && job.Tick == cy.opts.Tick
+	joined := job.Resource != "" && cy.opts.Tick != "" && job.Tick == cy.opts.Tick && job.Phase != PhaseFailed
 	var key string
 	switch {
 	case resume:
