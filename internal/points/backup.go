@@ -74,6 +74,9 @@ type ResourceResult struct {
 	// Joined is set when another step held the resource: this one did
 	// nothing and reports that job's phase.
 	Joined bool `json:"joined,omitempty"`
+	// Finished is the DR copy that completed the previous job when this
+	// step found it done and went on to start the next.
+	Finished string `json:"finished,omitempty"`
 	// Engine is the copy engine the job uses; BackupJob and CopyJob are the
 	// AWS Backup job ids the step started (aws-backup engine).
 	Engine    string `json:"engine,omitempty"`

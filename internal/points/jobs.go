@@ -337,6 +337,15 @@ func (cy *cycle) advance(ctx context.Context, t target, res *ResourceResult, job
 		existingCopy, _ = copyIn(dr, stale)
 	}
 	joined := job.Resource != "" && cy.opts.Tick != "" && job.Tick == cy.opts.Tick && job.Phase != PhaseFailed
+	if !resume && job.Point != "" && !job.Phase.Finished() {
+		// The recorded job's copy completed since the last step: it is
+		// done, and this step may start the next one.
+		if p, ok := byID(prim, job.Point); ok {
+			if dc, ok := copyIn(dr, p); ok && dc.Available() {
+				res.Finished = dc.ID
+			}
+		}
+	}
 	var key string
 	switch {
 	case resume:
@@ -571,4 +580,14 @@ func refresh(ctx context.Context, k kindOps, s scope, p Point) Point {
 	}
 	got.Encrypted = got.Encrypted || p.Encrypted
 	return got
+}
+
+// byID finds the point with id.
+func byID(ps []Point, id string) (Point, bool) {
+	for _, p := range ps {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Point{}, false
 }

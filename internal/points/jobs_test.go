@@ -394,3 +394,53 @@ func testScale(n int) int {
 	}
 	return n
 }
+
+// Lambda mode, scaled: a copy that runs for three hours of ticks every 30
+// minutes, each invocation with a short deadline. Every invocation returns
+// success well inside it, the snapshot is taken and copied once, and the
+// point becomes available to failover when the copy ends.
+func TestLambdaTicksDuringALongCopyAllSucceedAndTheCopyFinishesOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "cn-northwest-1", "cn-north-1")
+	w.createDB("db1", false)
+	cfg := w.config("protect:\n  databases:\n    - { id: db1, every: 30m, keep: { primary: 2, dr: 2 } }\n")
+	clock := newCopyClock(0) // runs until released: "three hours"
+	dir := t.TempDir()
+	invoke := func(i int) *BackupReport {
+		t.Helper()
+		now := t0.Add(time.Duration(i) * 30 * time.Minute)
+		// The invocation's deadline, scaled: 15 minutes as 3 seconds.
+		ctx, cancel := context.WithTimeout(w.ctx, 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		rep, err := step(ctx, clockClients(w.env, w.D, clock), cfg, BackupOptions{
+			Now: func() time.Time { return now }, Store: openStore(t, dir), Tick: now.Format(time.RFC3339)})
+		if err != nil {
+			t.Fatalf("tick %d: %v", i, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("tick %d took %v", i, d)
+		}
+		return rep
+	}
+	for i := range 6 {
+		r := invoke(i).Results[0]
+		if !r.InProgress || r.Phase != PhaseCopying {
+			t.Fatalf("tick %d during the copy: %+v", i, r)
+		}
+	}
+	if c, k := w.calls(w.P, "CreateDBSnapshot"), w.calls(w.D, "CopyDBSnapshot"); c != 1 || k != 1 {
+		t.Fatalf("%d snapshots and %d copies during one long copy", c, k)
+	}
+	clock.releaseAll()
+	p, err := NewestDR(w.ctx, w.direct, cfg, "db1")
+	if err != nil || p.ID != "wp-db1-20260301080000" {
+		t.Fatalf("failover's point: %+v %v", p, err)
+	}
+	// The tick after the copy ends records that job done and, its
+	// interval being due, starts the next.
+	r := invoke(6).Results[0]
+	if r.Finished != "wp-db1-20260301080000" || r.Created != "wp-db1-20260301110000" || r.Error != "" {
+		t.Fatalf("tick after the copy: %+v", r)
+	}
+}
