@@ -38,6 +38,7 @@ type fakeBackup struct {
 	jobs    map[string]*fakeJob // backup and copy jobs by id
 	points  map[string]map[string]*fakeRP
 	started map[string]int // StartBackupJob/StartCopyJob that made a job
+	fail    map[string]bool // backup job ids that end FAILED
 }
 
 type fakeJob struct {
@@ -135,7 +136,10 @@ func (r fakeBackupRegion) DescribeBackupJob(ctx context.Context, in *awsbackup.D
 		return nil, err
 	}
 	st := backuptypes.BackupJobStateRunning
-	if done {
+	switch {
+	case done && r.f.fail[aws.ToString(in.BackupJobId)]:
+		st = backuptypes.BackupJobStateFailed
+	case done:
 		st = backuptypes.BackupJobStateCompleted
 	}
 	return &awsbackup.DescribeBackupJobOutput{BackupJobId: in.BackupJobId, State: st, RecoveryPointArn: aws.String(j.rp)}, nil
@@ -357,5 +361,30 @@ func TestRecoveryPointSnapshot(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("%s: %q %v, want %q", arn, got, ok, want)
 		}
+	}
+}
+
+// A backup job that fails fails its step; the retry of the tick starts a
+// new job (a new idempotency token) instead of joining the failed one.
+func TestFailedBackupJobIsRetriedByTheNextStepOfItsTick(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "cn-northwest-1", "cn-north-1")
+	w.createDB("db1", false)
+	cfg := w.config("protect:\n  databases:\n    - { id: db1, engine: aws-backup }\n")
+	store := openStore(t, t.TempDir())
+	fb := newFakeBackup(t, w, "wp", 0)
+	fb.fail = map[string]bool{"backup-job-1": true}
+	opts := BackupOptions{Now: func() time.Time { return t0 }, Store: store, Tick: "t0"}
+	c := engineClients(w, fb, &fakeSourceRegions{})
+	if rep, err := step(w.ctx, c, cfg, opts); err != nil || rep.Results[0].Phase != PhaseSnapshotting {
+		t.Fatalf("first step: %+v %v", rep, err)
+	}
+	rep, err := step(w.ctx, c, cfg, opts)
+	if err == nil || rep.Results[0].Phase != PhaseFailed || rep.Results[0].InProgress {
+		t.Fatalf("step of the failed job: %+v %v", rep, err)
+	}
+	rep, err = stepUntilDone(w.ctx, c, cfg, opts, nil)
+	if err != nil || rep.Results[0].Phase != PhaseDone || fb.started["backup"] != 2 || fb.started["copy"] != 1 {
+		t.Fatalf("retry: %+v %v, jobs %v", rep, err, fb.started)
 	}
 }
