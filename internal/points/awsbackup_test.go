@@ -37,7 +37,7 @@ type fakeBackup struct {
 	tokens  map[string]string
 	jobs    map[string]*fakeJob // backup and copy jobs by id
 	points  map[string]map[string]*fakeRP
-	started map[string]int // StartBackupJob/StartCopyJob that made a job
+	started map[string]int  // StartBackupJob/StartCopyJob that made a job
 	fail    map[string]bool // backup job ids that end FAILED
 }
 
