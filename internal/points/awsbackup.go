@@ -292,7 +292,7 @@ func (cy *cycle) advanceBackup(ctx context.Context, t target, res *ResourceResul
 		return fail(fmt.Errorf("%s: start backup job of %s in vault %s: %s: %w", t.name, pl.resourceARN, pl.vault, P, err))
 	}
 	res.Created, res.BackupJob = name, aws.ToString(out.BackupJobId)
-	res.Point = aws.ToString(out.RecoveryPointArn)
+	res.Point, res.Copied = aws.ToString(out.RecoveryPointArn), ""
 	cy.opts.Log.Info("backup job started", "stack", cy.cfg.Stack, "resource", t.name, "job", res.BackupJob, "region", P)
 	return PhaseSnapshotting, ""
 }
