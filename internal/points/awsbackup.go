@@ -342,13 +342,9 @@ func (cy *cycle) pruneBackup(ctx context.Context, s scope, res *ResourceResult, 
 	if err != nil {
 		return PhaseFailed, err.Error()
 	}
-	inUse := cy.opts.InUse
-	if cy.opts.Store != nil {
-		more, err := InUse(ctx, cy.opts.Store, s.cfg.Stack)
-		if err != nil {
-			return PhaseFailed, fmt.Sprintf("retention of %s skipped: %v", s.t.name, err)
-		}
-		inUse = append(inUse[:len(inUse):len(inUse)], more...)
+	inUse, err := cy.pointsInUse(ctx)
+	if err != nil {
+		return PhaseFailed, fmt.Sprintf("retention of %s skipped: %v", s.t.name, err)
 	}
 	var errs []error
 	for _, r := range []struct{ region, role string }{{s.cfg.DR.Region, "dr"}, {s.cfg.Primary.Region, "primary"}} {

@@ -181,6 +181,33 @@ type cycle struct {
 	cfg    *spec.Config
 	opts   BackupOptions
 	quotas *copyQuotas
+
+	inUseMu   sync.Mutex
+	inUse     []string
+	inUseRead time.Time
+}
+
+// inUseTTL is how long one read of the journals serves the resources that
+// prune in the same step: reading them costs a list and a get per run.
+const inUseTTL = 2 * time.Second
+
+// pointsInUse is opts.InUse plus, with a store, what unfinished runs use,
+// read at most every inUseTTL.
+func (cy *cycle) pointsInUse(ctx context.Context) ([]string, error) {
+	base := cy.opts.InUse
+	if cy.opts.Store == nil {
+		return base, nil
+	}
+	cy.inUseMu.Lock()
+	defer cy.inUseMu.Unlock()
+	if cy.inUseRead.IsZero() || time.Since(cy.inUseRead) > inUseTTL {
+		more, err := InUse(ctx, cy.opts.Store, cy.cfg.Stack)
+		if err != nil {
+			return nil, err
+		}
+		cy.inUse, cy.inUseRead = more, time.Now()
+	}
+	return append(slices.Clip(base), cy.inUse...), nil
 }
 
 // protect runs the cycle for one resource. It never panics on AWS errors:
@@ -333,13 +360,9 @@ func (cy *cycle) prune(ctx context.Context, s scope, k kindOps, prim, dr []Point
 		}
 		primCands = append(primCands, p)
 	}
-	inUse := cy.opts.InUse
-	if cy.opts.Store != nil {
-		more, err := InUse(ctx, cy.opts.Store, s.cfg.Stack)
-		if err != nil {
-			return nil, nil, fmt.Errorf("retention of %s skipped: %w", s.t.name, err)
-		}
-		inUse = append(slices.Clip(inUse), more...)
+	inUse, err := cy.pointsInUse(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("retention of %s skipped: %w", s.t.name, err)
 	}
 	keep := s.t.keep
 	dels := append(PruneInUse(primCands, keep, "primary", protected, inUse, now), PruneInUse(dr, keep, "dr", protected, inUse, now)...)
