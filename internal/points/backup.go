@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 // BackupOptions tune one protect cycle.
@@ -29,6 +31,20 @@ type BackupOptions struct {
 	// resource every 15 s to 2 min.
 	Parallelism int
 	Log         *slog.Logger
+	// InUse are point ids retention must keep whatever keep says, on top of
+	// those Store's journals name (see InUse).
+	InUse []string
+	// Store, when set, is read just before each resource's retention for the
+	// points unfinished failovers, drills and failbacks restore from, so a
+	// cycle never deletes a point a recovery started during the cycle chose.
+	// When it cannot be read, nothing is deleted.
+	Store state.Store
+	// Tick names the schedule tick that runs Step (the scheduled time, the
+	// same on every retry of it): a step whose tick started the resource's
+	// newest job joins that job rather than taking another point.
+	Tick string
+	// ContinueOnly makes Step advance running jobs and start none.
+	ContinueOnly bool
 }
 
 // ResourceResult is what a cycle did for one resource.
@@ -45,6 +61,27 @@ type ResourceResult struct {
 	Deleted  []string      `json:"deleted,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+
+	// Step's view of the job: its phase after the step, the primary point
+	// it protects, and when it started (with a store).
+	Phase JobPhase  `json:"phase,omitempty"`
+	Point string    `json:"point,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	// InProgress is set while the job still runs in AWS: not a failure.
+	InProgress bool `json:"in_progress,omitempty"`
+	// Queued is set when the copy waits for a slot in AWS's copy quota.
+	Queued bool `json:"queued,omitempty"`
+	// Joined is set when another step held the resource: this one did
+	// nothing and reports that job's phase.
+	Joined bool `json:"joined,omitempty"`
+	// Finished is the DR copy that completed the previous job when this
+	// step found it done and went on to start the next.
+	Finished string `json:"finished,omitempty"`
+	// Engine is the copy engine the job uses; BackupJob and CopyJob are the
+	// AWS Backup job ids the step started (aws-backup engine).
+	Engine    string `json:"engine,omitempty"`
+	BackupJob string `json:"backup_job,omitempty"`
+	CopyJob   string `json:"copy_job,omitempty"`
 }
 
 // BackupReport is the result of one cycle.
@@ -75,7 +112,14 @@ func Backup(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opts BackupO
 	return backup(ctx, newClients(env), cfg, opts)
 }
 
+// With opts.Store (and not a dry run) the cycle is StepUntilDone: steps
+// with leases, copy quotas counted from AWS and every copy engine. Without
+// it, the cycle runs in this process alone with in-process copy quotas,
+// and a database on the aws-backup or auto engine fails.
 func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions) (*BackupReport, error) {
+	if opts.Store != nil && !opts.DryRun {
+		return stepUntilDone(ctx, c, cfg, opts, nil)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -137,6 +181,33 @@ type cycle struct {
 	cfg    *spec.Config
 	opts   BackupOptions
 	quotas *copyQuotas
+
+	inUseMu   sync.Mutex
+	inUse     []string
+	inUseRead time.Time
+}
+
+// inUseTTL is how long one read of the journals serves the resources that
+// prune in the same step: reading them costs a list and a get per run.
+const inUseTTL = 2 * time.Second
+
+// pointsInUse is opts.InUse plus, with a store, what unfinished runs use,
+// read at most every inUseTTL.
+func (cy *cycle) pointsInUse(ctx context.Context) ([]string, error) {
+	base := cy.opts.InUse
+	if cy.opts.Store == nil {
+		return base, nil
+	}
+	cy.inUseMu.Lock()
+	defer cy.inUseMu.Unlock()
+	if cy.inUseRead.IsZero() || time.Since(cy.inUseRead) > inUseTTL {
+		more, err := InUse(ctx, cy.opts.Store, cy.cfg.Stack)
+		if err != nil {
+			return nil, err
+		}
+		cy.inUse, cy.inUseRead = more, time.Now()
+	}
+	return append(slices.Clip(base), cy.inUse...), nil
 }
 
 // protect runs the cycle for one resource. It never panics on AWS errors:
@@ -158,6 +229,9 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 	s := scope{cfg: cy.cfg, t: t}
 	k := cy.c.kind(t.kind)
 	P, D := cy.cfg.Primary.Region, cy.cfg.DR.Region
+	if t.db != nil && t.db.Engine != "" && t.db.Engine != EngineSnapshotCopy {
+		return fail(fmt.Errorf("%s: engine %s records its jobs in the state store: run the cycle with one (BackupOptions.Store)", t.name, t.db.Engine))
+	}
 
 	prim, err := k.list(ctx, cy.cfg, t, P)
 	if err != nil {
@@ -286,8 +360,12 @@ func (cy *cycle) prune(ctx context.Context, s scope, k kindOps, prim, dr []Point
 		}
 		primCands = append(primCands, p)
 	}
+	inUse, err := cy.pointsInUse(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("retention of %s skipped: %w", s.t.name, err)
+	}
 	keep := s.t.keep
-	dels := append(Prune(primCands, keep, "primary", protected, now), Prune(dr, keep, "dr", protected, now)...)
+	dels := append(PruneInUse(primCands, keep, "primary", protected, inUse, now), PruneInUse(dr, keep, "dr", protected, inUse, now)...)
 	var errs []error
 	for _, p := range dels {
 		if cy.opts.DryRun {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsbackup "github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -44,6 +45,7 @@ type ec2API interface {
 	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 	DeregisterImage(context.Context, *ec2.DeregisterImageInput, ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error)
 	DeleteSnapshot(context.Context, *ec2.DeleteSnapshotInput, ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error)
+	DescribeSnapshots(context.Context, *ec2.DescribeSnapshotsInput, ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error)
 }
 
 // kmsAPI is the part of KMS this package uses.
@@ -75,7 +77,10 @@ type clients struct {
 	newRDS func(region string) rdsAPI
 	newEC2 func(region string) ec2API
 	newKMS func(region string) kmsAPI
-	waits  waits
+	// newBackup and newSourceRegions serve the aws-backup and auto engines.
+	newBackup        func(region string) backupAPI
+	newSourceRegions func(region string) sourceRegionsAPI
+	waits            waits
 	// quotas, when set, replace the process-wide copy quotas (tests).
 	quotas *copyQuotas
 
@@ -84,14 +89,22 @@ type clients struct {
 	ec2c map[string]ec2API
 	kmsc map[string]kmsAPI
 	keys map[string]*keyLookup
+	bkc  map[string]backupAPI
+	// sourceRegions remembers DescribeSourceRegions answers for the run.
+	sourceRegions map[string]bool
+	engines       map[string]EngineChoice
 }
 
 func newClients(env *awsenv.Env) *clients {
 	return &clients{
-		newRDS: func(r string) rdsAPI { return rds.NewFromConfig(env.For(r)) },
-		newEC2: func(r string) ec2API { return ec2.NewFromConfig(env.For(r)) },
-		newKMS: func(r string) kmsAPI { return kms.NewFromConfig(env.For(r)) },
-		waits:  defaultWaits,
+		newRDS:    func(r string) rdsAPI { return rds.NewFromConfig(env.For(r)) },
+		newEC2:    func(r string) ec2API { return ec2.NewFromConfig(env.For(r)) },
+		newKMS:    func(r string) kmsAPI { return kms.NewFromConfig(env.For(r)) },
+		newBackup: func(r string) backupAPI { return awsbackup.NewFromConfig(env.For(r)) },
+		newSourceRegions: func(r string) sourceRegionsAPI {
+			return rds.NewFromConfig(env.For(r))
+		},
+		waits: defaultWaits,
 	}
 }
 
@@ -119,6 +132,18 @@ func (c *clients) ec2(region string) ec2API {
 	return c.ec2c[region]
 }
 
+func (c *clients) backup(region string) backupAPI {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bkc == nil {
+		c.bkc = map[string]backupAPI{}
+	}
+	if c.bkc[region] == nil {
+		c.bkc[region] = c.newBackup(region)
+	}
+	return c.bkc[region]
+}
+
 func (c *clients) kms(region string) kmsAPI {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -140,6 +165,7 @@ type scope struct {
 // source is what a new point is made from.
 type source struct {
 	ID        string // DB instance/cluster id or EC2 instance id
+	ARN       string // DB instance or cluster ARN (AWS Backup's resource)
 	Encrypted bool
 	Engine    string
 }

@@ -106,10 +106,37 @@ func List(ctx context.Context, env *awsenv.Env, cfg *spec.Config, region, resour
 // NewestDR returns the newest available managed point of resource in the DR
 // region. It calls only the DR region (failover uses it with the primary
 // region dead) and does not need the source resource to exist.
+//
+// A database on the aws-backup engine has its points in the DR vault
+// (NewestBackupDR); on auto, the newer of the two is returned, since which
+// engine ran may have changed with AWS's answer.
 func NewestDR(ctx context.Context, env *awsenv.Env, cfg *spec.Config, resource string) (Point, error) {
-	ps, err := List(ctx, env, cfg, cfg.DR.Region, resource)
+	return newestDR(ctx, newClients(env), cfg, resource)
+}
+
+func newestDR(ctx context.Context, c *clients, cfg *spec.Config, resource string) (Point, error) {
+	t, err := targetOf(cfg, resource)
 	if err != nil {
 		return Point{}, err
+	}
+	var engine string
+	if t.db != nil {
+		engine = t.db.Engine
+	}
+	var ps []Point
+	if engine != EngineAWSBackup {
+		if ps, err = c.kind(t.kind).list(ctx, cfg, t, cfg.DR.Region); err != nil {
+			return Point{}, err
+		}
+	}
+	if engine == EngineAWSBackup || engine == EngineAuto {
+		bp, err := newestBackupDR(ctx, c, cfg, resource)
+		switch {
+		case err == nil:
+			ps = append(ps, bp)
+		case engine == EngineAWSBackup || !errors.Is(err, ErrNotFound) && apiCode(err) != "ResourceNotFoundException":
+			return Point{}, err
+		}
 	}
 	if p, ok := newestAvailable(ps); ok {
 		return p, nil

@@ -96,7 +96,7 @@ func (k rdsCluster) source(ctx context.Context, s scope) (source, error) {
 		return source{}, fmt.Errorf("describe DB cluster %s: %s: %w", s.t.name, region, err)
 	}
 	cl := out.DBClusters[0]
-	return source{ID: s.t.name, Encrypted: aws.ToBool(cl.StorageEncrypted), Engine: aws.ToString(cl.Engine)}, nil
+	return source{ID: s.t.name, ARN: aws.ToString(cl.DBClusterArn), Encrypted: aws.ToBool(cl.StorageEncrypted), Engine: aws.ToString(cl.Engine)}, nil
 }
 
 func (k rdsCluster) create(ctx context.Context, s scope, src source, name string, at time.Time) (Point, error) {

@@ -118,7 +118,7 @@ func (k rdsInstance) source(ctx context.Context, s scope) (source, error) {
 		return source{}, fmt.Errorf("describe DB instance %s: %s: %w", s.t.name, region, err)
 	}
 	db := out.DBInstances[0]
-	return source{ID: s.t.name, Encrypted: aws.ToBool(db.StorageEncrypted), Engine: aws.ToString(db.Engine)}, nil
+	return source{ID: s.t.name, ARN: aws.ToString(db.DBInstanceArn), Encrypted: aws.ToBool(db.StorageEncrypted), Engine: aws.ToString(db.Engine)}, nil
 }
 
 func (k rdsInstance) create(ctx context.Context, s scope, src source, name string, at time.Time) (Point, error) {

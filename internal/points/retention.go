@@ -1,6 +1,7 @@
 package points
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -23,6 +24,13 @@ import (
 //
 // Failed managed points are returned: they are not recovery points.
 func Prune(points []Point, keep spec.Keep, region string, newestCompleteDR string, now time.Time) (del []Point) {
+	return PruneInUse(points, keep, region, newestCompleteDR, nil, now)
+}
+
+// PruneInUse is Prune that also never returns a point whose id is in
+// inUse: the points a running failover, drill or failback restores from
+// (see InUse). They count towards keep like any other point.
+func PruneInUse(points []Point, keep spec.Keep, region string, newestCompleteDR string, inUse []string, now time.Time) (del []Point) {
 	n := keep.Primary
 	if region == "dr" {
 		n = keep.DR
@@ -40,7 +48,8 @@ func Prune(points []Point, keep spec.Keep, region string, newestCompleteDR strin
 	sortNewestFirst(cands)
 	rank := 0
 	for _, p := range cands {
-		protected := newestCompleteDR != "" && (p.ID == newestCompleteDR || p.CopyOf == newestCompleteDR)
+		protected := newestCompleteDR != "" && (p.ID == newestCompleteDR || p.CopyOf == newestCompleteDR) ||
+			slices.Contains(inUse, p.ID)
 		switch {
 		case protected && !p.Available():
 			continue

@@ -61,6 +61,15 @@ type Database struct {
 	// TargetRPO is the age of the newest DR copy beyond which status and
 	// drills report the resource as not ready. Defaults to twice Every.
 	TargetRPO Duration `yaml:"target_rpo"`
+	// Engine is how the point reaches the DR region: "snapshot-copy" (the
+	// default: CopyDBSnapshot), "aws-backup" (a backup job in the primary
+	// region and a copy job to the DR vault), or "auto" (snapshot-copy
+	// where RDS DescribeSourceRegions in the DR region lists the primary,
+	// aws-backup otherwise). See points.ResolveEngine.
+	Engine string `yaml:"engine"`
+	// BackupRole is the IAM role AWS Backup assumes (aws-backup engine);
+	// default the account's AWSBackupDefaultServiceRole.
+	BackupRole string `yaml:"backup_role"`
 }
 
 // Image is an EC2 instance whose AMI is taken and copied.
