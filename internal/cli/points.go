@@ -32,24 +32,35 @@ time, copy state, size and age. Points pilotlight did not make are listed as
 foreign; retention never touches them.
 
 A resource's RPO is the age of its newest complete DR point: the data a
-failover would lose now. --region dr calls only the DR region, so it works
-while the primary region is down.`,
+failover would lose now. By default both regions are read; when the primary
+region cannot be read (an outage), points says so and lists the DR region,
+which is all a failover uses. --region dr calls only the DR region.`,
 		Example: `  pilotlight points
   pilotlight points --region dr -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPoints(cmd.Context(), app, opts) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Region, "region", "both", "primary, dr or both")
+	f.StringVar(&opts.Region, "region", "auto", "primary, dr, both, or auto (both, or dr alone when the primary cannot be read)")
 	f.StringArrayVar(&opts.Only, "only", nil, "only this database id or image name (repeatable)")
 	return cmd
 }
 
+// pointsResult is the catalogue with what points adds when it had to fall
+// back to the DR region.
+type pointsResult struct {
+	*points.Catalogue
+	PrimaryUnreachable bool     `json:"primary_unreachable,omitempty"`
+	Warnings           []string `json:"warnings,omitempty"`
+}
+
 func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	switch opts.Region {
-	case "primary", "dr", "both":
+	case "":
+		opts.Region = "auto"
+	case "auto", "primary", "dr", "both":
 	default:
-		return Exit(ExitUsage, fmt.Errorf("--region must be primary, dr or both, not %q", opts.Region))
+		return Exit(ExitUsage, fmt.Errorf("--region must be auto, primary, dr or both, not %q", opts.Region))
 	}
 	cfg, err := app.LoadConfig()
 	if err != nil {
@@ -62,11 +73,32 @@ func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	if err != nil {
 		return Exit(ExitFailed, err)
 	}
-	cat, err := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: opts.Region, Only: opts.Only})
+	region := opts.Region
+	if region == "auto" {
+		region = "both"
+	}
+	res := pointsResult{}
+	cat, err := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: region, Only: opts.Only})
+	if err != nil && opts.Region == "auto" {
+		// The DR list is read in every view, so a DR-only read that works
+		// where both failed means the primary is what did not answer.
+		if drCat, drErr := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: "dr", Only: opts.Only}); drErr == nil {
+			res.PrimaryUnreachable = true
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the primary region %s cannot be read (%v): listing the DR region %s only, which is what a failover uses",
+				cfg.Primary.Region, err, cfg.DR.Region))
+			cat, err = drCat, nil
+		}
+	}
 	if cat == nil {
 		return Exit(ExitFailed, err)
 	}
-	if perr := app.Print(cat, func(w io.Writer) { printPointsCatalogue(w, cat) }); perr != nil {
+	res.Catalogue = cat
+	if perr := app.Print(res, func(w io.Writer) {
+		for _, warn := range res.Warnings {
+			fmt.Fprintf(w, "WARNING: %s\n\n", warn)
+		}
+		printPointsCatalogue(w, cat)
+	}); perr != nil {
 		return perr
 	}
 	return Exit(ExitFailed, err)
