@@ -37,6 +37,11 @@ type Options struct {
 	Grace time.Duration
 	Now   func() time.Time
 	Log   *slog.Logger
+	// EMF, when set, also gets each run as an embedded-metric-format
+	// line, for CloudWatch where the daemon's output reaches CloudWatch
+	// Logs (ECS with awslogs, the CloudWatch agent); /metrics has the
+	// same figures for Prometheus.
+	EMF *EMF
 }
 
 // Daemon runs jobs on their schedules until its context ends.
@@ -296,6 +301,9 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 
 	record(context.WithoutCancel(ctx), d.opts.Store, r, log)
 	d.metrics.Observe(r)
+	if err := d.opts.EMF.Write(r); err != nil {
+		log.Warn("metrics not written", "error", err)
+	}
 	d.metrics.running(j, false)
 	d.mu.Lock()
 	st.Running, st.Last = false, &r
