@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
@@ -110,6 +113,7 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 		add("network", "DR network baseline", true, "complete in %s", cfg.DR.Region)
 	}
 	drillCheck(ctx, store, add, warn)
+	st.Checks = append(st.Checks, AlarmCheck(ctx, cloudwatch.NewFromConfig(env.For(cfg.DR.Region)), cfg))
 	st.Ready = true
 	for _, c := range st.Checks {
 		st.Ready = st.Ready && c.Ready
@@ -251,4 +255,47 @@ func drillCheck(ctx context.Context, store state.Store, add func(string, string,
 		return
 	}
 	add("drill", "last drill passed", false, "no readable drill report")
+}
+
+// AlarmsAPI is the CloudWatch call the alarm check makes.
+type AlarmsAPI interface {
+	DescribeAlarms(context.Context, *cloudwatch.DescribeAlarmsInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// AlarmCheck says whether the alarms `deploy` makes exist in the DR
+// region and which are firing. Missing alarms are a warning, not a reason
+// a failover would fail: they are how an operator hears of a growing RPO.
+func AlarmCheck(ctx context.Context, cw AlarmsAPI, cfg *spec.Config) Check {
+	c := Check{Resource: "alarms", Name: "RPO and failure alarms", Ready: true}
+	want, err := deploy.Alarms(cfg)
+	if err != nil {
+		c.Warn, c.Detail = true, err.Error()
+		return c
+	}
+	have, err := deploy.ExistingAlarms(ctx, cw, cfg.Stack, cfg.DR.Region)
+	if err != nil {
+		c.Warn, c.Detail = true, fmt.Sprintf("unknown: %v", err)
+		return c
+	}
+	var missing, firing []string
+	for _, a := range want {
+		cur, ok := have[a.Name]
+		switch {
+		case !ok:
+			missing = append(missing, a.Name)
+		case cur.StateValue == cwtypes.StateValueAlarm:
+			firing = append(firing, a.Name)
+		}
+	}
+	switch {
+	case len(missing) == len(want):
+		c.Warn, c.Detail = true, fmt.Sprintf("none in %s: nobody is told when the RPO grows (run `pilotlight deploy`)", cfg.DR.Region)
+	case len(missing) > 0:
+		c.Warn, c.Detail = true, fmt.Sprintf("%d of %d missing in %s: %s (run `pilotlight deploy`)", len(missing), len(want), cfg.DR.Region, strings.Join(missing, ", "))
+	case len(firing) > 0:
+		c.Warn, c.Detail = true, fmt.Sprintf("%d in %s, firing: %s", len(want), cfg.DR.Region, strings.Join(firing, ", "))
+	default:
+		c.Detail = fmt.Sprintf("%d in %s, none firing", len(want), cfg.DR.Region)
+	}
+	return c
 }
