@@ -37,7 +37,7 @@ func TestDeployMakesAlarms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Package: pkg, cloudwatchOptions: queryProtocol}
+	opts := Options{Package: pkg, CloudWatchOptions: queryProtocol}
 	res, err := Deploy(ctx, env, cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestDeployMakesAlarms(t *testing.T) {
 	mine := "arn:aws-cn:sns:cn-north-1:" + strings.Split(res.AlarmTopic, ":")[4] + ":oncall"
 	cfg2 := writeConfig(t, cfgText+"alarms: { sns_topic: \""+mine+"\" }\n")
 	pkg2, _ := BuildPackage(ctx, cfg2, binary(t), "", "")
-	third, err := Deploy(ctx, env, cfg2, Options{Package: pkg2, cloudwatchOptions: opts.cloudwatchOptions})
+	third, err := Deploy(ctx, env, cfg2, Options{Package: pkg2, CloudWatchOptions: opts.CloudWatchOptions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,11 +64,11 @@ type Options struct {
 	Timeout  time.Duration
 	DryRun   bool
 	Log      *slog.Logger
+	// CloudWatchOptions adjust the CloudWatch client; tests choose the
+	// awsQuery protocol there, the only one moto 5.2.1 serves.
+	CloudWatchOptions []func(*cloudwatch.Options)
 	// roleWait bounds retrying CreateFunction while a new role propagates.
 	roleWait time.Duration
-	// cloudwatchOptions adjust the CloudWatch client; tests choose the
-	// awsQuery protocol there, the only one moto serves.
-	cloudwatchOptions []func(*cloudwatch.Options)
 }
 
 // Schedule is one EventBridge Scheduler schedule deploy keeps.
@@ -194,7 +194,7 @@ func Deploy(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opts Options
 	fn := lambda.NewFromConfig(ac)
 	c := clients{
 		iam: iam.NewFromConfig(ac), fn: fn, sched: scheduler.NewFromConfig(ac),
-		cw: cloudwatch.NewFromConfig(ac, opts.cloudwatchOptions...), sns: sns.NewFromConfig(ac),
+		cw: cloudwatch.NewFromConfig(ac, opts.CloudWatchOptions...), sns: sns.NewFromConfig(ac),
 		wait: func(ctx context.Context, name string) error {
 			return lambda.NewFunctionUpdatedV2Waiter(fn).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 5*time.Minute)
 		},

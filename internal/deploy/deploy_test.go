@@ -100,7 +100,7 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 	}
 
 	// Dry run on an empty account: says everything, makes nothing.
-	dry, err := Deploy(ctx, env, cfg, Options{cloudwatchOptions: queryProtocol, Package: pkg, DryRun: true})
+	dry, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 		t.Fatal("dry run created the function")
 	}
 
-	first, err := Deploy(ctx, env, cfg, Options{cloudwatchOptions: queryProtocol, Package: pkg})
+	first, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 		t.Fatalf("scheduler role policy: %v %v", pol, err)
 	}
 
-	second, err := Deploy(ctx, env, cfg, Options{cloudwatchOptions: queryProtocol, Package: pkg})
+	second, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 	// A resource dropped from the config loses its schedule; nothing else moves.
 	fewer := writeConfig(t, strings.Replace(cfgText, "  buckets:\n    - { name: media, source: wp-media-prod, replica: wp-media-dr }\n", "", 1))
 	pkg2, _ := BuildPackage(ctx, fewer, binary(t), "", "")
-	third, err := Deploy(ctx, env, fewer, Options{cloudwatchOptions: queryProtocol, Package: pkg2})
+	third, err := Deploy(ctx, env, fewer, Options{CloudWatchOptions: queryProtocol, Package: pkg2})
 	if err != nil {
 		t.Fatal(err)
 	}
