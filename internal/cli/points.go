@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
@@ -52,6 +53,9 @@ type pointsResult struct {
 	*points.Catalogue
 	PrimaryUnreachable bool     `json:"primary_unreachable,omitempty"`
 	Warnings           []string `json:"warnings,omitempty"`
+	// Kept are snapshots no retention rule prunes (failback's, teardown's
+	// final one): listed so that they are not forgotten and paid for.
+	Kept []readiness.Kept `json:"kept"`
 }
 
 func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
@@ -93,11 +97,22 @@ func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 		return Exit(ExitFailed, err)
 	}
 	res.Catalogue = cat
+	regions := []string{cfg.DR.Region}
+	if cat.Region != "dr" && !res.PrimaryUnreachable {
+		regions = append(regions, cfg.Primary.Region)
+	}
+	if cat.Region == "primary" {
+		regions = []string{cfg.Primary.Region}
+	}
+	kept, kerrs := readiness.ListKept(ctx, env, cfg, regions)
+	res.Kept = append([]readiness.Kept{}, kept...)
+	res.Warnings = append(res.Warnings, kerrs...)
 	if perr := app.Print(res, func(w io.Writer) {
 		for _, warn := range res.Warnings {
 			fmt.Fprintf(w, "WARNING: %s\n\n", warn)
 		}
 		printPointsCatalogue(w, cat)
+		printKept(w, res.Kept)
 	}); perr != nil {
 		return perr
 	}
@@ -134,6 +149,20 @@ func printPointsCatalogue(w io.Writer, cat *points.Catalogue) {
 		}
 		tw.Flush()
 	}
+}
+
+func printKept(w io.Writer, kept []readiness.Kept) {
+	if len(kept) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "kept outside retention (no rule prunes these; delete them by hand when no longer needed):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  REGION\tSNAPSHOT\tCREATED (UTC)\tSIZE\tWHY\t")
+	for _, k := range kept {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d GB\t%s\t\n", k.Region, k.ID, k.Created.Format("2006-01-02 15:04:05"), k.SizeGB, k.Why)
+	}
+	tw.Flush()
 }
 
 func pointsRPOLine(r points.ResourcePoints) string {
