@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 )
 
@@ -23,7 +24,9 @@ the last verify converged, and that the last drill passed. Before the first
 drill the stack is ready with a warning. When the primary region does not
 answer, what needs it is marked unknown, not failed. After a completed
 failover (and before a failback) it says the stack serves from the DR region,
-and since when. Exit 0 when ready or serving from DR, 1 when not ready.`,
+and since when; after one that did not finish, that it should be resumed.
+Exit 0 when ready, serving from DR or a failover runs; 1 when not ready or a
+failover failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -48,8 +51,13 @@ and since when. Exit 0 when ready or serving from DR, 1 when not ready.`,
 					fmt.Fprintf(w, "%s %-14s %-28s %s\n", mark, c.Resource, c.Name, c.Detail)
 				}
 				if s := st.Serving; s != nil {
-					fmt.Fprintf(w, "%s: SERVING FROM DR in %s since %s (%s, %s ago); return with `pilotlight failback`\n",
-						cfg.Stack, s.Region, s.Since.Format(time.RFC3339), s.Operation, time.Since(s.Since).Round(time.Second))
+					if s.Complete() {
+						fmt.Fprintf(w, "%s: SERVING FROM DR in %s since %s (%s, %s ago); return with `pilotlight failback`\n",
+							cfg.Stack, s.Region, s.Since.Format(time.RFC3339), s.Operation, time.Since(s.Since).Round(time.Second))
+					} else {
+						fmt.Fprintf(w, "%s: FAILOVER NOT FINISHED (%s) to %s, started %s (%s): see `pilotlight runs %s`; resume with `pilotlight failover --yes`\n",
+							cfg.Stack, s.Phase, s.Region, s.Since.Format(time.RFC3339), s.Operation, s.Operation)
+					}
 					return
 				}
 				verdict := "READY"
@@ -58,6 +66,9 @@ and since when. Exit 0 when ready or serving from DR, 1 when not ready.`,
 				}
 				fmt.Fprintf(w, "%s: %s for failover to %s\n", cfg.Stack, verdict, cfg.DR.Region)
 			})
+			if s := st.Serving; s != nil && !s.Complete() && s.Phase != operation.PhaseInProgress {
+				return Exit(ExitFailed, fmt.Errorf("%s: failover %s is %s", cfg.Stack, s.Operation, s.Phase))
+			}
 			if !st.Ready && st.Serving == nil {
 				return Exit(ExitFailed, fmt.Errorf("%s is not ready for failover", cfg.Stack))
 			}

@@ -111,9 +111,17 @@ protect:
 		t.Fatalf("status -o json with the primary dead: exit %d\n%s", code, out)
 	}
 
+	// A failover that failed half-way: the stack is between regions.
+	end := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second)
+	saveRecords(ctx, t, cfgPath, &operation.Record{ID: "failover-0", Kind: operation.KindFailover, Stack: "wordpress",
+		Phase: operation.PhasePartiallyFailed, Start: end.Add(-20 * time.Minute), End: end.Add(-19 * time.Minute)})
+	code, out, errOut = run("status")
+	if code != ExitFailed || !strings.Contains(out, "FAILOVER NOT FINISHED (PartiallyFailed)") || !strings.Contains(out, "pilotlight failover --yes") {
+		t.Fatalf("status after a failed failover: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	// A failover completes (its record, as operation.Recover leaves it):
 	// status now says where the stack runs, not that one is possible.
-	end := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second)
 	saveRecords(ctx, t, cfgPath, &operation.Record{ID: "failover-1", Kind: operation.KindFailover, Stack: "wordpress",
 		Phase: operation.PhaseCompleted, Start: end.Add(-5 * time.Minute), End: end})
 	code, out, errOut = run("status")

@@ -48,7 +48,13 @@ type Serving struct {
 	Region    string    `json:"region"`
 	Since     time.Time `json:"since"`
 	Operation string    `json:"operation"`
+	// Phase is the failover's: Completed, or InProgress, PartiallyFailed
+	// or Failed for one that has not finished (resume it).
+	Phase operation.Phase `json:"phase"`
 }
+
+// Complete reports whether the failover finished.
+func (s *Serving) Complete() bool { return s.Phase == operation.PhaseCompleted }
 
 // Status is the whole answer.
 type Status struct {
@@ -129,26 +135,30 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 }
 
 // ServingFrom reads the operation records: the stack serves from the DR
-// region when its newest completed failover is newer than any completed
-// failback and any completed teardown of a failover. nil when it does not.
+// region when its newest failover is newer than any completed failback and
+// any completed teardown of a failover. A failover that has not completed
+// is returned too, with its phase: the stack is between regions. nil when
+// no failover stands.
 func ServingFrom(ctx context.Context, store state.Store, cfg *spec.Config) (*Serving, error) {
 	recs, err := operation.List(ctx, store, cfg.Stack)
 	if err != nil {
 		return nil, fmt.Errorf("read the operation records: %w", err)
 	}
-	// Newest first: the first completed failover, failback or failover
-	// teardown decides.
+	// Newest first: the first failover, completed failback or completed
+	// failover teardown decides.
 	for _, r := range recs {
-		if r.DryRun || r.Phase != operation.PhaseCompleted {
+		if r.DryRun {
 			continue
 		}
 		switch {
 		case r.Kind == operation.KindFailover:
 			since := r.End
-			if since.IsZero() {
+			if since.IsZero() || r.Phase != operation.PhaseCompleted {
 				since = r.Start
 			}
-			return &Serving{Region: cfg.DR.Region, Since: since.UTC(), Operation: r.ID}, nil
+			return &Serving{Region: cfg.DR.Region, Since: since.UTC(), Operation: r.ID, Phase: r.Phase}, nil
+		case r.Phase != operation.PhaseCompleted:
+			continue
 		case r.Kind == operation.KindFailback,
 			r.Kind == operation.KindTeardown && r.Meta["of"] == string(operation.KindFailover):
 			return nil, nil
