@@ -56,8 +56,8 @@ variable "tags" {
 variable "alarms" {
   description = <<-EOT
     The CloudWatch alarms `pilotlight deploy` makes, as `pilotlight deploy --dry-run -o json | jq '.alarms'`
-    lists them: per database and image RPOSeconds above its target, per resource JobFailures
-    repeated, on the metrics the function writes (namespace Pilotlight, dimensions Stack and Resource).
+    lists them: per database and image RPOSeconds above its target, per resource ConsecutiveFailures
+    of two, on the metrics the function writes (namespace Pilotlight, dimensions Stack and Resource).
   EOT
   type = list(object({
     name                = string

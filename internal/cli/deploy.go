@@ -48,7 +48,8 @@ that the schedules survive the primary region:
   - CloudWatch alarms on the metrics the function writes (embedded metric
     format, namespace Pilotlight, dimensions Stack and Resource): per
     database and image, RPOSeconds above its target_rpo (or no report for
-    that long); per resource, JobFailures in two of the last three periods.
+    that long); per resource, ConsecutiveFailures of two (two failed runs in
+    a row; the alarm stays until a run succeeds).
     They notify alarms.sns_topic from the config, else an SNS topic
     <stack>-pilotlight-alarms that deploy makes. Subscribe on-call to it.
 

@@ -58,6 +58,9 @@ func AlarmPrefix(stack string) string { return "pilotlight-" + stack + "-" }
 // maxEvaluation is CloudWatch's bound on Period × EvaluationPeriods.
 const maxEvaluation = 24 * time.Hour
 
+// failurePeriod is short: a failed run's streak is judged as it arrives.
+const failurePeriod = 300
+
 // Alarms derives, per protected resource, an alarm on its RPO above its
 // target (databases and images) and one on repeated run failures (every
 // resource), in the order the config lists them.
@@ -68,7 +71,6 @@ func Alarms(cfg *spec.Config) ([]Alarm, error) {
 	}
 	var out []Alarm
 	for _, j := range jobs {
-		every := scheduleOf(cfg, j.Resource).Interval
 		if j.TargetRPO > 0 {
 			out = append(out, Alarm{
 				Name: AlarmPrefix(cfg.Stack) + j.Resource + "-rpo", Resource: j.Resource, Metric: serve.MetricRPO,
@@ -79,17 +81,14 @@ func Alarms(cfg *spec.Config) ([]Alarm, error) {
 					cfg.Stack, j.Resource, j.TargetRPO),
 			})
 		}
-		// Two failed runs among the last three: one failure is retried by
-		// the next run, two in a row need a person.
-		p := period(every, maxEvaluation/3)
-		if every == 0 {
-			p = period(time.Hour, maxEvaluation/3)
-		}
+		// Two failed runs in a row: one failure is retried by the next run,
+		// two need a person. Between runs there is no data, and the alarm
+		// keeps its state until a run reports again.
 		out = append(out, Alarm{
-			Name: AlarmPrefix(cfg.Stack) + j.Resource + "-failures", Resource: j.Resource, Metric: serve.MetricFailures,
-			Statistic: string(cwtypes.StatisticSum), Threshold: 1, Period: p, EvaluationPeriods: 3, DatapointsToAlarm: 2,
-			Comparison: string(cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold), TreatMissingData: "notBreaching",
-			Description: fmt.Sprintf("pilotlight %s: runs of %s failed repeatedly (see `pilotlight runs` and the function's log)", cfg.Stack, j.Resource),
+			Name: AlarmPrefix(cfg.Stack) + j.Resource + "-failures", Resource: j.Resource, Metric: serve.MetricConsecutiveFailures,
+			Statistic: string(cwtypes.StatisticMaximum), Threshold: 2, Period: failurePeriod, EvaluationPeriods: 1, DatapointsToAlarm: 1,
+			Comparison: string(cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold), TreatMissingData: "ignore",
+			Description: fmt.Sprintf("pilotlight %s: two or more runs of %s in a row failed (see `pilotlight runs` and the function's log)", cfg.Stack, j.Resource),
 		})
 	}
 	return out, nil
@@ -100,19 +99,6 @@ func period(d, limit time.Duration) int32 {
 	d = min(max(d, time.Minute), limit)
 	m := (d + time.Minute - 1) / time.Minute
 	return int32(m * 60)
-}
-
-func scheduleOf(cfg *spec.Config, resource string) spec.Schedule {
-	if d, ok := cfg.Database(resource); ok {
-		return d.Every
-	}
-	if im, ok := cfg.Image(resource); ok {
-		return im.Every
-	}
-	if b, ok := cfg.Bucket(resource); ok {
-		return b.Every
-	}
-	return spec.Schedule{}
 }
 
 // alarms makes the topic (unless the config names one) and puts every

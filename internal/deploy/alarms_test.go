@@ -58,11 +58,11 @@ func TestDeployMakesAlarms(t *testing.T) {
 		threshold float64
 	}{
 		"pilotlight-wordpress-wordpress-db-rpo":      {serve.MetricRPO, 4 * 3600},
-		"pilotlight-wordpress-wordpress-db-failures": {serve.MetricFailures, 1},
+		"pilotlight-wordpress-wordpress-db-failures": {serve.MetricConsecutiveFailures, 2},
 		"pilotlight-wordpress-wordpress-rpo":         {serve.MetricRPO, cfg.Protect.Images[0].TargetRPO.D.Seconds()},
-		"pilotlight-wordpress-wordpress-failures":    {serve.MetricFailures, 1},
-		"pilotlight-wordpress-media-failures":        {serve.MetricFailures, 1},
-		"pilotlight-wordpress-uploads-failures":      {serve.MetricFailures, 1},
+		"pilotlight-wordpress-wordpress-failures":    {serve.MetricConsecutiveFailures, 2},
+		"pilotlight-wordpress-media-failures":        {serve.MetricConsecutiveFailures, 2},
+		"pilotlight-wordpress-uploads-failures":      {serve.MetricConsecutiveFailures, 2},
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d alarms, want %d: %v", len(got), len(want), keys(got))

@@ -18,6 +18,9 @@ const (
 	MetricRPO = "RPOSeconds"
 	// MetricFailures is 1 for a run that failed or was interrupted, else 0.
 	MetricFailures = "JobFailures"
+	// MetricConsecutiveFailures is the run's failure streak: 0 after a
+	// success, 2 on the second failed run in a row.
+	MetricConsecutiveFailures = "ConsecutiveFailures"
 	// MetricVerifyConverged is 1 when the bucket's last verify found the
 	// replica equal to the source.
 	MetricVerifyConverged = "BucketVerifyConverged"
@@ -83,6 +86,7 @@ func (e *EMF) Write(r Result) error {
 		line["Error"] = r.Error
 	}
 	add(MetricFailures, "Count", failed)
+	add(MetricConsecutiveFailures, "Count", float64(r.ConsecutiveFailures))
 	if !r.NewestDR.IsZero() {
 		add(MetricRPO, "Seconds", r.Ended.Sub(r.NewestDR).Round(time.Second).Seconds())
 		line["NewestDR"] = r.NewestDRID

@@ -93,14 +93,30 @@ func TestLambdaCycleWritesEMF(t *testing.T) {
 		t.Errorf("a bucket has no DR copy age, got %v", media.values[MetricRPO])
 	}
 
-	// A failing run counts as a failure, with its phase.
-	out.Reset()
-	bad := &Lambda{Jobs: f.jobs(t), Runner: failing{}, Metrics: &EMF{Stack: "wordpress", W: &out}}
-	if _, err := bad.Handle(ctx, Event{Action: ActionBackup}); err == nil {
-		t.Fatal("a failing run did not fail the invocation")
+	if db.values[MetricConsecutiveFailures] != 0.0 {
+		t.Errorf("a success has a failure streak: %v", db.values[MetricConsecutiveFailures])
 	}
-	if l := readEMF(t, out.Bytes())["wordpress-db"]; l.Phase != PhaseFailed || l.values[MetricFailures] != 1.0 {
-		t.Fatalf("failed run: %s", out.String())
+
+	// A failing run counts as a failure, with its phase; the second in a
+	// row (the first is in the state store) is a streak of two, which the
+	// alarm deploy makes fires on; a success ends it.
+	bad := &Lambda{Jobs: f.jobs(t), Runner: failing{}, Store: f.store, Metrics: &EMF{Stack: "wordpress", W: &out}}
+	for want := 1.0; want <= 2; want++ {
+		out.Reset()
+		if _, err := bad.Handle(ctx, Event{Action: ActionBackup}); err == nil {
+			t.Fatal("a failing run did not fail the invocation")
+		}
+		l := readEMF(t, out.Bytes())["wordpress-db"]
+		if l.Phase != PhaseFailed || l.values[MetricFailures] != 1.0 || l.values[MetricConsecutiveFailures] != want {
+			t.Fatalf("failed run %v: %s", want, out.String())
+		}
+	}
+	out.Reset()
+	if _, err := h.Invoke(ctx, []byte(`{"action":"backup"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if l := readEMF(t, out.Bytes())["wordpress-db"]; l.values[MetricConsecutiveFailures] != 0.0 {
+		t.Fatalf("success after failures: %s", out.String())
 	}
 }
 

@@ -88,7 +88,7 @@ func (l *Lambda) Handle(ctx context.Context, ev Event) (Response, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r := l.Runner.Run(runCtx, j, "lambda")
-			record(context.WithoutCancel(ctx), l.Store, r, log.With("resource", j.Resource))
+			r = record(context.WithoutCancel(ctx), l.Store, r, log.With("resource", j.Resource))
 			if err := l.Metrics.Write(r); err != nil {
 				log.Warn("metrics not written", "resource", j.Resource, "error", err)
 			}
