@@ -113,3 +113,35 @@ resource "aws_scheduler_schedule" "resource" {
     input    = each.value.input
   }
 }
+
+# Alarms notify the topic the user names, or one made here; subscribe
+# on-call to it.
+resource "aws_sns_topic" "alarms" {
+  count = var.sns_topic_arn == "" ? 1 : 0
+  name  = "${local.name}-alarms"
+  tags  = local.tags
+}
+
+locals {
+  alarm_topic = var.sns_topic_arn != "" ? var.sns_topic_arn : aws_sns_topic.alarms[0].arn
+}
+
+resource "aws_cloudwatch_metric_alarm" "resource" {
+  for_each = { for a in var.alarms : a.name => a }
+
+  alarm_name          = each.value.name
+  alarm_description   = each.value.description
+  namespace           = "Pilotlight"
+  metric_name         = each.value.metric
+  dimensions          = { Stack = var.stack, Resource = each.value.resource }
+  statistic           = each.value.statistic
+  period              = each.value.period_seconds
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
+  treat_missing_data  = each.value.treat_missing_data
+  alarm_actions       = [local.alarm_topic]
+  ok_actions          = [local.alarm_topic]
+  tags                = local.tags
+}

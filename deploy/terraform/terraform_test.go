@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -57,6 +60,7 @@ variable "policy_json" { type = string }
 variable "schedules" {
   type = map(object({ expression = string, input = string }))
 }
+variable "alarms" { type = any }
 
 module "pilotlight" {
   source      = "MODULE"
@@ -64,9 +68,11 @@ module "pilotlight" {
   lambda_zip  = var.lambda_zip
   policy_json = var.policy_json
   schedules   = var.schedules
+  alarms      = var.alarms
 }
 
 output "function_arn" { value = module.pilotlight.function_arn }
+output "alarm_topic_arn" { value = module.pilotlight.alarm_topic_arn }
 `
 
 // TestTerraformModuleAgainstMoto runs the module's init, validate, apply
@@ -114,6 +120,11 @@ func TestTerraformModuleAgainstMoto(t *testing.T) {
 		sm[s.Resource] = map[string]string{"expression": s.Expression, "input": s.Input}
 	}
 	vars["schedules"] = sm
+	alarms, err := deploy.Alarms(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["alarms"] = alarms
 	data, _ := json.Marshal(vars)
 	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), data, 0o600); err != nil {
 		t.Fatal(err)
@@ -164,6 +175,30 @@ func TestTerraformModuleAgainstMoto(t *testing.T) {
 		}
 		if aws.ToString(got.ScheduleExpression) != s.Expression || aws.ToString(got.Target.Input) != s.Input {
 			t.Errorf("%s: %s %s", s.Name, aws.ToString(got.ScheduleExpression), aws.ToString(got.Target.Input))
+		}
+	}
+	// The alarms deploy makes, on the same metrics, notifying the topic
+	// the module made. CloudWatch is read over awsQuery: the SDK's default
+	// RPCv2 CBOR is not served by moto 5.2.1.
+	cw := cloudwatch.NewFromConfig(env.For("cn-north-1"), func(o *cloudwatch.Options) {
+		o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+	})
+	got, err := deploy.ExistingAlarms(ctx, cw, cfg.Stack, "cn-north-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(alarms) {
+		t.Errorf("%d alarms, want %d", len(got), len(alarms))
+	}
+	for _, a := range alarms {
+		g, ok := got[a.Name]
+		if !ok {
+			t.Errorf("no alarm %s", a.Name)
+			continue
+		}
+		if aws.ToString(g.MetricName) != a.Metric || aws.ToFloat64(g.Threshold) != a.Threshold || len(g.AlarmActions) != 1 ||
+			!strings.HasSuffix(g.AlarmActions[0], ":wordpress-pilotlight-alarms") {
+			t.Errorf("%s: %s > %g -> %v", a.Name, aws.ToString(g.MetricName), aws.ToFloat64(g.Threshold), g.AlarmActions)
 		}
 	}
 	run("destroy", "-auto-approve", "-input=false")

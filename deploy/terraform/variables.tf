@@ -52,3 +52,31 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "alarms" {
+  description = <<-EOT
+    The CloudWatch alarms `pilotlight deploy` makes, as `pilotlight deploy --dry-run -o json | jq '.alarms'`
+    lists them: per database and image RPOSeconds above its target, per resource ConsecutiveFailures
+    of two, on the metrics the function writes (namespace Pilotlight, dimensions Stack and Resource).
+  EOT
+  type = list(object({
+    name                = string
+    resource            = string
+    metric              = string
+    statistic           = string
+    threshold           = number
+    period_seconds      = number
+    evaluation_periods  = number
+    datapoints_to_alarm = number
+    comparison          = string
+    treat_missing_data  = string
+    description         = string
+  }))
+  default = []
+}
+
+variable "sns_topic_arn" {
+  description = "SNS topic the alarms notify (pilotlight.yaml's alarms.sns_topic); empty makes <stack>-pilotlight-alarms."
+  type        = string
+  default     = ""
+}

@@ -44,7 +44,14 @@ that the schedules survive the primary region:
   - a Scheduler role that may only invoke that function, and one schedule
     per protected resource with the resource's every: as its expression and
     {"action":"backup"|"verify","only":[name]} as input. Schedules of
-    resources no longer in the config are deleted.
+    resources no longer in the config are deleted;
+  - CloudWatch alarms on the metrics the function writes (embedded metric
+    format, namespace Pilotlight, dimensions Stack and Resource): per
+    database and image, RPOSeconds above its target_rpo (or no report for
+    that long); per resource, ConsecutiveFailures of two (two failed runs in
+    a row; the alarm stays until a run succeeds).
+    They notify alarms.sns_topic from the config, else an SNS topic
+    <stack>-pilotlight-alarms that deploy makes. Subscribe on-call to it.
 
 It reads before it writes: a second run changes nothing and says so.
 --dry-run lists what would change. --zip-only FILE writes the zip and stops
@@ -104,6 +111,12 @@ func runDeploy(ctx context.Context, app *App, opts deployOptions) error {
 		fmt.Fprintf(w, "function %s in %s (%s, code %s)\n", res.Function, res.Region, res.Arch, res.CodeSHA256)
 		for _, s := range res.Schedules {
 			fmt.Fprintf(w, "  schedule %-32s %-22s %s\n", s.Name, s.Expression, s.Input)
+		}
+		for _, a := range res.Alarms {
+			fmt.Fprintf(w, "  alarm    %-44s %s %s > %g\n", a.Name, a.Statistic, a.Metric, a.Threshold)
+		}
+		if res.AlarmTopic != "" {
+			fmt.Fprintf(w, "  alarms notify %s (subscribe your on-call to it)\n", res.AlarmTopic)
 		}
 		if res.Unchanged() {
 			fmt.Fprintln(w, "no changes: everything is deployed as configured")

@@ -50,7 +50,9 @@ func newFailoverCmd(app *App) *cobra.Command {
 creates the cache, launches the app from the newest DR AMI behind a load
 balancer, and moves DNS as the configured mode says. It calls only the DR
 region (and Route 53 in upsert mode). It is journaled: run it again after a
-crash or a failure and it resumes. Without --yes it shows the plan and asks.`,
+crash or a failure and it resumes. Without --yes, at a terminal it shows the
+plan and asks; elsewhere (a script, a pipe) it refuses before any AWS call,
+so pass --yes there.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runFailover(cmd.Context(), app, o)
@@ -78,6 +80,11 @@ func runRecover(ctx context.Context, app *App, kind operation.Kind, o recoverOpt
 		}
 	}
 	if !o.Yes {
+		// Refuse before the plan: a plan printed and then refused reads as
+		// if the failover had started.
+		if !app.stdinIsTerminal() {
+			return Exit(ExitUsage, fmt.Errorf("%s needs --yes: it asks for confirmation only at a terminal, and stdin is not one (see `pilotlight plan %s` first)", kind, kind))
+		}
 		if err := runPlan(ctx, app, planOptions{Operation: string(kind), Point: o.Point}); err != nil {
 			return err
 		}
@@ -152,6 +159,9 @@ func (a *App) confirm(stdin io.Reader, what string) error {
 	return nil
 }
 
+// stdinIsTerminal reports whether a person can answer a confirmation.
+func (a *App) stdinIsTerminal() bool { return isTerminal(os.Stdin) }
+
 // isTerminal asks the terminal driver: /dev/null is a character device
 // too, and must not count as a person at a keyboard.
 func isTerminal(f *os.File) bool {
@@ -188,6 +198,7 @@ func printReport(w io.Writer, rep *recovery.Report, path string) {
 		}
 	}
 	if path != "" {
-		fmt.Fprintf(w, "  report: state %s\n", path)
+		// The stored key means nothing at a shell; the command opens it.
+		fmt.Fprintf(w, "  report: pilotlight reports %s --html %s.html\n", rep.RunID, rep.RunID)
 	}
 }

@@ -75,7 +75,7 @@ func runLambda(ctx context.Context, app *App) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &serve.Lambda{Jobs: jobs, Store: store, Log: log,
+	h := &serve.Lambda{Jobs: jobs, Store: store, Log: log, Metrics: &serve.EMF{Stack: cfg.Stack, W: app.Stdout},
 		Runner: &serve.AWSRunner{Env: env, Cfg: cfg, Store: store, Log: log}}
 	lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx))
 	return nil

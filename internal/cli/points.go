@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
@@ -32,24 +33,38 @@ time, copy state, size and age. Points pilotlight did not make are listed as
 foreign; retention never touches them.
 
 A resource's RPO is the age of its newest complete DR point: the data a
-failover would lose now. --region dr calls only the DR region, so it works
-while the primary region is down.`,
+failover would lose now. By default both regions are read; when the primary
+region cannot be read (an outage), points says so and lists the DR region,
+which is all a failover uses. --region dr calls only the DR region.`,
 		Example: `  pilotlight points
   pilotlight points --region dr -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPoints(cmd.Context(), app, opts) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Region, "region", "both", "primary, dr or both")
+	f.StringVar(&opts.Region, "region", "auto", "primary, dr, both, or auto (both, or dr alone when the primary cannot be read)")
 	f.StringArrayVar(&opts.Only, "only", nil, "only this database id or image name (repeatable)")
 	return cmd
 }
 
+// pointsResult is the catalogue with what points adds when it had to fall
+// back to the DR region.
+type pointsResult struct {
+	*points.Catalogue
+	PrimaryUnreachable bool     `json:"primary_unreachable,omitempty"`
+	Warnings           []string `json:"warnings,omitempty"`
+	// Kept are snapshots no retention rule prunes (failback's, teardown's
+	// final one): listed so that they are not forgotten and paid for.
+	Kept []readiness.Kept `json:"kept"`
+}
+
 func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	switch opts.Region {
-	case "primary", "dr", "both":
+	case "":
+		opts.Region = "auto"
+	case "auto", "primary", "dr", "both":
 	default:
-		return Exit(ExitUsage, fmt.Errorf("--region must be primary, dr or both, not %q", opts.Region))
+		return Exit(ExitUsage, fmt.Errorf("--region must be auto, primary, dr or both, not %q", opts.Region))
 	}
 	cfg, err := app.LoadConfig()
 	if err != nil {
@@ -62,11 +77,43 @@ func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	if err != nil {
 		return Exit(ExitFailed, err)
 	}
-	cat, err := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: opts.Region, Only: opts.Only})
+	region := opts.Region
+	if region == "auto" {
+		region = "both"
+	}
+	res := pointsResult{}
+	cat, err := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: region, Only: opts.Only})
+	if err != nil && opts.Region == "auto" {
+		// The DR list is read in every view, so a DR-only read that works
+		// where both failed means the primary is what did not answer.
+		if drCat, drErr := points.ReadCatalogue(ctx, env, cfg, points.CatalogueOptions{Region: "dr", Only: opts.Only}); drErr == nil {
+			res.PrimaryUnreachable = true
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the primary region %s cannot be read (%v): listing the DR region %s only, which is what a failover uses",
+				cfg.Primary.Region, err, cfg.DR.Region))
+			cat, err = drCat, nil
+		}
+	}
 	if cat == nil {
 		return Exit(ExitFailed, err)
 	}
-	if perr := app.Print(cat, func(w io.Writer) { printPointsCatalogue(w, cat) }); perr != nil {
+	res.Catalogue = cat
+	regions := []string{cfg.DR.Region}
+	if cat.Region != "dr" && !res.PrimaryUnreachable {
+		regions = append(regions, cfg.Primary.Region)
+	}
+	if cat.Region == "primary" {
+		regions = []string{cfg.Primary.Region}
+	}
+	kept, kerrs := readiness.ListKept(ctx, env, cfg, regions)
+	res.Kept = append([]readiness.Kept{}, kept...)
+	res.Warnings = append(res.Warnings, kerrs...)
+	if perr := app.Print(res, func(w io.Writer) {
+		for _, warn := range res.Warnings {
+			fmt.Fprintf(w, "WARNING: %s\n\n", warn)
+		}
+		printPointsCatalogue(w, cat)
+		printKept(w, res.Kept)
+	}); perr != nil {
 		return perr
 	}
 	return Exit(ExitFailed, err)
@@ -102,6 +149,20 @@ func printPointsCatalogue(w io.Writer, cat *points.Catalogue) {
 		}
 		tw.Flush()
 	}
+}
+
+func printKept(w io.Writer, kept []readiness.Kept) {
+	if len(kept) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "kept outside retention (no rule prunes these; delete them by hand when no longer needed):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  REGION\tSNAPSHOT\tCREATED (UTC)\tSIZE\tWHY\t")
+	for _, k := range kept {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d GB\t%s\t\n", k.Region, k.ID, k.Created.Format("2006-01-02 15:04:05"), k.SizeGB, k.Why)
+	}
+	tw.Flush()
 }
 
 func pointsRPOLine(r points.ResourcePoints) string {

@@ -19,7 +19,11 @@ func init() { register(newServeCmd) }
 
 // serveOptions are the serve verb's flags.
 type serveOptions struct {
-	Listen    string
+	Listen string
+	// EMF writes each run's metrics to stdout as CloudWatch
+	// embedded-metric-format lines, for where stdout reaches CloudWatch
+	// Logs (ECS awslogs, the CloudWatch agent), so deploy's alarms see them.
+	EMF       bool
 	Only      []string
 	MaxJitter time.Duration
 	Seed      uint64
@@ -57,6 +61,7 @@ and a status page at /.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9464", "HTTP address for /metrics, /healthz and the status page")
 	f.StringArrayVar(&opts.Only, "only", nil, "only this resource (repeatable)")
+	f.BoolVar(&opts.EMF, "emf", false, "also write each run's metrics to stdout as CloudWatch embedded-metric-format lines")
 	f.DurationVar(&opts.MaxJitter, "max-jitter", 2*time.Minute, "largest random delay added to a fire time (also at most a tenth of the period); negative turns it off")
 	f.Uint64Var(&opts.Seed, "jitter-seed", 0, "seed of the jitter (0: random)")
 	f.IntVar(&opts.Parallel, "parallel", 4, "runs in progress at once across resources")
@@ -95,9 +100,14 @@ func runServe(ctx context.Context, app *App, opts serveOptions) error {
 		return Exit(ExitFailed, err)
 	}
 	defer store.Close()
+	var emf *serve.EMF
+	if opts.EMF {
+		emf = &serve.EMF{Stack: cfg.Stack, W: app.Stdout}
+	}
 	d, err := serve.New(serve.Options{
 		Stack: cfg.Stack, Jobs: jobs, Store: store,
 		Runner:    &serve.AWSRunner{Env: env, Cfg: cfg, Store: store, Log: app.Log},
+		EMF:       emf,
 		MaxJitter: opts.MaxJitter, Seed: opts.Seed, Parallelism: opts.Parallel, Grace: opts.Grace, Log: app.Log,
 	})
 	if err != nil {

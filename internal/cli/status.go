@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 )
 
@@ -19,8 +20,13 @@ func newStatusCmd(app *App) *cobra.Command {
 		Long: `status checks, per protected resource, that a complete DR copy exists and is
 younger than its target RPO, that the DR KMS keys exist and are enabled, that
 the DR network prepare builds is complete, that S3 replication is enabled and
-the last verify converged, and that the last drill passed. Exit 0 when ready,
-1 when not.`,
+the last verify converged, and that the last drill passed. Before the first
+drill the stack is ready with a warning. When the primary region does not
+answer, what needs it is marked unknown, not failed. After a completed
+failover (and before a failback) it says the stack serves from the DR region,
+and since when; after one that did not finish, that it should be resumed.
+Exit 0 when ready, serving from DR or a failover runs; 1 when not ready or a
+failover failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -36,10 +42,23 @@ the last verify converged, and that the last drill passed. Exit 0 when ready,
 				}
 				for _, c := range st.Checks {
 					mark := "ok  "
-					if !c.Ready {
+					switch {
+					case !c.Ready:
 						mark = "FAIL"
+					case c.Warn:
+						mark = "warn"
 					}
 					fmt.Fprintf(w, "%s %-14s %-28s %s\n", mark, c.Resource, c.Name, c.Detail)
+				}
+				if s := st.Serving; s != nil {
+					if s.Complete() {
+						fmt.Fprintf(w, "%s: SERVING FROM DR in %s since %s (%s, %s ago); return with `pilotlight failback`\n",
+							cfg.Stack, s.Region, s.Since.Format(time.RFC3339), s.Operation, time.Since(s.Since).Round(time.Second))
+					} else {
+						fmt.Fprintf(w, "%s: FAILOVER NOT FINISHED (%s) to %s, started %s (%s): see `pilotlight runs %s`; resume with `pilotlight failover --yes`\n",
+							cfg.Stack, s.Phase, s.Region, s.Since.Format(time.RFC3339), s.Operation, s.Operation)
+					}
+					return
 				}
 				verdict := "READY"
 				if !st.Ready {
@@ -47,7 +66,10 @@ the last verify converged, and that the last drill passed. Exit 0 when ready,
 				}
 				fmt.Fprintf(w, "%s: %s for failover to %s\n", cfg.Stack, verdict, cfg.DR.Region)
 			})
-			if !st.Ready {
+			if s := st.Serving; s != nil && !s.Complete() && s.Phase != operation.PhaseInProgress {
+				return Exit(ExitFailed, fmt.Errorf("%s: failover %s is %s", cfg.Stack, s.Operation, s.Phase))
+			}
+			if !st.Ready && st.Serving == nil {
 				return Exit(ExitFailed, fmt.Errorf("%s is not ready for failover", cfg.Stack))
 			}
 			return nil

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/operation"
+	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 )
 
@@ -33,7 +35,11 @@ func newTeardownCmd(app *App) *cobra.Command {
 		Long: `teardown deletes what failover (or --kind drill) created, found by name and
 checked by tag: resources without the stack's pilotlight tags are never
 touched. What prepare made stays unless --network. The recovered database gets
-a final snapshot unless --skip-final-snapshot. Resumable like failover.`,
+a final snapshot unless --skip-final-snapshot. Resumable like failover.
+
+--dry-run lists what exists now and would be deleted, found by the same tags;
+without --yes that list is shown before the question (and off a terminal,
+teardown stops there).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTeardown(cmd.Context(), app, o)
@@ -49,19 +55,48 @@ a final snapshot unless --skip-final-snapshot. Resumable like failover.`,
 	return cmd
 }
 
+func printInventory(w io.Writer, stack, kind string, inv *readiness.Inventory) {
+	if len(inv.Found) == 0 {
+		fmt.Fprintf(w, "nothing of %s's %s exists in %s: nothing to tear down\n", stack, kind, inv.Region)
+	} else {
+		fmt.Fprintf(w, "teardown of %s's %s would delete, in %s:\n", stack, kind, inv.Region)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, f := range inv.Found {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Type, f.ID, f.Note)
+		}
+		tw.Flush()
+	}
+	for _, e := range inv.Errors {
+		fmt.Fprintf(w, "  could not list %s\n", e)
+	}
+}
+
 func runTeardown(ctx context.Context, app *App, o teardownOptions) error {
 	if o.Kind != recovery.KindFailover && o.Kind != recovery.KindDrill {
 		return Exit(ExitUsage, fmt.Errorf("--kind must be failover or drill, not %q", o.Kind))
-	}
-	if o.DryRun {
-		return runPlan(ctx, app, planOptions{Operation: "teardown-" + o.Kind, Network: o.Network})
 	}
 	cfg, env, store, err := app.recoveryDeps(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if !o.Yes {
+	if o.DryRun || !o.Yes {
+		// What exists, found by tag as teardown finds it: the generic
+		// steps say nothing about what this stack has now.
+		inv := readiness.ListDR(ctx, env, cfg, readiness.InventoryOptions{OpKind: o.Kind, Network: o.Network,
+			SkipFinalSnapshot: o.SkipFinalSnapshot})
+		if err := app.Print(inv, func(w io.Writer) { printInventory(w, cfg.Stack, o.Kind, inv) }); err != nil {
+			return err
+		}
+		if o.DryRun {
+			if len(inv.Errors) > 0 {
+				return Exit(ExitFailed, fmt.Errorf("could not list everything in %s: %s", inv.Region, strings.Join(inv.Errors, "; ")))
+			}
+			return nil
+		}
+		if len(inv.Found) == 0 && len(inv.Errors) == 0 {
+			return nil
+		}
 		if err := app.confirm(os.Stdin, "teardown"); err != nil {
 			return err
 		}

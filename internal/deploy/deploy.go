@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
@@ -62,6 +64,9 @@ type Options struct {
 	Timeout  time.Duration
 	DryRun   bool
 	Log      *slog.Logger
+	// CloudWatchOptions adjust the CloudWatch client; tests choose the
+	// awsQuery protocol there, the only one moto 5.2.1 serves.
+	CloudWatchOptions []func(*cloudwatch.Options)
 	// roleWait bounds retrying CreateFunction while a new role propagates.
 	roleWait time.Duration
 }
@@ -84,9 +89,12 @@ type Result struct {
 	CodeSHA256    string     `json:"code_sha256"`
 	Arch          string     `json:"arch"`
 	Schedules     []Schedule `json:"schedules"`
-	Changes       []string   `json:"changes"`
-	Warnings      []string   `json:"warnings,omitempty"`
-	DryRun        bool       `json:"dry_run,omitempty"`
+	// Alarms notify AlarmTopic, in the deploy region.
+	Alarms     []Alarm  `json:"alarms"`
+	AlarmTopic string   `json:"alarm_topic"`
+	Changes    []string `json:"changes"`
+	Warnings   []string `json:"warnings,omitempty"`
+	DryRun     bool     `json:"dry_run,omitempty"`
 }
 
 // Unchanged reports whether the deployed state already matched.
@@ -171,6 +179,8 @@ type clients struct {
 	iam   iamAPI
 	fn    lambdaAPI
 	sched schedulerAPI
+	cw    cloudwatchAPI
+	sns   snsAPI
 	wait  func(ctx context.Context, name string) error
 }
 
@@ -184,6 +194,7 @@ func Deploy(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opts Options
 	fn := lambda.NewFromConfig(ac)
 	c := clients{
 		iam: iam.NewFromConfig(ac), fn: fn, sched: scheduler.NewFromConfig(ac),
+		cw: cloudwatch.NewFromConfig(ac, opts.CloudWatchOptions...), sns: sns.NewFromConfig(ac),
 		wait: func(ctx context.Context, name string) error {
 			return lambda.NewFunctionUpdatedV2Waiter(fn).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 5*time.Minute)
 		},
@@ -273,6 +284,9 @@ func run(ctx context.Context, c clients, cfg *spec.Config, acct, region string, 
 		return nil, err
 	}
 	if err := d.schedules(ctx, schedRoleARN); err != nil {
+		return nil, err
+	}
+	if err := d.alarms(ctx); err != nil {
 		return nil, err
 	}
 	return d.res, nil

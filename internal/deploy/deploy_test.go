@@ -100,11 +100,12 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 	}
 
 	// Dry run on an empty account: says everything, makes nothing.
-	dry, err := Deploy(ctx, env, cfg, Options{Package: pkg, DryRun: true})
+	dry, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dry.Changes) != 8 || !strings.HasPrefix(dry.Changes[0], "would create role") {
+	// 2 roles + 2 policies + function + 3 schedules + topic + 5 alarms.
+	if len(dry.Changes) != 14 || !strings.HasPrefix(dry.Changes[0], "would create role") {
 		t.Fatalf("dry run: %q", dry.Changes)
 	}
 	fn := lambda.NewFromConfig(env.For("cn-north-1"))
@@ -112,12 +113,11 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 		t.Fatal("dry run created the function")
 	}
 
-	first, err := Deploy(ctx, env, cfg, Options{Package: pkg})
+	first, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 roles + 2 policies + function + 3 schedules.
-	if len(first.Changes) != 8 {
+	if len(first.Changes) != 14 {
 		t.Fatalf("first deploy: %q", first.Changes)
 	}
 	if !strings.HasPrefix(first.FunctionARN, "arn:aws-cn:lambda:cn-north-1:") {
@@ -152,7 +152,7 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 		t.Fatalf("scheduler role policy: %v %v", pol, err)
 	}
 
-	second, err := Deploy(ctx, env, cfg, Options{Package: pkg})
+	second, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 	// A resource dropped from the config loses its schedule; nothing else moves.
 	fewer := writeConfig(t, strings.Replace(cfgText, "  buckets:\n    - { name: media, source: wp-media-prod, replica: wp-media-dr }\n", "", 1))
 	pkg2, _ := BuildPackage(ctx, fewer, binary(t), "", "")
-	third, err := Deploy(ctx, env, fewer, Options{Package: pkg2})
+	third, err := Deploy(ctx, env, fewer, Options{CloudWatchOptions: queryProtocol, Package: pkg2})
 	if err != nil {
 		t.Fatal(err)
 	}

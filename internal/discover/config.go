@@ -358,8 +358,18 @@ func (w *writer) recoverDatabase(db Database) *yaml.Node {
 		m.add("port", num(db.Port))
 	}
 	m.n.HeadComment = ""
+	var head []string
 	if db.SubnetGroup != "" {
-		m.n.Content[0].HeadComment = comment(wrap(fmt.Sprintf("The primary's subnet group %s and security groups exist only in %s: prepare makes the DR ones.", db.SubnetGroup, d.Primary), 94), 0)
+		head = append(head, wrap(fmt.Sprintf("The primary's subnet group %s and security groups exist only in %s: prepare makes the DR ones.", db.SubnetGroup, d.Primary), 94)...)
+	}
+	if db.ParameterGroup != "" {
+		head = append(head, wrap(fmt.Sprintf("DECIDE: %s uses the custom parameter group %s, which exists only in %s: without one the DR copy runs with the engine's default parameters. Copy the group to %s (aws rds copy-db-parameter-group), then set:",
+			db.ID, db.ParameterGroup, d.Primary, d.DR), 94)...)
+		head = append(head, "parameter_group: "+db.ParameterGroup)
+		w.note("database %s uses the custom parameter group %s: copy it to %s and set recover.database.parameter_group, or the DR copy runs with the engine's defaults", db.ID, db.ParameterGroup, d.DR)
+	}
+	if len(head) > 0 {
+		m.n.Content[0].HeadComment = comment(head, 0)
 	}
 	return m.n
 }
@@ -423,9 +433,25 @@ func (w *writer) recoverApp(a App, db *Database, cache *Cache, udName string) (*
 				subs = append(subs, templateSubst{value: e, action: "{{ .DBHost }}", what: "database endpoint"})
 			}
 		}
+		var decide []string
 		if cache != nil {
 			for _, e := range cache.Endpoints {
 				subs = append(subs, templateSubst{value: e, action: "{{ .CacheHost }}", what: "cache endpoint"})
+			}
+			if len(cache.Endpoints) == 0 {
+				// The primary's cache host must not survive as a literal:
+				// the recovered app would talk to the dead region's cache.
+				hosts := cacheHosts(a.UserData)
+				for _, h := range hosts {
+					subs = append(subs, templateSubst{value: h, action: "{{ .CacheHost }}", what: "what looks like an ElastiCache endpoint"})
+				}
+				if len(hosts) > 0 {
+					decide = append(decide, fmt.Sprintf("DECIDE: the endpoint of cache %s could not be read; %s in the user-data looks like one and became {{ .CacheHost }}: check it is %s's.",
+						cache.ID, strings.Join(hosts, ", "), cache.ID))
+				} else {
+					decide = append(decide, fmt.Sprintf("DECIDE: the endpoint of cache %s could not be read, so nothing in the user-data became {{ .CacheHost }}: put it where the user-data names the cache.", cache.ID))
+				}
+				w.note("the endpoint of cache %s could not be read: check {{ .CacheHost }} in %s", cache.ID, udName)
 			}
 		}
 		for i, b := range d.Buckets {
@@ -445,6 +471,9 @@ func (w *writer) recoverApp(a App, db *Database, cache *Cache, udName string) (*
 		}
 		if len(did) == 0 {
 			lines = append(lines, "  nothing replaced: it names no endpoint, bucket or region init found")
+		}
+		for _, l := range decide {
+			lines = append(lines, wrap(l, 94)...)
 		}
 		lines = append(lines, "Anything else that differs in "+d.DR+" (secrets, hostnames) must be edited by hand.")
 		ud.head(lines...)

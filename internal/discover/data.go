@@ -63,6 +63,11 @@ func (r *run) databases() {
 		if db.DBSubnetGroup != nil {
 			d.SubnetGroup = aws.ToString(db.DBSubnetGroup.DBSubnetGroupName)
 		}
+		for _, pg := range db.DBParameterGroups {
+			if n := aws.ToString(pg.DBParameterGroupName); customParameterGroup(n) {
+				d.ParameterGroup = n
+			}
+		}
 		if ep := db.Endpoint; ep != nil {
 			d.Port = int(aws.ToInt32(ep.Port))
 			d.Endpoints = append(d.Endpoints, aws.ToString(ep.Address))
@@ -91,6 +96,9 @@ func (r *run) databases() {
 		if d.Encrypted {
 			d.KMSKey = aws.ToString(cl.KmsKeyId)
 		}
+		if n := aws.ToString(cl.DBClusterParameterGroup); customParameterGroup(n) {
+			d.ParameterGroup = n
+		}
 		for _, ep := range []*string{cl.Endpoint, cl.ReaderEndpoint} {
 			if aws.ToString(ep) != "" {
 				d.Endpoints = append(d.Endpoints, aws.ToString(ep))
@@ -118,6 +126,11 @@ func (r *run) databases() {
 		d.Found = r.foundIn(fmt.Sprintf("%s (%s %s, %d instance(s), writer %s)", kind, d.Engine, d.EngineVersion, len(d.Members), orNone(d.Class)), vpc, group)
 		r.d.Databases = append(r.d.Databases, d)
 	}
+}
+
+// customParameterGroup: RDS names the groups it makes default.<family>.
+func customParameterGroup(name string) bool {
+	return name != "" && !strings.HasPrefix(name, "default.")
 }
 
 func orNone(s string) string {

@@ -137,8 +137,11 @@ type Database struct {
 	KMSKey        string   `json:"kms_key,omitempty"`
 	VPC           string   `json:"vpc,omitempty"`
 	SubnetGroup   string   `json:"subnet_group,omitempty"`
-	Members       []string `json:"members,omitempty"`
-	Found         string   `json:"found"`
+	// ParameterGroup is a custom (not default.*) DB or cluster parameter
+	// group: it exists only in the primary region.
+	ParameterGroup string   `json:"parameter_group,omitempty"`
+	Members        []string `json:"members,omitempty"`
+	Found          string   `json:"found"`
 }
 
 // Cache is an ElastiCache replication group or a single cache cluster.
@@ -262,9 +265,29 @@ func Discover(ctx context.Context, c *Clients, opts Options) (*Discovery, error)
 	if d.LoadBalancer == nil && len(d.Apps) == 0 && len(d.Databases) == 0 && len(d.Caches) == 0 && len(d.Buckets) == 0 {
 		return nil, fmt.Errorf("%w in %s: %s", ErrNothingFound, opts.Primary, r.emptyWhy())
 	}
+	// A load balancer or a cache alone is recreated, not protected: a
+	// config with nothing under protect: would validate and copy nothing.
+	if len(d.Apps) == 0 && len(d.Databases) == 0 && len(d.Buckets) == 0 {
+		var found []string
+		if d.LoadBalancer != nil {
+			found = append(found, "load balancer "+d.LoadBalancer.Name)
+		}
+		for _, c := range d.Caches {
+			found = append(found, "cache "+c.ID)
+		}
+		return nil, fmt.Errorf("%w in %s: %s; only %s, which a config cannot protect (nothing to copy)",
+			ErrNothingFound, opts.Primary, r.nothingProtectableWhy(), strings.Join(found, ", "))
+	}
 	d.Stack, d.StackFrom = r.stackName()
 	sort.Strings(d.Undecided)
 	return d, nil
+}
+
+func (r *run) nothingProtectableWhy() string {
+	if len(r.opts.Tags) > 0 {
+		return "no database, app instance or bucket carries the tags " + tagText(r.opts.Tags)
+	}
+	return "no database, app instance or bucket was found"
 }
 
 func (r *run) emptyWhy() string {

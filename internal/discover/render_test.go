@@ -292,3 +292,40 @@ func TestNames(t *testing.T) {
 		t.Error("CheckStackName")
 	}
 }
+
+// TestRenderSaysWhatItCannotCarry: a custom DB parameter group is named
+// with what to do (the DR copy gets the default otherwise); a cache whose
+// endpoint init could not read leaves a DECIDE line and no literal host of
+// the primary's cache in the template.
+func TestRenderSaysWhatItCannotCarry(t *testing.T) {
+	d := sample("us-east-1", "us-west-2")
+	d.Databases[0].ParameterGroup = "shop-mysql8"
+	host := "c1.abc123.ng.0001.use1.cache.amazonaws.com"
+	d.Apps[0].UserData += "REDIS=" + host + ":6379\n"
+	cfg, text, files := load(t, d)
+	if !strings.Contains(text, "DECIDE: db1 uses the custom parameter group shop-mysql8") || !strings.Contains(text, "parameter_group: shop-mysql8") {
+		t.Errorf("parameter group not mentioned:\n%s", files.Config)
+	}
+	if cfg.Recover.Database == nil || cfg.Recover.Database.ParameterGroup != "" {
+		t.Errorf("the group, which does not exist in the DR region, was set: %+v", cfg.Recover.Database)
+	}
+	ud := string(files.UserData)
+	if strings.Contains(ud, host) || !strings.Contains(ud, "REDIS={{ .CacheHost }}:6379") {
+		t.Errorf("template keeps the primary's cache host:\n%s", ud)
+	}
+	if !strings.Contains(text, "DECIDE: the endpoint of cache c1 could not be read; "+host+" in the user-data looks like one and became {{ .CacheHost }}") {
+		t.Errorf("no DECIDE line for the cache:\n%s", files.Config)
+	}
+
+	// No cache host in the user-data: the DECIDE line says where to put it.
+	d = sample("us-east-1", "us-west-2")
+	_, text, files = load(t, d)
+	if !strings.Contains(text, "DECIDE: the endpoint of cache c1 could not be read, so nothing in the user-data became {{ .CacheHost }}") {
+		t.Errorf("no DECIDE line for the cache:\n%s", files.Config)
+	}
+	// A cache with its endpoint read needs no such line.
+	d.Caches[0].Endpoints = []string{host}
+	if _, text, _ = load(t, d); strings.Contains(text, "could not be read") {
+		t.Errorf("DECIDE line for a cache whose endpoint was read")
+	}
+}

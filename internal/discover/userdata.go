@@ -1,6 +1,7 @@
 package discover
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -109,4 +110,20 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// elastiCacheHost matches an ElastiCache endpoint in any partition.
+var elastiCacheHost = regexp.MustCompile(`(?i)\b[a-z0-9][a-z0-9.-]*\.cache\.amazonaws\.com(?:\.cn)?\b`)
+
+// cacheHosts lists the distinct ElastiCache endpoints src names.
+func cacheHosts(src string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range elastiCacheHost.FindAllString(src, -1) {
+		if k := strings.ToLower(h); !seen[k] {
+			seen[k] = true
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -403,6 +403,8 @@ func (b *builder) prepare() {
 
 func (b *builder) failover() {
 	b.recoveryPlane("Failover", failoverActions)
+	// status says whether deploy's alarms exist.
+	b.add("StatusAlarms", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
 	if b.cfg.Recover.App != nil {
 		// The auto scaling group launches instances with the prepared
 		// profile: its role is passed to EC2, and only that role.
@@ -536,6 +538,11 @@ func (b *builder) deploy() {
 	b.add("DeploySchedules", []string{"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"},
 		[]string{b.arn("scheduler", b.D, "schedule/*/"+b.cfg.Stack+"-*")}, nil)
 	b.add("DeployListSchedules", []string{"scheduler:ListSchedules"}, []string{"*"}, b.inRegions(b.D))
+	b.add("DeployAlarms", []string{"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"},
+		[]string{b.arn("cloudwatch", b.D, "alarm:pilotlight-"+b.cfg.Stack+"-*")}, nil)
+	b.add("DescribeAlarms", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
+	b.add("DeployAlarmTopic", []string{"sns:CreateTopic", "sns:TagResource"},
+		[]string{b.arn("sns", b.D, base+"-alarms")}, nil)
 }
 
 // state grants access to the state store when it is remote (s3:// with a

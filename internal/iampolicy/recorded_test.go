@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/deploy"
@@ -218,7 +221,10 @@ func TestRecordedCallsAreGranted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := deploy.Deploy(ctx, env, cfg, deploy.Options{Package: pkg}); err != nil {
+	// CloudWatch over awsQuery: moto 5.2.1 does not serve the SDK's
+	// default RPCv2 CBOR.
+	cwQuery := func(o *cloudwatch.Options) { o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801) }
+	if _, err := deploy.Deploy(ctx, env, cfg, deploy.Options{Package: pkg, CloudWatchOptions: []func(*cloudwatch.Options){cwQuery}}); err != nil {
 		t.Fatal(err)
 	}
 	check(iampolicy.Deploy, rec.take())

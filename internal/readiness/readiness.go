@@ -7,16 +7,21 @@ package readiness
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
@@ -30,17 +35,41 @@ type Check struct {
 	Resource string `json:"resource"`
 	Name     string `json:"name"`
 	Ready    bool   `json:"ready"`
-	Detail   string `json:"detail"`
+	// Warn marks a condition that does not stop a failover but that an
+	// operator should hear about: no drill yet, a primary that cannot be
+	// asked.
+	Warn   bool   `json:"warn,omitempty"`
+	Detail string `json:"detail"`
 }
+
+// Serving says the stack runs in the DR region: a failover completed and
+// no failback or teardown of it has since.
+type Serving struct {
+	Region    string    `json:"region"`
+	Since     time.Time `json:"since"`
+	Operation string    `json:"operation"`
+	// Phase is the failover's: Completed, or InProgress, PartiallyFailed
+	// or Failed for one that has not finished (resume it).
+	Phase operation.Phase `json:"phase"`
+}
+
+// Complete reports whether the failover finished.
+func (s *Serving) Complete() bool { return s.Phase == operation.PhaseCompleted }
 
 // Status is the whole answer.
 type Status struct {
-	Stack    string    `json:"stack"`
-	Region   string    `json:"dr_region"`
-	Ready    bool      `json:"ready"`
-	At       time.Time `json:"at"`
-	Checks   []Check   `json:"checks"`
-	Warnings []string  `json:"warnings,omitempty"`
+	Stack  string    `json:"stack"`
+	Region string    `json:"dr_region"`
+	Ready  bool      `json:"ready"`
+	At     time.Time `json:"at"`
+	// Serving is set after a failover: the question is then no longer
+	// whether one is possible.
+	Serving *Serving `json:"serving,omitempty"`
+	// PrimaryUnreachable is set when a call to the primary region got no
+	// answer from AWS at all, as in a regional outage.
+	PrimaryUnreachable bool     `json:"primary_unreachable,omitempty"`
+	Checks             []Check  `json:"checks"`
+	Warnings           []string `json:"warnings,omitempty"`
 }
 
 type replicationAPI interface {
@@ -53,6 +82,9 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 	st := &Status{Stack: cfg.Stack, Region: cfg.DR.Region, At: now.UTC(), Warnings: cfg.Warnings()}
 	add := func(resource, name string, ok bool, format string, args ...any) {
 		st.Checks = append(st.Checks, Check{Resource: resource, Name: name, Ready: ok, Detail: fmt.Sprintf(format, args...)})
+	}
+	warn := func(resource, name, format string, args ...any) {
+		st.Checks = append(st.Checks, Check{Resource: resource, Name: name, Ready: true, Warn: true, Detail: fmt.Sprintf(format, args...)})
 	}
 	k := kms.NewFromConfig(env.For(cfg.DR.Region))
 	for _, d := range cfg.Protect.Databases {
@@ -69,8 +101,13 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 	}
 	src := env.S3(cfg.Primary.Region, 0)
 	for _, b := range cfg.Protect.Buckets {
-		replicationCheck(ctx, src, b, add)
+		if !replicationCheck(ctx, src, cfg, b, add, warn) {
+			st.PrimaryUnreachable = true
+		}
 		verifyCheck(ctx, store, b, now, add)
+	}
+	if st.PrimaryUnreachable {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the primary region %s does not answer: what needs it is unknown, not failed; the DR region answers for the rest", cfg.Primary.Region))
 	}
 	missing, err := recovery.MissingNetwork(ctx, env, cfg)
 	switch {
@@ -81,12 +118,53 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 	default:
 		add("network", "DR network baseline", true, "complete in %s", cfg.DR.Region)
 	}
-	drillCheck(ctx, store, add)
+	drillCheck(ctx, store, add, warn)
+	st.Checks = append(st.Checks, AlarmCheck(ctx, cloudwatch.NewFromConfig(env.For(cfg.DR.Region)), cfg))
 	st.Ready = true
 	for _, c := range st.Checks {
 		st.Ready = st.Ready && c.Ready
 	}
+	if store != nil {
+		serving, err := ServingFrom(ctx, store, cfg)
+		if err != nil {
+			st.Warnings = append(st.Warnings, err.Error())
+		}
+		st.Serving = serving
+	}
 	return st
+}
+
+// ServingFrom reads the operation records: the stack serves from the DR
+// region when its newest failover is newer than any completed failback and
+// any completed teardown of a failover. A failover that has not completed
+// is returned too, with its phase: the stack is between regions. nil when
+// no failover stands.
+func ServingFrom(ctx context.Context, store state.Store, cfg *spec.Config) (*Serving, error) {
+	recs, err := operation.List(ctx, store, cfg.Stack)
+	if err != nil {
+		return nil, fmt.Errorf("read the operation records: %w", err)
+	}
+	// Newest first: the first failover, completed failback or completed
+	// failover teardown decides.
+	for _, r := range recs {
+		if r.DryRun {
+			continue
+		}
+		switch {
+		case r.Kind == operation.KindFailover:
+			since := r.End
+			if since.IsZero() || r.Phase != operation.PhaseCompleted {
+				since = r.Start
+			}
+			return &Serving{Region: cfg.DR.Region, Since: since.UTC(), Operation: r.ID, Phase: r.Phase}, nil
+		case r.Phase != operation.PhaseCompleted:
+			continue
+		case r.Kind == operation.KindFailback,
+			r.Kind == operation.KindTeardown && r.Meta["of"] == string(operation.KindFailover):
+			return nil, nil
+		}
+	}
+	return nil, nil
 }
 
 func pointCheck(ctx context.Context, env *awsenv.Env, cfg *spec.Config, resource string, target time.Duration, now time.Time, add func(string, string, bool, string, ...any)) {
@@ -120,19 +198,29 @@ func orKey(arn, key string) string {
 	return arn
 }
 
-func replicationCheck(ctx context.Context, src replicationAPI, b spec.Bucket, add func(string, string, bool, string, ...any)) {
+// replicationCheck reads the source bucket's rule in the primary region;
+// it returns false when that region did not answer, so the operator is not
+// sent to run `replicate setup` against a region that is down.
+func replicationCheck(ctx context.Context, src replicationAPI, cfg *spec.Config, b spec.Bucket, add func(string, string, bool, string, ...any), warn func(string, string, string, ...any)) bool {
 	out, err := src.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String(b.Source)})
 	if err != nil {
+		var api smithy.APIError
+		if !errors.As(err, &api) {
+			warn(b.Name, "replication rule enabled", "unknown: %s does not answer (%v); a failover uses the replica %s in %s as it is",
+				cfg.Primary.Region, err, b.Replica, cfg.DR.Region)
+			return false
+		}
 		add(b.Name, "replication rule enabled", false, "%s: %v (run `pilotlight replicate setup`)", b.Source, err)
-		return
+		return true
 	}
 	for _, r := range out.ReplicationConfiguration.Rules {
 		if r.Status == s3types.ReplicationRuleStatusEnabled && r.Destination != nil && strings.HasSuffix(aws.ToString(r.Destination.Bucket), ":"+b.Replica) {
 			add(b.Name, "replication rule enabled", true, "%s -> %s (%s)", b.Source, b.Replica, aws.ToString(r.ID))
-			return
+			return true
 		}
 	}
-	add(b.Name, "replication rule enabled", false, "no enabled rule on %s replicates to %s", b.Source, b.Replica)
+	add(b.Name, "replication rule enabled", false, "no enabled rule on %s replicates to %s (run `pilotlight replicate setup`)", b.Source, b.Replica)
+	return true
 }
 
 func verifyCheck(ctx context.Context, store state.Store, b spec.Bucket, now time.Time, add func(string, string, bool, string, ...any)) {
@@ -153,13 +241,19 @@ func verifyCheck(ctx context.Context, store state.Store, b spec.Bucket, now time
 		v.SourceObjects, v.MissingCount, v.DifferentCount, v.Pending)
 }
 
-func drillCheck(ctx context.Context, store state.Store, add func(string, string, bool, string, ...any)) {
+// drillCheck fails on a failed last drill; before the first one, the stack
+// is ready with a warning: nothing is broken, only unproven.
+func drillCheck(ctx context.Context, store state.Store, add func(string, string, bool, string, ...any), warn func(string, string, string, ...any)) {
 	if store == nil {
 		return
 	}
 	ids, err := operation.ReportIDs(ctx, store, operation.KindDrill)
-	if err != nil || len(ids) == 0 {
-		add("drill", "last drill passed", false, "no drill recorded: rehearse with `pilotlight drill`")
+	if err != nil {
+		add("drill", "last drill passed", false, "cannot list drill reports: %v", err)
+		return
+	}
+	if len(ids) == 0 {
+		warn("drill", "last drill passed", "no drill has proven the plan yet: rehearse with `pilotlight drill`")
 		return
 	}
 	for i := len(ids) - 1; i >= 0; i-- {
@@ -171,4 +265,47 @@ func drillCheck(ctx context.Context, store state.Store, add func(string, string,
 		return
 	}
 	add("drill", "last drill passed", false, "no readable drill report")
+}
+
+// AlarmsAPI is the CloudWatch call the alarm check makes.
+type AlarmsAPI interface {
+	DescribeAlarms(context.Context, *cloudwatch.DescribeAlarmsInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// AlarmCheck says whether the alarms `deploy` makes exist in the DR
+// region and which are firing. Missing alarms are a warning, not a reason
+// a failover would fail: they are how an operator hears of a growing RPO.
+func AlarmCheck(ctx context.Context, cw AlarmsAPI, cfg *spec.Config) Check {
+	c := Check{Resource: "alarms", Name: "RPO and failure alarms", Ready: true}
+	want, err := deploy.Alarms(cfg)
+	if err != nil {
+		c.Warn, c.Detail = true, err.Error()
+		return c
+	}
+	have, err := deploy.ExistingAlarms(ctx, cw, cfg.Stack, cfg.DR.Region)
+	if err != nil {
+		c.Warn, c.Detail = true, fmt.Sprintf("unknown: %v", err)
+		return c
+	}
+	var missing, firing []string
+	for _, a := range want {
+		cur, ok := have[a.Name]
+		switch {
+		case !ok:
+			missing = append(missing, a.Name)
+		case cur.StateValue == cwtypes.StateValueAlarm:
+			firing = append(firing, a.Name)
+		}
+	}
+	switch {
+	case len(missing) == len(want):
+		c.Warn, c.Detail = true, fmt.Sprintf("none in %s: nobody is told when the RPO grows (run `pilotlight deploy`)", cfg.DR.Region)
+	case len(missing) > 0:
+		c.Warn, c.Detail = true, fmt.Sprintf("%d of %d missing in %s: %s (run `pilotlight deploy`)", len(missing), len(want), cfg.DR.Region, strings.Join(missing, ", "))
+	case len(firing) > 0:
+		c.Warn, c.Detail = true, fmt.Sprintf("%d in %s, firing: %s", len(want), cfg.DR.Region, strings.Join(firing, ", "))
+	default:
+		c.Detail = fmt.Sprintf("%d in %s, none firing", len(want), cfg.DR.Region)
+	}
+	return c
 }

@@ -37,6 +37,11 @@ type Options struct {
 	Grace time.Duration
 	Now   func() time.Time
 	Log   *slog.Logger
+	// EMF, when set, also gets each run as an embedded-metric-format
+	// line, for CloudWatch where the daemon's output reaches CloudWatch
+	// Logs (ECS with awslogs, the CloudWatch agent); /metrics has the
+	// same figures for Prometheus.
+	EMF *EMF
 }
 
 // Daemon runs jobs on their schedules until its context ends.
@@ -294,8 +299,11 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 
 	r := d.opts.Runner.Run(ctx, j, trigger)
 
-	record(context.WithoutCancel(ctx), d.opts.Store, r, log)
+	r = record(context.WithoutCancel(ctx), d.opts.Store, r, log)
 	d.metrics.Observe(r)
+	if err := d.opts.EMF.Write(r); err != nil {
+		log.Warn("metrics not written", "error", err)
+	}
 	d.metrics.running(j, false)
 	d.mu.Lock()
 	st.Running, st.Last = false, &r
@@ -314,12 +322,25 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 
 // record writes r at LastKey; failing to record is logged, not fatal: the
 // points themselves are tagged and found again by the next run.
-func record(ctx context.Context, store state.Store, r Result, log *slog.Logger) {
+// record counts r's failure streak from the previous run kept in store,
+// then keeps r there; it returns r with its streak.
+func record(ctx context.Context, store state.Store, r Result, log *slog.Logger) Result {
+	if !r.OK {
+		r.ConsecutiveFailures = 1
+	}
 	if store == nil {
-		return
+		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if !r.OK {
+		if data, err := store.Get(ctx, LastKey(r.Resource)); err == nil {
+			var prev Result
+			if json.Unmarshal(data, &prev) == nil && !prev.OK {
+				r.ConsecutiveFailures = max(prev.ConsecutiveFailures, 1) + 1
+			}
+		}
+	}
 	data, err := json.Marshal(r)
 	if err == nil {
 		err = store.Put(ctx, LastKey(r.Resource), data)
@@ -327,4 +348,5 @@ func record(ctx context.Context, store state.Store, r Result, log *slog.Logger) 
 	if err != nil {
 		log.Error("run not recorded in the state store", "key", LastKey(r.Resource), "error", err)
 	}
+	return r
 }

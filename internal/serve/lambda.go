@@ -40,6 +40,9 @@ type Lambda struct {
 	Runner Runner
 	Store  state.Store
 	Log    *slog.Logger
+	// Metrics, when set, gets one embedded-metric-format line per run:
+	// Lambda's stdout goes to CloudWatch Logs, which makes them metrics.
+	Metrics *EMF
 	// Parallelism bounds resources run at once (default 4).
 	Parallelism int
 	// Reserve is kept back from the invocation's deadline so that an
@@ -85,7 +88,10 @@ func (l *Lambda) Handle(ctx context.Context, ev Event) (Response, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r := l.Runner.Run(runCtx, j, "lambda")
-			record(context.WithoutCancel(ctx), l.Store, r, log.With("resource", j.Resource))
+			r = record(context.WithoutCancel(ctx), l.Store, r, log.With("resource", j.Resource))
+			if err := l.Metrics.Write(r); err != nil {
+				log.Warn("metrics not written", "resource", j.Resource, "error", err)
+			}
 			resp.Results[i] = r
 		}()
 	}

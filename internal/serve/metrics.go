@@ -19,6 +19,7 @@ type Metrics struct {
 	inProgress  *prometheus.GaugeVec
 	runs        *prometheus.CounterVec
 	failures    *prometheus.CounterVec
+	streak      *prometheus.GaugeVec
 	skipped     *prometheus.CounterVec
 	cycle       *prometheus.HistogramVec
 	converged   *prometheus.GaugeVec
@@ -52,6 +53,7 @@ func NewMetrics(stack string, now func() time.Time) *Metrics {
 		inProgress:  g("run_in_progress", "1 while a run of the resource is in progress.", rk...),
 		runs:        c("runs_total", "Runs by result: success, failure or interrupted.", "resource", "kind", "result"),
 		failures:    c("failures_total", "Runs that failed or were interrupted.", rk...),
+		streak:      g("consecutive_failures", "Failed runs in a row up to the last run (0 after a success).", rk...),
 		skipped:     c("skipped_runs_total", "Scheduled fire times missed because the previous run was still going.", rk...),
 		cycle: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "pilotlight", Name: "copy_duration_seconds", ConstLabels: cl, Buckets: cycleBuckets,
@@ -65,7 +67,7 @@ func NewMetrics(stack string, now func() time.Time) *Metrics {
 		drAge: &drAgeCollector{now: now, created: map[[2]string]time.Time{}, desc: prometheus.NewDesc(
 			"pilotlight_newest_dr_point_age_seconds", "Age of the newest available DR recovery point's data.", rk, cl)},
 	}
-	m.Registry.MustRegister(m.lastRun, m.lastSuccess, m.nextRun, m.inProgress, m.runs, m.failures, m.skipped, m.cycle,
+	m.Registry.MustRegister(m.lastRun, m.lastSuccess, m.nextRun, m.inProgress, m.runs, m.failures, m.streak, m.skipped, m.cycle,
 		m.converged, m.pending, m.missing, m.lag, m.lastVerify, m.drAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -83,6 +85,7 @@ func (m *Metrics) Observe(r Result) {
 		result = "failure"
 	}
 	m.runs.WithLabelValues(r.Resource, r.Kind, result).Inc()
+	m.streak.With(l).Set(float64(r.ConsecutiveFailures))
 	if r.OK {
 		m.lastSuccess.With(l).Set(unix(r.Ended))
 	} else {
@@ -114,6 +117,7 @@ func (m *Metrics) Observe(r Result) {
 func (m *Metrics) Restore(r Result) {
 	l := prometheus.Labels{"resource": r.Resource, "kind": r.Kind}
 	m.lastRun.With(l).Set(unix(r.Ended))
+	m.streak.With(l).Set(float64(r.ConsecutiveFailures))
 	if r.OK {
 		m.lastSuccess.With(l).Set(unix(r.Ended))
 	}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -83,8 +84,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestServeRunsCyclesAndMetricsMove(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	var emf bytes.Buffer
 	d, err := New(Options{Stack: f.cfg.Stack, Jobs: f.jobs(t), Runner: f.runner(), Store: f.store,
-		MaxJitter: 100 * time.Millisecond, Seed: 7, Grace: 30 * time.Second})
+		MaxJitter: 100 * time.Millisecond, Seed: 7, Grace: 30 * time.Second, EMF: &EMF{Stack: f.cfg.Stack, W: &emf}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +161,14 @@ func TestServeRunsCyclesAndMetricsMove(t *testing.T) {
 	}
 	if n := len(f.drSnapshots(t)); n != 2 {
 		t.Errorf("%d DR snapshots, want keep.dr=2", n)
+	}
+	// --emf: the same runs as CloudWatch embedded-metric-format lines.
+	lines := readEMF(t, emf.Bytes())
+	if l := lines["wordpress-db"]; l.Phase != PhaseCompleted || l.values[MetricRPO] == nil {
+		t.Errorf("database EMF line %+v", l.values)
+	}
+	if l := lines["media"]; l.values[MetricVerifyConverged] != 1.0 {
+		t.Errorf("bucket EMF line %+v", l.values)
 	}
 }
 

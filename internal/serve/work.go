@@ -30,6 +30,10 @@ type Result struct {
 	// started (a snapshot, a copy) is named below and finished by the
 	// next run: points resumes an unfinished point instead of taking another.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// ConsecutiveFailures counts this run and the failed runs right before
+	// it (0 for a success), from the last run kept in the state store; the
+	// failure alarm fires on two.
+	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
 
 	// Databases and images.
 	Created string   `json:"created,omitempty"`

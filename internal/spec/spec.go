@@ -17,9 +17,18 @@ type Config struct {
 	State   State   `yaml:"state"`
 	Protect Protect `yaml:"protect"`
 	Recover Recover `yaml:"recover"`
+	Alarms  Alarms  `yaml:"alarms"`
 
 	// File is the path the config was read from, for messages.
 	File string `yaml:"-"`
+}
+
+// Alarms says where the CloudWatch alarms `deploy` makes send their
+// notifications.
+type Alarms struct {
+	// SNSTopic is the ARN of a topic the alarms notify; empty, deploy
+	// makes <stack>-pilotlight-alarms in the DR region.
+	SNSTopic string `yaml:"sns_topic"`
 }
 
 // Region names one side of the stack.

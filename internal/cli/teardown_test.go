@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/pilotlight/pilotlight/internal/readiness"
+	"github.com/pilotlight/pilotlight/internal/tags"
+	"github.com/pilotlight/pilotlight/internal/testenv"
+)
+
+// TestTeardownListsWhatExists: teardown's dry run lists what exists in the
+// DR region and carries the stack's tags for that operation, not the
+// generic steps; resources of a drill, of another stack or of nobody are
+// not listed. Without --yes off a terminal, the list is shown and nothing
+// is deleted. The resources stand in for what a failover left (made
+// directly here, with the tags recovery gives them).
+func TestTeardownListsWhatExists(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	envOpts := testenv.Options(testenv.Shared(t).NewAccount(t).URL)
+	env := testenv.AWS(t, envOpts.Endpoint)
+	// us-west-2: moto refuses aws-cn ARNs in ElastiCache's ListTagsForResource.
+	const D = "us-west-2"
+	kind := func(stack, op string) map[string]string {
+		return tags.With(tags.Base(stack), tags.OpKind, op)
+	}
+	r := rds.NewFromConfig(env.For(D))
+	for id, tg := range map[string]map[string]string{
+		"wordpress-db-dr":    kind("wordpress", "failover"),
+		"wordpress-db-drill": kind("wordpress", "drill"),
+		"other-db":           kind("other", "failover"),
+		"hand-made-db":       nil,
+	} {
+		if _, err := r.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(id), Engine: aws.String("mysql"),
+			DBInstanceClass: aws.String("db.t3.micro"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"),
+			MasterUserPassword: aws.String("password1"), Tags: tags.RDS(tg)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := ec2.NewFromConfig(env.For(D))
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.9.1.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eip, err := e.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc,
+		TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeElasticIp, kind("wordpress", "failover"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat, err := e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: sub.Subnet.SubnetId, AllocationId: eip.AllocationId,
+		TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeNatgateway, kind("wordpress", "failover"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := elasticache.NewFromConfig(env.For(D)).CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{
+		ReplicationGroupId: aws.String("wordpress-cache"), ReplicationGroupDescription: aws.String("dr"), Engine: aws.String("redis"),
+		CacheNodeType: aws.String("cache.t3.micro"), Tags: tags.ElastiCache(kind("wordpress", "failover"))}); err != nil {
+		t.Fatal(err)
+	}
+
+	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
+	if err := os.WriteFile(cfgPath, []byte("stack: wordpress\nprimary: { region: us-east-1 }\ndr: { region: us-west-2 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
+		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
+		return code, out.String(), errb.String()
+	}
+	code, out, errOut := run("teardown", "--dry-run")
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"teardown of wordpress's failover would delete, in us-west-2:", "wordpress-db-dr", "a final snapshot is taken first",
+		aws.ToString(nat.NatGateway.NatGatewayId), aws.ToString(eip.AllocationId), "wordpress-cache"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run does not list %q:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"wordpress-db-drill", "other-db", "hand-made-db"} {
+		if strings.Contains(out, not) {
+			t.Errorf("dry run lists %s, which is not the failover's:\n%s", not, out)
+		}
+	}
+
+	code, out, _ = run("teardown", "--dry-run", "--kind", "drill", "-o", "json")
+	var inv readiness.Inventory
+	if code != 0 || json.Unmarshal([]byte(out), &inv) != nil || len(inv.Found) != 1 || inv.Found[0].ID != "wordpress-db-drill" || inv.Found[0].Note != "no final snapshot" {
+		t.Fatalf("drill dry run: exit %d\n%s", code, out)
+	}
+
+	if isTerminal(os.Stdin) {
+		return
+	}
+	code, out, errOut = run("teardown")
+	if code != ExitUsage || !strings.Contains(out, "wordpress-db-dr") || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("teardown without --yes: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := r.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("wordpress-db-dr")}); err != nil {
+		t.Fatalf("teardown without --yes deleted the database: %v", err)
+	}
+}
