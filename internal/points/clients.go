@@ -91,7 +91,7 @@ func newClients(env *awsenv.Env) *clients {
 		newRDS: func(r string) rdsAPI { return rds.NewFromConfig(env.For(r)) },
 		newEC2: func(r string) ec2API { return ec2.NewFromConfig(env.For(r)) },
 		newKMS: func(r string) kmsAPI { return kms.NewFromConfig(env.For(r)) },
-		waits:  defaultWaits,
+		waits:  defaultWaits.in(env),
 	}
 }
 

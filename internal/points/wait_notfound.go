@@ -3,6 +3,8 @@ package points
 import (
 	"context"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 )
 
 // notFoundGrace is how long a wait keeps asking for a resource that EC2
@@ -30,3 +32,10 @@ func retryNotFound[I, O any](grace time.Duration, notFound func(error) bool, nex
 // isAMIIDNotFound is EC2's answer for an AMI it does not (yet) know; a
 // malformed id is never retried.
 func isAMIIDNotFound(err error) bool { return apiCode(err) == "InvalidAMIID.NotFound" }
+
+// in is w with its polling delays in env's time (shorter only on an
+// emulator that keeps AWS's time at a scale); the limits stay.
+func (w waits) in(env *awsenv.Env) waits {
+	w.MinDelay, w.MaxDelay = env.Poll(w.MinDelay), env.Poll(w.MaxDelay)
+	return w
+}
