@@ -334,7 +334,7 @@ func (b *builder) data(ctx context.Context) error {
 	// this is the same single-AZ, unencrypted, 20 GB gp2 database today.
 	if _, err := c.rds.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
 		DBInstanceIdentifier: aws.String(p.DB), Engine: aws.String("mysql"), EngineVersion: aws.String("8.0.40"),
-		DBInstanceClass: aws.String("db.r5.large"), AllocatedStorage: aws.Int32(20), StorageType: aws.String("gp2"),
+		DBInstanceClass: aws.String("db.r5.large"), AllocatedStorage: aws.Int32(productionDBGB), StorageType: aws.String("gp2"),
 		MasterUsername: aws.String(user), MasterUserPassword: aws.String(password), DBName: aws.String(dbName),
 		DBSubnetGroupName: aws.String(p.DBSubnetGroup), VpcSecurityGroupIds: []string{p.SecurityGroups["db"]},
 		PubliclyAccessible: aws.Bool(false), StorageEncrypted: aws.Bool(false), MultiAZ: aws.Bool(false),
