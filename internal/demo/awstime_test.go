@@ -72,4 +72,3 @@ func mustDuration(t *testing.T, s string) time.Duration {
 	}
 	return d
 }
-
