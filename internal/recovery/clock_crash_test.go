@@ -23,6 +23,7 @@ import (
 // out and finish with exactly one of everything. The processes poll with
 // the product's own policy, in real time.
 func TestFailoverSurvivesKillOnAWSClock(t *testing.T) {
+	t.Parallel()
 	acct := testenv.Shared(t).NewAccount(t)
 	proxy, err := testenv.NewProxy(acct.URL, 1)
 	if err != nil {

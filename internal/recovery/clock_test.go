@@ -124,6 +124,7 @@ func TestFailoverOnAWSClock(t *testing.T) {
 // failback waits out a snapshot of the DR database, its copy home and a
 // restore there.
 func TestDrillAndFailbackOnAWSClock(t *testing.T) {
+	t.Parallel()
 	cfg, _, k, env := onClock(t, "cn-northwest-1", "cn-north-1", spec.DNSFailoverRecords)
 	ctx := ctxTimeout(t)
 	if _, err := Prepare(ctx, cfg, env); err != nil {
