@@ -40,13 +40,19 @@ type Options struct {
 	Endpoint string
 	// Credentials, when set, replace the credential chain.
 	Credentials aws.CredentialsProvider
+	// PollScale shrinks pilotlight's polling delays for an emulator that
+	// keeps AWS's time at a scale (the demo's --aws-time: 1/120 when an AWS
+	// minute lasts half a second), so that a poll every 15 s still comes
+	// every 15 AWS seconds. 0 or 1 on AWS. Wait limits are not scaled.
+	PollScale float64
 }
 
 // Env holds the base config and hands out per-region copies.
 type Env struct {
-	base    aws.Config
-	account string
-	mu      sync.Mutex
+	base      aws.Config
+	account   string
+	pollScale float64
+	mu        sync.Mutex
 }
 
 // Load resolves credentials and settings once with the standard chain (env,
@@ -94,7 +100,7 @@ func Load(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	return &Env{base: cfg}, nil
+	return &Env{base: cfg, pollScale: opts.PollScale}, nil
 }
 
 // For returns the config for one region.
@@ -136,4 +142,12 @@ func (e *Env) ARN(ctx context.Context, service, region, resource string) (string
 		return "", err
 	}
 	return p.ARN(service, region, acct, resource), nil
+}
+
+// Poll is a polling delay d in the endpoint's time: d itself on AWS.
+func (e *Env) Poll(d time.Duration) time.Duration {
+	if e == nil || e.pollScale <= 0 || e.pollScale == 1 {
+		return d
+	}
+	return max(time.Millisecond, time.Duration(float64(d)*e.pollScale))
 }

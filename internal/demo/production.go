@@ -98,6 +98,9 @@ type BuildOptions struct {
 	Objects int
 	// Progress, when set, is told each part as it is built.
 	Progress func(format string, args ...any)
+	// DatabaseGB is the database's allocated storage (default 20, the
+	// seed's); on AWS's clock, snapshots, copies and restores grow with it.
+	DatabaseGB int
 }
 
 // BuildProduction makes the seed's production in cfg's primary region with
@@ -113,6 +116,9 @@ func BuildProduction(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opt
 	if opts.Objects <= 0 {
 		opts.Objects = 300
 	}
+	if opts.DatabaseGB <= 0 {
+		opts.DatabaseGB = productionDBGB
+	}
 	say := opts.Progress
 	if say == nil {
 		say = func(string, ...any) {}
@@ -122,7 +128,7 @@ func BuildProduction(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opt
 	}
 	c := newClients(env, cfg.Primary.Region)
 	p := &Production{Region: cfg.Primary.Region, SecurityGroups: map[string]string{}}
-	b := &builder{c: c, cfg: cfg, p: p}
+	b := &builder{c: c, cfg: cfg, p: p, dbGB: opts.DatabaseGB}
 	steps := []struct {
 		what string
 		do   func(context.Context) error
@@ -143,9 +149,10 @@ func BuildProduction(ctx context.Context, env *awsenv.Env, cfg *spec.Config, opt
 }
 
 type builder struct {
-	c   *clients
-	cfg *spec.Config
-	p   *Production
+	c    *clients
+	cfg  *spec.Config
+	p    *Production
+	dbGB int
 }
 
 // nameTags are what the seed's terraform puts on production: Name,
@@ -334,7 +341,7 @@ func (b *builder) data(ctx context.Context) error {
 	// this is the same single-AZ, unencrypted, 20 GB gp2 database today.
 	if _, err := c.rds.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
 		DBInstanceIdentifier: aws.String(p.DB), Engine: aws.String("mysql"), EngineVersion: aws.String("8.0.40"),
-		DBInstanceClass: aws.String("db.r5.large"), AllocatedStorage: aws.Int32(20), StorageType: aws.String("gp2"),
+		DBInstanceClass: aws.String("db.r5.large"), AllocatedStorage: aws.Int32(int32(b.dbGB)), StorageType: aws.String("gp2"),
 		MasterUsername: aws.String(user), MasterUserPassword: aws.String(password), DBName: aws.String(dbName),
 		DBSubnetGroupName: aws.String(p.DBSubnetGroup), VpcSecurityGroupIds: []string{p.SecurityGroups["db"]},
 		PubliclyAccessible: aws.Bool(false), StorageEncrypted: aws.Bool(false), MultiAZ: aws.Bool(false),

@@ -155,7 +155,7 @@ func registerEC2() {
 	on("elasticloadbalancing", "CreateTargetGroup", hook{after: func(k *Clock, _ Call, _ url.Values, body []byte) []byte {
 		tg := first(first(body, "TargetGroups"), "member")
 		// ALB defaults (ELB User Guide, target group health checks).
-		check := tgCheck{interval: 30 * time.Second, threshold: 5}
+		check := tgCheck{interval: albCheckInterval, threshold: albHealthyChecks}
 		if s, err := strconv.Atoi(field(tg, "HealthCheckIntervalSeconds")); err == nil && s > 0 {
 			check.interval = time.Duration(s) * time.Second
 		}
@@ -181,7 +181,7 @@ func registerEC2() {
 		now := k.now()
 		k.mu.Unlock()
 		if !ok {
-			check = tgCheck{interval: 30 * time.Second, threshold: 5}
+			check = tgCheck{interval: albCheckInterval, threshold: albHealthyChecks}
 		}
 		// A target is `initial` until its instance has booted and passed
 		// HealthyThresholdCount checks, one every HealthCheckInterval.

@@ -74,6 +74,15 @@ type Durations struct {
 	// "it may take several seconds for the permissions to propagate" (EC2 User
 	// Guide, IAM roles); Terraform measured "typically 5–10 seconds".
 	IAMPropagation time.Duration
+	// TerraformBasic is `terraform apply` of the seed's basic/ (VPC,
+	// subnets, internet gateway, route tables, security groups, DB and
+	// cache subnet groups): nothing in it is asynchronous. Estimate (about
+	// 25 resources at Terraform's default parallelism of 10).
+	TerraformBasic time.Duration
+	// ManualDNS is an operator switching the domain's record by hand at its
+	// DNS provider, as the seed leaves it. Estimate (log in, find the
+	// record, edit, save); resolvers' TTL comes on top and is not counted.
+	ManualDNS time.Duration
 }
 
 // Sized is a duration that grows with the data: Base + PerGB × GB.
@@ -107,5 +116,7 @@ func DefaultDurations() Durations {
 		DBInstanceDelete:    6 * time.Minute,
 		NatGatewayDelete:    time.Minute,
 		IAMPropagation:      10 * time.Second,
+		TerraformBasic:      time.Minute,
+		ManualDNS:           5 * time.Minute,
 	}
 }

@@ -270,6 +270,9 @@ func (k ami) wait(ctx context.Context, s scope, p Point) (Point, error) {
 	api := k.c.ec2(p.Region)
 	w := ec2.NewImageAvailableWaiter(api, func(o *ec2.ImageAvailableWaiterOptions) {
 		o.MinDelay, o.MaxDelay = k.c.waits.MinDelay, k.c.waits.MaxDelay
+		// The waiter gives up on InvalidAMIID.NotFound, which EC2 answers
+		// for a while right after CopyImage (eventual consistency).
+		o.Retryable = retryNotFound(notFoundGrace, isAMIIDNotFound, o.Retryable)
 	})
 	out, err := w.WaitForOutput(ctx, &ec2.DescribeImagesInput{ImageIds: []string{p.ID}}, k.c.waits.max(p, s.cfg))
 	if err != nil {

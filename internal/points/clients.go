@@ -104,7 +104,7 @@ func newClients(env *awsenv.Env) *clients {
 		newSourceRegions: func(r string) sourceRegionsAPI {
 			return rds.NewFromConfig(env.For(r))
 		},
-		waits: defaultWaits,
+		waits: defaultWaits.in(env),
 	}
 }
 

@@ -46,7 +46,6 @@ func TestBackupOnAWSClock(t *testing.T) {
 // InvalidAMIID.NotFound for a while (eventual consistency); the cycle must
 // keep waiting rather than fail the point.
 func TestImageBackupOnAWSClock(t *testing.T) {
-	t.Skip("known defect (issue #17): points' image wait uses the SDK ImageAvailable waiter, which fails on InvalidAMIID.NotFound right after CopyImage; remove this skip with the fix")
 	forPairs(t, func(t *testing.T, P, D string) {
 		w := newWorld(t, P, D)
 		w.runInstance("web")

@@ -89,14 +89,39 @@ func (loadBalancerKind) Create(ctx context.Context, r *Recovery, rc *runbook.Run
 		if err != nil {
 			return nil, err
 		}
-		return lb.outputs(), nil
+		return lb.outputs(), waitLBActive(ctx, c, r.wait, lb.ARN)
 	}
 	var ch changes
 	lb, err := ensureLoadBalancer(ctx, c, r.cfg, r.n.lb(), r.n.tg(), r.network(rc), r.stepTags(rc, StepLoadBalancer, "load-balancer"), &ch)
 	if err != nil {
 		return nil, err
 	}
-	return lb.outputs(), nil
+	return lb.outputs(), waitLBActive(ctx, c, r.wait, lb.ARN)
+}
+
+// waitLBActive waits until the ALB leaves `provisioning`: it routes no
+// traffic before it is `active`, which takes minutes on AWS, so the step is
+// not done until then (`active_impaired` routes, so it counts as active).
+func waitLBActive(ctx context.Context, c lbClients, p waitPolicy, arn string) error {
+	_, err := waitFor(ctx, p, "load balancer "+arn+" in "+c.region+" to be active", func(ctx context.Context) (struct{}, bool, error) {
+		out, err := c.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}})
+		if err != nil {
+			return struct{}{}, false, fmt.Errorf("describe load balancer %s: %s: %w", arn, c.region, err)
+		}
+		for _, lb := range out.LoadBalancers {
+			if lb.State == nil {
+				return struct{}{}, true, nil
+			}
+			switch lb.State.Code {
+			case elbtypes.LoadBalancerStateEnumActive, elbtypes.LoadBalancerStateEnumActiveImpaired:
+				return struct{}{}, true, nil
+			case elbtypes.LoadBalancerStateEnumFailed:
+				return struct{}{}, false, fmt.Errorf("load balancer %s: %s: failed: %s", arn, c.region, aws.ToString(lb.State.Reason))
+			}
+		}
+		return struct{}{}, false, nil
+	})
+	return err
 }
 
 func (loadBalancerKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {

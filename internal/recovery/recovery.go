@@ -62,7 +62,7 @@ func New(cfg *spec.Config, env *awsenv.Env, opts Options) *Recovery {
 	if opts.Kind == KindDrill {
 		suffix = "drill"
 	}
-	w := defaultWait()
+	w := defaultWait().in(env)
 	if opts.Wait != nil {
 		w = *opts.Wait
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 )
 
 // waitPolicy bounds context-aware polling with backoff.
@@ -14,6 +16,13 @@ type waitPolicy struct {
 
 func defaultWait() waitPolicy {
 	return waitPolicy{First: 2 * time.Second, Max: 30 * time.Second, Timeout: 90 * time.Minute}
+}
+
+// in is the policy with its delays in env's time (shorter only on an
+// emulator that keeps AWS's time at a scale).
+func (p waitPolicy) in(env *awsenv.Env) waitPolicy {
+	p.First, p.Max = env.Poll(p.First), env.Poll(p.Max)
+	return p
 }
 
 // waitFor polls check until it reports done, backing off between polls and
