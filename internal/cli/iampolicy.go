@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,36 +14,56 @@ import (
 func init() { register(newIAMPolicyCmd) }
 
 func newIAMPolicyCmd(app *App) *cobra.Command {
-	var forVerbs, account string
+	var forVerbs, account, zoneID string
 	cmd := &cobra.Command{
 		Use:   "iam-policy",
 		Short: "Print the least-privilege IAM policy for the configured stack",
 		Long: `iam-policy prints an IAM policy document granting what the chosen verbs call
-and nothing else, on the stack's own resources where the API allows it (RDS
-snapshots named <stack>-*, the configured buckets, roles named <stack>-*,
-the DR region's resources), with tag conditions on deletes where IDs are
-random (AMIs, EBS snapshots), in the stack's partition (arn:aws-cn: for
-cn-* regions).
+and nothing else, in the stack's partition (arn:aws-cn: for cn-* regions):
+RDS snapshots named <stack>-* and tagged pilotlight:stack=<stack>, the
+configured buckets, pilotlight's own roles by exact name, and in the DR
+region only resources tagged with the stack (creates must tag what they
+make). Roles may be created or changed only with the permissions boundary
+` + "`" + `<stack>-pilotlight-boundary` + "`" + `, which ` + "`" + `--for boundary` + "`" + ` prints.
 
---for takes a comma-separated list of: backup, replicate (sync and verify),
-init (replicate setup and prepare), failover (failover, drill, failback,
-teardown), deploy, or all. The account id comes from STS unless --account
-is given (then no AWS call is made). The output is the policy JSON in both
-output modes.`,
+--for takes a comma-separated list of:
+  init       pilotlight init: read-only discovery of the primary region
+  backup     backup, serve and the Lambda: recovery points and retention
+  replicate  replicate sync and verify
+  prepare    replicate setup and prepare: replication, DR network, app role,
+             DR load balancer, Route 53 failover records
+  failover   failover, drill, failback and teardown
+  deploy     pilotlight deploy: Lambda, its roles and schedules
+  all        every verb above
+or boundary alone: the permissions boundary policy. Create it as a managed
+policy named <stack>-pilotlight-boundary before prepare or deploy.
+
+The account id comes from STS unless --account is given (then no AWS call
+is made). Record changes are limited to recover.dns.record (and
+drill_record); --zone-id limits them to that hosted zone too. The output
+is the policy JSON in both output modes.`,
 		Example: `  pilotlight iam-policy --for backup,replicate
-  pilotlight iam-policy --for all --account 123456789012`,
+  pilotlight iam-policy --for all --account 123456789012 --zone-id Z0123456789EXAMPLE
+  pilotlight iam-policy --for boundary --account 123456789012`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runIAMPolicy(cmd.Context(), app, forVerbs, account) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runIAMPolicy(cmd.Context(), app, forVerbs, account, zoneID)
+		},
 	}
-	cmd.Flags().StringVar(&forVerbs, "for", "all", "verbs: backup, replicate, init, failover, deploy or all (comma-separated)")
+	cmd.Flags().StringVar(&forVerbs, "for", "all", "verbs: init, backup, replicate, prepare, failover, deploy or all (comma-separated); or boundary")
 	cmd.Flags().StringVar(&account, "account", "", "AWS account id (default: the caller's, from STS)")
+	cmd.Flags().StringVar(&zoneID, "zone-id", "", "hosted zone id of recover.dns.zone: record changes on that zone only")
 	return cmd
 }
 
-func runIAMPolicy(ctx context.Context, app *App, forVerbs, account string) error {
-	verbs, err := iampolicy.ParseVerbs(forVerbs)
-	if err != nil {
-		return Exit(ExitUsage, fmt.Errorf("--for: %w", err))
+func runIAMPolicy(ctx context.Context, app *App, forVerbs, account, zoneID string) error {
+	boundary := strings.TrimSpace(strings.ToLower(forVerbs)) == iampolicy.Boundary
+	var verbs []string
+	if !boundary {
+		var err error
+		if verbs, err = iampolicy.ParseVerbs(forVerbs); err != nil {
+			return Exit(ExitUsage, fmt.Errorf("--for: %w (or boundary, alone)", err))
+		}
 	}
 	cfg, err := app.LoadConfig()
 	if err != nil {
@@ -57,7 +78,12 @@ func runIAMPolicy(ctx context.Context, app *App, forVerbs, account string) error
 			return Exit(ExitFailed, fmt.Errorf("%w (or give --account)", err))
 		}
 	}
-	doc, err := iampolicy.For(cfg, account, verbs...)
+	var doc *iampolicy.Document
+	if boundary {
+		doc, err = iampolicy.BoundaryFor(cfg, account)
+	} else {
+		doc, err = iampolicy.ForWith(cfg, account, iampolicy.Options{HostedZoneID: zoneID}, verbs...)
+	}
 	if err != nil {
 		return Exit(ExitUsage, err)
 	}

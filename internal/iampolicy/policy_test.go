@@ -37,7 +37,7 @@ func TestDocumentShapeAndChinaPartition(t *testing.T) {
 	}
 	sids := map[string]bool{}
 	for _, s := range doc.Statement {
-		if s.Effect != "Allow" || len(s.Action) == 0 || len(s.Resource) == 0 {
+		if (s.Effect != "Allow" && s.Effect != "Deny") || len(s.Action) == 0 || len(s.Resource) == 0 {
 			t.Errorf("statement %s incomplete", s.Sid)
 		}
 		if sids[s.Sid] {

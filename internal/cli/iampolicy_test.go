@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
+)
+
+// TestIAMPolicyHelpMatchesFor: every verb --for accepts is in the help and
+// the flag's help, init is described as the read-only discovery it is, and
+// prepare (replicate setup) and boundary are offered (L10).
+func TestIAMPolicyHelpMatchesFor(t *testing.T) {
+	_, out, _ := run(t, "iam-policy", "--help")
+	for _, v := range append(iampolicy.Verbs(), iampolicy.All, iampolicy.Boundary) {
+		if !strings.Contains(out, "  "+v+" ") && !strings.Contains(out, " "+v+"\n") && !strings.Contains(out, "or "+v) {
+			t.Errorf("help does not describe --for %s:\n%s", v, out)
+		}
+	}
+	flag := out[strings.Index(out, "--for string"):]
+	flag = flag[:strings.Index(flag, "\n")]
+	for _, v := range append(iampolicy.Verbs(), iampolicy.Boundary) {
+		if !strings.Contains(flag, v) {
+			t.Errorf("--for flag help omits %s: %s", v, flag)
+		}
+	}
+	if strings.Contains(out, "init (replicate setup and prepare)") || !strings.Contains(out, "read-only discovery") {
+		t.Errorf("help still says init is replicate setup and prepare:\n%s", out)
+	}
+}
+
+// TestIAMPolicyBoundaryAndZone: --for boundary prints the boundary, which
+// grants nothing of IAM; --zone-id scopes record changes to that zone.
+func TestIAMPolicyBoundaryAndZone(t *testing.T) {
+	code, out, errOut := run(t, "iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "boundary", "--account", "123456789012")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc iampolicy.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Statement) == 0 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, a := range doc.Actions() {
+		if strings.HasPrefix(a, "iam:") {
+			t.Errorf("boundary grants %s", a)
+		}
+	}
+	code, out, errOut = run(t, "iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "failover", "--account", "123456789012", "--zone-id", "Z0123456789EXAMPLE")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "hostedzone/Z0123456789EXAMPLE") || strings.Contains(out, "hostedzone/*") {
+		t.Fatalf("records not scoped to the zone:\n%s", out)
+	}
+	if code, _, _ := run(t, "iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "boundary,backup", "--account", "1"); code != ExitUsage {
+		t.Fatalf("boundary mixed with verbs: exit %d", code)
+	}
+}
