@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,10 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/partition"
 )
+
+// ErrUnknownProfile is a profile (--profile, AWS_PROFILE) that no shared
+// config or credentials file defines: a usage error, not an AWS failure.
+var ErrUnknownProfile = errors.New("no such AWS profile")
 
 // Options tune how configs are loaded.
 type Options struct {
@@ -119,6 +124,11 @@ func Load(ctx context.Context, opts Options) (*Env, error) {
 		return s.Finalize.Add(noAnswer{timeout: respTimeout}, middleware.After)
 	}}))
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	var pe config.SharedConfigProfileNotExistError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("load AWS config: %w %q (looked in %s; set --profile or AWS_PROFILE to one that exists)",
+			ErrUnknownProfile, pe.Profile, strings.Join(pe.Filename, ", "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
