@@ -6,12 +6,12 @@
 package iampolicy
 
 import (
-	"github.com/pilotlight/pilotlight/internal/discover"
-
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/pilotlight/pilotlight/internal/discover"
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -173,6 +173,34 @@ func (b *builder) merge() []Statement {
 	for i := range out {
 		out[i].Action = uniq(out[i].Action)
 		out[i].Resource = uniq(out[i].Resource)
+	}
+	// IAM caps a managed policy at 6,144 characters and a role's inline
+	// policies at 10,240: statements that differ only in their resources,
+	// or only in their actions, become one, which grants exactly the same.
+	out = compact(out, func(s Statement) string { return key(s.Effect, s.Condition, s.Action) },
+		func(into *Statement, s Statement) { into.Resource = uniq(append(into.Resource, s.Resource...)) })
+	out = compact(out, func(s Statement) string { return key(s.Effect, s.Condition, s.Resource) },
+		func(into *Statement, s Statement) { into.Action = uniq(append(into.Action, s.Action...)) })
+	return out
+}
+
+func key(effect string, cond map[string]map[string]any, list []string) string {
+	c, _ := json.Marshal(cond) // map keys are sorted: equal conditions give equal text
+	return effect + "\x00" + string(c) + "\x00" + strings.Join(list, "\x00")
+}
+
+// compact joins the statements with one key into the first of them.
+func compact(in []Statement, keyOf func(Statement) string, join func(*Statement, Statement)) []Statement {
+	var out []Statement
+	idx := map[string]int{}
+	for _, s := range in {
+		k := keyOf(s)
+		if i, ok := idx[k]; ok {
+			join(&out[i], s)
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, s)
 	}
 	return out
 }
