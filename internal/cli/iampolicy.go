@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,7 +17,7 @@ import (
 func init() { register(newIAMPolicyCmd) }
 
 func newIAMPolicyCmd(app *App) *cobra.Command {
-	var forVerbs, account, zoneID string
+	var forVerbs, account, zoneID, splitDir string
 	cmd := &cobra.Command{
 		Use:   "iam-policy",
 		Short: "Print the least-privilege IAM policy for the configured stack",
@@ -41,22 +44,54 @@ policy named <stack>-pilotlight-boundary before prepare or deploy.
 The account id comes from STS unless --account is given (then no AWS call
 is made). Record changes are limited to recover.dns.record (and
 drill_record); --zone-id limits them to that hosted zone too. The output
-is the policy JSON in both output modes.`,
+is the policy JSON in both output modes; IAM takes at most 6,144
+characters in one managed policy, so --split DIR writes parts within it
+(attach them all to the same role or user).`,
 		Example: `  pilotlight iam-policy --for backup,replicate
   pilotlight iam-policy --for all --account 123456789012 --zone-id Z0123456789EXAMPLE
   pilotlight iam-policy --for boundary --account 123456789012`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runIAMPolicy(cmd.Context(), app, forVerbs, account, zoneID)
+			return runIAMPolicy(cmd.Context(), app, forVerbs, account, zoneID, splitDir)
 		},
 	}
 	cmd.Flags().StringVar(&forVerbs, "for", "all", "verbs: init, backup, replicate, prepare, failover, deploy or all (comma-separated); or boundary")
 	cmd.Flags().StringVar(&account, "account", "", "AWS account id (default: the caller's, from STS)")
 	cmd.Flags().StringVar(&zoneID, "zone-id", "", "hosted zone id of recover.dns.zone: record changes on that zone only")
+	cmd.Flags().StringVar(&splitDir, "split", "", "write the policy as parts within IAM's 6,144-character managed-policy limit, one file each, into this directory")
 	return cmd
 }
 
-func runIAMPolicy(ctx context.Context, app *App, forVerbs, account, zoneID string) error {
+// writeSplit writes doc as parts each within IAM's managed-policy size,
+// one file per part, and lists them.
+func writeSplit(app *App, doc *iampolicy.Document, dir, stack string) error {
+	parts, err := iampolicy.Split(doc, iampolicy.ManagedPolicyLimit)
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Exit(ExitFailed, err)
+	}
+	var files []string
+	for i, p := range parts {
+		data, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(dir, fmt.Sprintf("%s-pilotlight-%d.json", stack, i+1))
+		if err := os.WriteFile(f, append(data, '\n'), 0o600); err != nil {
+			return Exit(ExitFailed, err)
+		}
+		files = append(files, f)
+	}
+	return app.Print(map[string]any{"files": files}, func(w io.Writer) {
+		for _, f := range files {
+			fmt.Fprintln(w, f)
+		}
+	})
+}
+
+func runIAMPolicy(ctx context.Context, app *App, forVerbs, account, zoneID, splitDir string) error {
 	boundary := strings.TrimSpace(strings.ToLower(forVerbs)) == iampolicy.Boundary
 	var verbs []string
 	if !boundary {
@@ -86,6 +121,13 @@ func runIAMPolicy(ctx context.Context, app *App, forVerbs, account, zoneID strin
 	}
 	if err != nil {
 		return Exit(ExitUsage, err)
+	}
+	if splitDir != "" {
+		return writeSplit(app, doc, splitDir, cfg.Stack)
+	}
+	if n := doc.Size(); n > iampolicy.ManagedPolicyLimit {
+		app.Log.Warn("the policy is larger than IAM allows for one managed policy: use --split DIR for parts to attach together",
+			"characters", n, "limit", iampolicy.ManagedPolicyLimit)
 	}
 	// The document is the output either way: it is what IAM takes.
 	data, err := json.MarshalIndent(doc, "", "  ")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -55,5 +56,39 @@ func TestIAMPolicyBoundaryAndZone(t *testing.T) {
 	}
 	if code, _, _ := run(t, "iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "boundary,backup", "--account", "1"); code != ExitUsage {
 		t.Fatalf("boundary mixed with verbs: exit %d", code)
+	}
+}
+
+// TestIAMPolicySplit: --split writes parts IAM accepts as managed policies
+// (6,144 characters at most) that together hold every statement.
+func TestIAMPolicySplit(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := run(t, "iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "all", "--account", "123456789012", "--split", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	files := strings.Fields(out)
+	if len(files) < 2 {
+		t.Fatalf("one part for --for all: %s", out)
+	}
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc iampolicy.Document
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Size() > iampolicy.ManagedPolicyLimit {
+			t.Errorf("%s: %d characters", f, doc.Size())
+		}
+		n += len(doc.Statement)
+	}
+	_, whole, _ := run(t, "iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "all", "--account", "123456789012")
+	var doc iampolicy.Document
+	if err := json.Unmarshal([]byte(whole), &doc); err != nil || len(doc.Statement) != n {
+		t.Fatalf("parts hold %d statements, the policy %d (%v)", n, len(doc.Statement), err)
 	}
 }
