@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/iampolicy"
+	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
 func init() { register(newIAMPolicyCmd) }
@@ -43,10 +46,12 @@ policy named <stack>-pilotlight-boundary before prepare or deploy.
 
 The account id comes from STS unless --account is given (then no AWS call
 is made). Record changes are limited to recover.dns.record (and
-drill_record); --zone-id limits them to that hosted zone too. The output
-is the policy JSON in both output modes; IAM takes at most 6,144
-characters in one managed policy, so --split DIR writes parts within it
-(attach them all to the same role or user).`,
+drill_record) in the configured public hosted zone, whose id is looked up
+in Route 53 when the account comes from STS, or given with --zone-id.
+
+The output is the policy JSON in both output modes. IAM takes at most
+6,144 characters in one managed policy: --split DIR writes parts within
+it, to attach together to the same role or user.`,
 		Example: `  pilotlight iam-policy --for backup,replicate
   pilotlight iam-policy --for all --account 123456789012 --zone-id Z0123456789EXAMPLE
   pilotlight iam-policy --for boundary --account 123456789012`,
@@ -60,6 +65,27 @@ characters in one managed policy, so --split DIR writes parts within it
 	cmd.Flags().StringVar(&zoneID, "zone-id", "", "hosted zone id of recover.dns.zone: record changes on that zone only")
 	cmd.Flags().StringVar(&splitDir, "split", "", "write the policy as parts within IAM's 6,144-character managed-policy limit, one file each, into this directory")
 	return cmd
+}
+
+// zoneLister is the Route 53 call iam-policy makes.
+type zoneLister interface {
+	ListHostedZonesByName(context.Context, *route53.ListHostedZonesByNameInput, ...func(*route53.Options)) (*route53.ListHostedZonesByNameOutput, error)
+}
+
+// publicZoneID is the id of the public hosted zone named zone, the one
+// recovery changes records in.
+func publicZoneID(ctx context.Context, c zoneLister, zone string) (string, error) {
+	name := strings.TrimSuffix(zone, ".") + "."
+	out, err := c.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("find hosted zone %s: %w", zone, err)
+	}
+	for _, z := range out.HostedZones {
+		if strings.EqualFold(aws.ToString(z.Name), name) && (z.Config == nil || !z.Config.PrivateZone) {
+			return strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/"), nil
+		}
+	}
+	return "", fmt.Errorf("hosted zone %s not found in Route 53", zone)
 }
 
 // writeSplit writes doc as parts each within IAM's managed-policy size,
@@ -111,6 +137,13 @@ func runIAMPolicy(ctx context.Context, app *App, forVerbs, account, zoneID, spli
 		}
 		if account, err = env.Account(ctx, cfg.DR.Region); err != nil {
 			return Exit(ExitFailed, fmt.Errorf("%w (or give --account)", err))
+		}
+		if d := cfg.Recover.DNS; zoneID == "" && !boundary && d != nil && d.Zone != "" && d.Mode != spec.DNSManual {
+			// With AWS access at hand, the zone's id narrows record changes
+			// to it; without, the record names alone still do.
+			if zoneID, err = publicZoneID(ctx, route53.NewFromConfig(env.For(cfg.DR.Region)), d.Zone); err != nil {
+				app.Log.Warn("record changes are granted on any hosted zone (for the configured names only): give --zone-id to narrow them", "err", err)
+			}
 		}
 	}
 	var doc *iampolicy.Document

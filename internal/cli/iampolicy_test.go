@@ -1,12 +1,21 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/iampolicy"
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // TestIAMPolicyHelpMatchesFor: every verb --for accepts is in the help and
@@ -90,5 +99,37 @@ func TestIAMPolicySplit(t *testing.T) {
 	var doc iampolicy.Document
 	if err := json.Unmarshal([]byte(whole), &doc); err != nil || len(doc.Statement) != n {
 		t.Fatalf("parts hold %d statements, the policy %d (%v)", n, len(doc.Statement), err)
+	}
+}
+
+// TestIAMPolicyLooksUpTheZone: with the account from STS, the configured
+// zone's id is looked up, and record changes are granted on it alone.
+func TestIAMPolicyLooksUpTheZone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	envOpts := testenv.Options(testenv.Shared(t).NewAccount(t).URL)
+	env, err := awsenv.Load(ctx, *envOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r53 := route53.NewFromConfig(env.For("cn-north-1"))
+	// A private zone of the same name comes first: recovery never uses it.
+	if _, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String("private"),
+		HostedZoneConfig: &r53types.HostedZoneConfig{PrivateZone: true},
+		VPC:              &r53types.VPC{VPCId: aws.String("vpc-12345678"), VPCRegion: r53types.VPCRegionCnNorth1}}); err != nil {
+		t.Fatal(err)
+	}
+	z, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String("public")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimPrefix(aws.ToString(z.HostedZone.Id), "/hostedzone/")
+	var out, errb bytes.Buffer
+	app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
+	if code := RunApp(ctx, app, []string{"iam-policy", "--config", "../../examples/wordpress/pilotlight.yaml", "--for", "prepare"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "hostedzone/"+id+`"`) || strings.Contains(out.String(), "hostedzone/*") {
+		t.Fatalf("records not scoped to zone %s:\n%s", id, out.String())
 	}
 }
