@@ -596,3 +596,21 @@ func TestBoundaryCapsRoles(t *testing.T) {
 		t.Fatalf("BoundaryARN = %q, %v", arn, err)
 	}
 }
+
+// CoveredByEvaluator reports whether TestEveryOwnCallIsAllowed evaluates
+// action for verb with its resources: a call in ownCalls, or a read that
+// doc grants on "*" (checked there by region). The recorded-call test
+// uses it so that every action a verb really calls is evaluated here.
+func CoveredByEvaluator(doc *Document, verb, action string) bool {
+	for _, c := range ownCalls()[verb] {
+		if Match(c.action, action) {
+			return true
+		}
+	}
+	for _, s := range doc.Statement {
+		if s.Effect == "Allow" && len(s.Resource) == 1 && s.Resource[0] == "*" && anyMatch(s.Action, action, false) {
+			return true
+		}
+	}
+	return false
+}
