@@ -332,6 +332,12 @@ func ownCalls() map[string][]call {
 		r53("route53:CreateHealthCheck", fresh("arn:aws-cn:route53:::healthcheck/*")),
 		r53("route53:ChangeTagsForResource", fresh("arn:aws-cn:route53:::healthcheck/hc-1")),
 	)
+	// Failback builds the primary's network as prepare does (it runs with
+	// prepare's grants as well as failover's).
+	prep = append(prep,
+		call{"failback network", "ec2:CreateVpc", []res{fresh(arnOf("ec2", P, "vpc/*"))}, ctxTag()},
+		call{"failback network", "ec2:CreateSubnet", []res{fresh(arnOf("ec2", P, "subnet/*")), tagged(arnOf("ec2", P, "vpc/vpc-2"))}, ctxTag()},
+		call{"failback network", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", P, "security-group/sg-2"))}, nil})
 	out[Prepare] = append(prep, state...)
 
 	lt := tagged(ec2r("launch-template/lt-1"))
@@ -378,6 +384,16 @@ func ownCalls() map[string][]call {
 		call{"dns", "route53:ChangeResourceRecordSets", []res{fresh(zoneARN)}, records},
 		r53("route53:GetChange", fresh("arn:aws-cn:route53:::change/C1")),
 		r53("route53:DeleteHealthCheck", fresh("arn:aws-cn:route53:::healthcheck/hc-1")),
+	)
+	// Failback: the same steps, in the primary region.
+	fbDB := arnOf("rds", P, "db:wordpress-wordpress-db-fb")
+	fo = append(fo,
+		call{"failback app", "ec2:RunInstances", []res{fresh(arnOf("ec2", P, "instance/*")), fresh(arnOf("ec2", P, "volume/*")),
+			tagged("arn:aws-cn:ec2:" + P + "::image/ami-2"), tagged(arnOf("ec2", P, "subnet/subnet-2")), tagged(arnOf("ec2", P, "launch-template/lt-2"))}, ctxTag()},
+		call{"failback database", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(fbDB), tagged(arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261208")),
+			tagged(arnOf("rds", P, "subgrp:wordpress-dr-db-fb")), fresh(arnOf("rds", P, "pg:default.mysql8.0"))}, ctxTag()},
+		call{"failback LB", "elasticloadbalancing:CreateLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", P, "loadbalancer/app/wordpress-app-fb/*"))}, ctxTag()},
+		call{"failback teardown of the DR stack", "rds:DeleteDBInstance", []res{tagged(dbDR)}, nil},
 	)
 	for _, d := range []struct{ action, arn string }{
 		{"ec2:DeleteNatGateway", ec2r("natgateway/nat-1")}, {"ec2:ReleaseAddress", ec2r("elastic-ip/eipalloc-1")},
@@ -545,7 +561,10 @@ func TestEscalationsAreDenied(t *testing.T) {
 		{"add a listener to another load balancer", "elasticloadbalancing:CreateListener", []res{fresh(arnOf("elasticloadbalancing", D, "loadbalancer/app/prod/1"))}, nil},
 		{"delete another stack's load balancer", "elasticloadbalancing:DeleteLoadBalancer", []res{theirs(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-staging-app/1"))}, nil},
 		{"snapshot an untagged DB in the DR region", "rds:CreateDBSnapshot", []res{fresh(arnOf("rds", D, "db:billing")), fresh(arnOf("rds", D, "snapshot:wordpress-x"))}, ctxTag()},
-		{"mutate in the primary region", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", P, "security-group/sg-1"))}, nil},
+		{"open production's security group in the primary region", "ec2:AuthorizeSecurityGroupIngress", []res{fresh(arnOf("ec2", P, "security-group/sg-prod"))}, nil},
+		{"delete production's DB in the primary region", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", P, "db:wordpress-db"))}, nil},
+		{"restore over production's DB name", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(arnOf("rds", P, "db:billing-db")), tagged(arnOf("rds", P, "snapshot:wordpress-wordpress-db-1"))}, ctxTag()},
+		{"mutate in a third region", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", "us-east-1", "security-group/sg-1"))}, nil},
 	}
 	for _, c := range deny {
 		if ok, _ := evaluate(t, all, c); ok {

@@ -157,32 +157,38 @@ func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
 			b.route53(name, a)
 			continue
 		}
-		b.add(name+"Read", a.read, []string{"*"}, b.inRegions(b.D))
-		creates := a.create
-		if svc == "ec2" {
-			// CreateTags only as part of a create, never on its own.
-			var cs, names []string
-			for _, c := range a.create {
-				if c != "ec2:CreateTags" {
-					cs = append(cs, c)
-					names = append(names, strings.TrimPrefix(c, "ec2:"))
+		// Failback runs the same steps in the primary region (restore,
+		// cache, app, network): the grants hold in both, on the stack's
+		// own resources alone.
+		b.add(name+"Read", a.read, []string{"*"}, b.inRegions(b.D, b.P))
+		for _, r := range []string{b.D, b.P} {
+			b.pr = r
+			creates := a.create
+			if svc == "ec2" {
+				// CreateTags only as part of a create, never on its own.
+				var cs, names []string
+				for _, c := range a.create {
+					if c != "ec2:CreateTags" {
+						cs = append(cs, c)
+						names = append(names, strings.TrimPrefix(c, "ec2:"))
+					}
 				}
+				cond := b.requestTag()
+				cond["StringEquals"]["ec2:CreateAction"] = names
+				b.add(name+"TagOnCreate", []string{"ec2:CreateTags"}, b.newARNs(svc, cs...), cond)
+				creates = cs
 			}
-			cond := b.requestTag()
-			cond["StringEquals"]["ec2:CreateAction"] = names
-			b.add(name+"TagOnCreate", []string{"ec2:CreateTags"}, b.newARNs(svc, cs...), cond)
-			creates = cs
+			// One statement per create, on what that create makes: the
+			// request's tags say nothing of the existing resources it names.
+			for _, c := range creates {
+				b.add(name+strings.SplitN(c, ":", 2)[1], []string{c}, b.newARNs(svc, c), b.requestTag())
+			}
+			b.add(name+"CreateIn", creates, b.existingARNs(svc), stackTag(b.cfg.Stack))
+			b.add(name+"CreateWith", b.attachedActions(svc, creates), b.attachedARNs(svc), nil)
+			b.add(name+"Modify", a.modify, b.existingARNs(svc), stackTag(b.cfg.Stack))
+			b.add(name+"Configured", append(append([]string{}, creates...), a.modify...), b.configuredARNs(svc), nil)
+			b.add(name+"Delete", a.delete, b.deletable(svc), stackTag(b.cfg.Stack))
 		}
-		// One statement per create, on what that create makes: the
-		// request's tags say nothing of the existing resources it names.
-		for _, c := range creates {
-			b.add(name+strings.SplitN(c, ":", 2)[1], []string{c}, b.newARNs(svc, c), b.requestTag())
-		}
-		b.add(name+"CreateIn", creates, b.existingARNs(svc), stackTag(b.cfg.Stack))
-		b.add(name+"CreateWith", b.attachedActions(svc, creates), b.attachedARNs(svc), nil)
-		b.add(name+"Modify", a.modify, b.existingARNs(svc), stackTag(b.cfg.Stack))
-		b.add(name+"Configured", append(append([]string{}, creates...), a.modify...), b.configuredARNs(svc), nil)
-		b.add(name+"Delete", a.delete, b.deletable(svc), stackTag(b.cfg.Stack))
 	}
 }
 
@@ -224,7 +230,7 @@ func (b *builder) route53(name string, a planeActions) {
 }
 
 func (b *builder) ec2ARN(resource string) string {
-	return "arn:" + b.p.ID + ":ec2:" + b.D + ":" + b.acct + ":" + resource
+	return "arn:" + b.p.ID + ":ec2:" + b.pr + ":" + b.acct + ":" + resource
 }
 
 // newARNs are the resources the given creates make: named <stack>-*
@@ -255,37 +261,37 @@ func (b *builder) newARNs(svc string, creates ...string) []string {
 		case "ec2:RunInstances":
 			out = append(out, b.ec2ARN("instance/*"))
 		case "rds:RestoreDBInstanceFromDBSnapshot", "rds:CreateDBInstance":
-			out = append(out, b.arn("rds", b.D, "db:"+pre+"*"))
+			out = append(out, b.arn("rds", b.pr, "db:"+pre+"*"))
 			if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
-				out = append(out, b.arn("rds", b.D, "db:"+strings.ToLower(d.Identifier)+"*"))
+				out = append(out, b.arn("rds", b.pr, "db:"+strings.ToLower(d.Identifier)+"*"))
 			}
 		case "rds:RestoreDBClusterFromSnapshot":
-			out = append(out, b.arn("rds", b.D, "cluster:"+pre+"*"))
+			out = append(out, b.arn("rds", b.pr, "cluster:"+pre+"*"))
 			if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
-				out = append(out, b.arn("rds", b.D, "cluster:"+strings.ToLower(d.Identifier)+"*"))
+				out = append(out, b.arn("rds", b.pr, "cluster:"+strings.ToLower(d.Identifier)+"*"))
 			}
 		case "rds:CreateDBSubnetGroup":
-			out = append(out, b.arn("rds", b.D, "subgrp:"+pre+"*"))
+			out = append(out, b.arn("rds", b.pr, "subgrp:"+pre+"*"))
 		case "rds:CreateDBSnapshot", "rds:CopyDBSnapshot":
-			out = append(out, b.arn("rds", b.D, "snapshot:"+pre+"*"))
+			out = append(out, b.arn("rds", b.pr, "snapshot:"+pre+"*"))
 		case "rds:AddTagsToResource":
 			out = append(out, b.newARNs(svc, "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot",
 				"rds:CreateDBSubnetGroup", "rds:CreateDBSnapshot")...)
 		case "elasticache:CreateReplicationGroup":
-			out = append(out, b.arn("elasticache", b.D, "replicationgroup:"+pre+"*"), b.arn("elasticache", b.D, "cluster:"+pre+"*"))
+			out = append(out, b.arn("elasticache", b.pr, "replicationgroup:"+pre+"*"), b.arn("elasticache", b.pr, "cluster:"+pre+"*"))
 		case "elasticache:CreateCacheSubnetGroup":
-			out = append(out, b.arn("elasticache", b.D, "subnetgroup:"+pre+"*"))
+			out = append(out, b.arn("elasticache", b.pr, "subnetgroup:"+pre+"*"))
 		case "elasticache:AddTagsToResource":
 			out = append(out, b.newARNs(svc, "elasticache:CreateReplicationGroup", "elasticache:CreateCacheSubnetGroup")...)
 		case "elasticloadbalancing:CreateLoadBalancer":
-			out = append(out, b.arn(svc, b.D, "loadbalancer/app/"+pre+"*"))
+			out = append(out, b.arn(svc, b.pr, "loadbalancer/app/"+pre+"*"))
 		case "elasticloadbalancing:CreateTargetGroup":
-			out = append(out, b.arn(svc, b.D, "targetgroup/"+pre+"*"))
+			out = append(out, b.arn(svc, b.pr, "targetgroup/"+pre+"*"))
 		case "elasticloadbalancing:AddTags":
-			out = append(out, b.arn(svc, b.D, "loadbalancer/app/"+pre+"*"), b.arn(svc, b.D, "targetgroup/"+pre+"*"),
-				b.arn(svc, b.D, "listener/app/"+pre+"*"))
+			out = append(out, b.arn(svc, b.pr, "loadbalancer/app/"+pre+"*"), b.arn(svc, b.pr, "targetgroup/"+pre+"*"),
+				b.arn(svc, b.pr, "listener/app/"+pre+"*"))
 		case "autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags":
-			out = append(out, b.arn(svc, b.D, "autoScalingGroup:*:autoScalingGroupName/"+pre+"*"))
+			out = append(out, b.arn(svc, b.pr, "autoScalingGroup:*:autoScalingGroupName/"+pre+"*"))
 		}
 	}
 	return uniq(out)
@@ -295,9 +301,9 @@ func (b *builder) newARNs(svc string, creates ...string) []string {
 // act on; the statements that use them require the stack's tag.
 func (b *builder) existingARNs(svc string) []string {
 	if svc == "ec2" {
-		return []string{b.ec2ARN("*"), "arn:" + b.p.ID + ":ec2:" + b.D + "::image/*"}
+		return []string{b.ec2ARN("*"), "arn:" + b.p.ID + ":ec2:" + b.pr + "::image/*"}
 	}
-	return []string{b.arn(svc, b.D, "*")}
+	return []string{b.arn(svc, b.pr, "*")}
 }
 
 // deletable narrows deletes by name where the service's ARNs carry the
@@ -307,9 +313,9 @@ func (b *builder) deletable(svc string) []string {
 	pre := b.rdsPrefix()
 	switch svc {
 	case "rds":
-		out := []string{b.arn("rds", b.D, "db:"+pre+"*"), b.arn("rds", b.D, "cluster:"+pre+"*"), b.arn("rds", b.D, "subgrp:"+pre+"*")}
+		out := []string{b.arn("rds", b.pr, "db:"+pre+"*"), b.arn("rds", b.pr, "cluster:"+pre+"*"), b.arn("rds", b.pr, "subgrp:"+pre+"*")}
 		if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
-			out = append(out, b.arn("rds", b.D, "db:"+strings.ToLower(d.Identifier)+"*"), b.arn("rds", b.D, "cluster:"+strings.ToLower(d.Identifier)+"*"))
+			out = append(out, b.arn("rds", b.pr, "db:"+strings.ToLower(d.Identifier)+"*"), b.arn("rds", b.pr, "cluster:"+strings.ToLower(d.Identifier)+"*"))
 		}
 		return out
 	case "elasticache":
@@ -342,9 +348,9 @@ func (b *builder) attachedARNs(svc string) []string {
 	case "ec2":
 		return []string{b.ec2ARN("volume/*"), b.ec2ARN("network-interface/*"), b.ec2ARN("key-pair/*")}
 	case "rds":
-		return []string{b.arn("rds", b.D, "og:*"), b.arn("rds", b.D, "pg:*"), b.arn("rds", b.D, "cluster-pg:*")}
+		return []string{b.arn("rds", b.pr, "og:*"), b.arn("rds", b.pr, "pg:*"), b.arn("rds", b.pr, "cluster-pg:*")}
 	case "elasticache":
-		return []string{b.arn("elasticache", b.D, "parametergroup:*")}
+		return []string{b.arn("elasticache", b.pr, "parametergroup:*")}
 	}
 	return nil
 }
@@ -355,6 +361,9 @@ func (b *builder) attachedARNs(svc string) []string {
 func (b *builder) configuredARNs(svc string) []string {
 	n := b.cfg.Recover.Network
 	var out []string
+	if b.pr != b.D {
+		return nil // the configured network is the DR region's
+	}
 	switch svc {
 	case "ec2":
 		if n.VPC.ID != "" {
@@ -372,11 +381,11 @@ func (b *builder) configuredARNs(svc string) []string {
 		}
 	case "rds":
 		if d := b.cfg.Recover.Database; d != nil && d.SubnetGroup != "" {
-			out = append(out, b.arn("rds", b.D, "subgrp:"+strings.ToLower(d.SubnetGroup)))
+			out = append(out, b.arn("rds", b.pr, "subgrp:"+strings.ToLower(d.SubnetGroup)))
 		}
 	case "elasticache":
 		if c := b.cfg.Recover.Cache; c != nil && c.SubnetGroup != "" {
-			out = append(out, b.arn("elasticache", b.D, "subnetgroup:"+strings.ToLower(c.SubnetGroup)))
+			out = append(out, b.arn("elasticache", b.pr, "subnetgroup:"+strings.ToLower(c.SubnetGroup)))
 		}
 	}
 	return out

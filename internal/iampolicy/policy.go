@@ -147,6 +147,8 @@ type builder struct {
 	stmts []Statement
 	// zoneID is the configured hosted zone's id, when known.
 	zoneID string
+	// pr is the region recovery-plane grants are being written for.
+	pr string
 }
 
 func (b *builder) add(sid string, actions, resources []string, cond map[string]map[string]any) {
