@@ -94,3 +94,17 @@ func TestInterruptedRecoveryReportIsStoredWithHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestReportOfAnUnknownRun: asking for the report of a run that has none
+// (a teardown, a typo) says where reports come from and exits 2.
+func TestReportOfAnUnknownRun(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "pilotlight.yaml")
+	if err := os.WriteFile(cfgPath, []byte("stack: wordpress\nprimary: { region: cn-northwest-1 }\ndr: { region: cn-north-1 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "reports", "--config", cfgPath, "teardown-20261207-031742-8fb4", "--html", filepath.Join(dir, "r.html"))
+	if code != ExitUsage || !strings.Contains(errOut, "reports are kept for failovers, drills and failbacks") || !strings.Contains(errOut, "`pilotlight runs` lists every operation") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
