@@ -80,6 +80,18 @@ func OpenDir(dir string) (Store, error) {
 			return nil, fmt.Errorf("state file %s: %w", s.path, err)
 		}
 	}
+	// A file that has its buckets is opened read-only here, so that read
+	// verbs (runs, reports, status) work on a file the user may only read.
+	ready := false
+	if err := s.with(context.Background(), false, func(tx *bolt.Tx) error {
+		ready = tx.Bucket(kvBucket) != nil && tx.Bucket(locksBucket) != nil
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if ready {
+		return s, nil
+	}
 	if err := s.with(context.Background(), true, func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(kvBucket); err != nil {
 			return err

@@ -91,3 +91,33 @@ func TestLooseStateDirectoryIsFixed(t *testing.T) {
 		t.Fatalf("state directory left %04o", fi.Mode().Perm())
 	}
 }
+
+// TestReadOnlyFileServesReads: a state file the user may read but not
+// write opens, and reads work; only a write reports the refusal (M7:
+// `runs` on a 0400 file called it corrupted).
+func TestReadOnlyFileServesReads(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), ".pilotlight")
+	s := mustOpenDir(t, dir)
+	if err := s.Put(ctx, "runs/x.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	// Root ignores a 0400 mode: the refusal of writable opens is made here.
+	openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if flag&(os.O_RDWR|os.O_WRONLY) != 0 {
+			return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+		}
+		return os.OpenFile(name, flag, perm)
+	}
+	defer func() { openFile = os.OpenFile }()
+	ro, err := OpenDir(dir)
+	if err != nil {
+		t.Fatalf("a readable file did not open: %v", err)
+	}
+	if got, err := ro.Get(ctx, "runs/x.json"); err != nil || string(got) != "{}" {
+		t.Fatalf("read: %q %v", got, err)
+	}
+	if err := ro.Put(ctx, "runs/y.json", []byte("{}")); err == nil || errors.Is(err, ErrCorrupt) || !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("write to a read-only file: %v", err)
+	}
+}
