@@ -1,15 +1,19 @@
 // Package awsenv turns the standard credential chain into one aws.Config per
 // region, with the endpoint override every AWS tool honours
 // (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>), a bounded adaptive retry
-// for throttling, and the partition of the stack for ARNs. It builds no
-// service clients: packages that call a service build their own.
+// for throttling, bounded HTTP calls (see Timeouts), and the partition of
+// the stack for ARNs. It builds no service clients: packages that call a
+// service build their own.
 package awsenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,9 +21,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
 )
+
+// ErrUnknownProfile is a profile (--profile, AWS_PROFILE) that no shared
+// config or credentials file defines: a usage error, not an AWS failure.
+var ErrUnknownProfile = errors.New("no such AWS profile")
 
 // Options tune how configs are loaded.
 type Options struct {
@@ -45,6 +54,10 @@ type Options struct {
 	// minute lasts half a second), so that a poll every 15 s still comes
 	// every 15 AWS seconds. 0 or 1 on AWS. Wait limits are not scaled.
 	PollScale float64
+	// ResponseTimeout bounds the wait for an answer (response headers, and
+	// then any silence within a body) per attempt; default
+	// DefaultResponseTimeout. Ignored with HTTPClient.
+	ResponseTimeout time.Duration
 }
 
 // Env holds the base config and hands out per-region copies.
@@ -62,6 +75,11 @@ func Load(ctx context.Context, opts Options) (*Env, error) {
 	if attempts == 0 {
 		attempts = 5
 	}
+	if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
+		// AWS_MAX_ATTEMPTS wins, as in every SDK; the rest of our retryer
+		// (which errors are retried) stays.
+		attempts = n
+	}
 	maxBackoff := opts.MaxBackoff
 	if maxBackoff == 0 {
 		maxBackoff = 5 * time.Second
@@ -71,6 +89,16 @@ func Load(ctx context.Context, opts Options) (*Env, error) {
 			std := func(so *retry.StandardOptions) {
 				so.MaxAttempts = attempts
 				so.MaxBackoff = maxBackoff
+				// An endpoint that took a request and never answered is
+				// asked again only by the next run: retrying would multiply
+				// the wait, and would resend a create of unknown outcome.
+				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					var na *NoAnswerError
+					if errors.As(err, &na) {
+						return aws.FalseTernary
+					}
+					return aws.UnknownTernary
+				})}, so.Retryables...)
 			}
 			if opts.StandardRetry {
 				return retry.NewStandard(std)
@@ -79,10 +107,6 @@ func Load(ctx context.Context, opts Options) (*Env, error) {
 				o.StandardOptions = append(o.StandardOptions, std)
 			})
 		}),
-	}
-	if os.Getenv("AWS_MAX_ATTEMPTS") != "" {
-		// The SDK reads AWS_MAX_ATTEMPTS itself; our retryer must not override it.
-		loaders = loaders[:0]
 	}
 	if opts.Profile != "" {
 		loaders = append(loaders, config.WithSharedConfigProfile(opts.Profile))
@@ -93,10 +117,24 @@ func Load(ctx context.Context, opts Options) (*Env, error) {
 	if opts.Credentials != nil {
 		loaders = append(loaders, config.WithCredentialsProvider(opts.Credentials))
 	}
+	respTimeout := opts.ResponseTimeout
+	if respTimeout <= 0 {
+		respTimeout = DefaultResponseTimeout
+	}
 	if opts.HTTPClient != nil {
 		loaders = append(loaders, config.WithHTTPClient(opts.HTTPClient))
+	} else {
+		loaders = append(loaders, config.WithHTTPClient(boundedClient(respTimeout)))
 	}
+	loaders = append(loaders, config.WithAPIOptions([]func(*middleware.Stack) error{func(s *middleware.Stack) error {
+		return s.Finalize.Add(noAnswer{timeout: respTimeout}, middleware.After)
+	}}))
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	var pe config.SharedConfigProfileNotExistError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("load AWS config: %w %q (looked in %s; set --profile or AWS_PROFILE to one that exists)",
+			ErrUnknownProfile, pe.Profile, strings.Join(pe.Filename, ", "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}

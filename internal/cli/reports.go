@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/operation"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 func init() { register(newReportsCmd) }
@@ -84,6 +86,10 @@ func runReports(ctx context.Context, app *App, id string, o reportsOptions) erro
 		})
 	}
 	data, err := store.Get(ctx, operation.ReportKey(id, "json"))
+	if errors.Is(err, state.ErrNotFound) {
+		// Backups, prepares and teardowns are recorded as runs, not reports.
+		return Exit(ExitUsage, fmt.Errorf("no report %s: reports are kept for failovers, drills and failbacks (`pilotlight reports` lists them); `pilotlight runs` lists every operation", id))
+	}
 	if err != nil {
 		return Exit(ExitFailed, fmt.Errorf("report %s: %w", id, err))
 	}

@@ -37,10 +37,17 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// Exit wraps err with an exit code.
+// Exit wraps err with an exit code. An error that already carries one
+// keeps it: the code given closest to the cause is the most specific (a
+// bad --profile found while building the AWS access is a usage error even
+// where the verb treats AWS access failures as failures).
 func Exit(code int, err error) error {
 	if err == nil {
 		return nil
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
 	}
 	return &ExitError{Code: code, Err: err}
 }
@@ -96,7 +103,11 @@ func (a *App) Env(ctx context.Context) (*awsenv.Env, error) {
 			opts.Profile = a.Profile
 		}
 	}
-	return awsenv.Load(ctx, opts)
+	env, err := awsenv.Load(ctx, opts)
+	if errors.Is(err, awsenv.ErrUnknownProfile) {
+		return nil, Exit(ExitUsage, err)
+	}
+	return env, err
 }
 
 // verbs registers each verb's constructor; every verb file adds itself in

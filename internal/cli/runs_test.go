@@ -120,7 +120,7 @@ func TestUnlockVerb(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "locked by failover (lock "+h.ID+")") {
 		t.Fatalf("runs shows the lock: %s", out)
 	}
-	if code, _, errOut := run(t, "unlock", "--config", cfgPath, "wrong-id"); code != ExitFailed || !strings.Contains(errOut, h.ID) {
+	if code, _, errOut := run(t, "unlock", "--config", cfgPath, "wrong-id"); code != ExitUsage || !strings.Contains(errOut, h.ID) {
 		t.Fatalf("wrong id: %d %s", code, errOut)
 	}
 	code, out, _ = run(t, "unlock", "--config", cfgPath, h.ID, "--dry-run")

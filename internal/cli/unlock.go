@@ -55,7 +55,8 @@ func runUnlock(ctx context.Context, app *App, lockID string, dryRun bool) error 
 	case holder == nil:
 		return Exit(ExitFailed, fmt.Errorf("unlock %s: stack %s: %w", lockID, cfg.Stack, state.ErrNotLocked))
 	case holder.ID != lockID:
-		return Exit(ExitFailed, fmt.Errorf("unlock %s: stack %s is locked by %s with lock %s (pid %d on %s): nothing was unlocked",
+		// A wrong id is a bad argument (exit 2), as a bad flag is.
+		return Exit(ExitUsage, fmt.Errorf("unlock %s: stack %s is locked by %s with lock %s (pid %d on %s): nothing was unlocked",
 			lockID, cfg.Stack, holder.Operation, holder.ID, holder.PID, holder.Host))
 	case !dryRun:
 		if err := store.ForceUnlock(ctx, cfg.Stack, lockID); err != nil {

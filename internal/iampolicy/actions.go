@@ -1,6 +1,8 @@
 package iampolicy
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -125,4 +127,40 @@ func match(p, s string) bool {
 		p, s = p[1:], s[1:]
 	}
 	return len(s) == 0
+}
+
+// ManagedPolicyLimit is IAM's size limit of a managed policy, in
+// characters without whitespace.
+const ManagedPolicyLimit = 6144
+
+// Size is the document's length as IAM counts it: compact JSON.
+func (d *Document) Size() int {
+	data, _ := json.Marshal(d)
+	return len(data)
+}
+
+// Split packs the document's statements into documents of at most limit
+// characters each, in order; attached together to one principal they grant
+// what d grants (IAM evaluates a principal's policies as one). A statement
+// larger than limit alone is an error.
+func Split(d *Document, limit int) ([]*Document, error) {
+	var out []*Document
+	cur := &Document{Version: d.Version}
+	for _, s := range d.Statement {
+		one := &Document{Version: d.Version, Statement: []Statement{s}}
+		if one.Size() > limit {
+			return nil, fmt.Errorf("statement %s alone is %d characters, over %d", s.Sid, one.Size(), limit)
+		}
+		next := &Document{Version: d.Version, Statement: append(append([]Statement{}, cur.Statement...), s)}
+		if next.Size() > limit {
+			out = append(out, cur)
+			cur = one
+			continue
+		}
+		cur = next
+	}
+	if len(cur.Statement) > 0 {
+		out = append(out, cur)
+	}
+	return out, nil
 }

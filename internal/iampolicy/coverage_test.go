@@ -168,6 +168,15 @@ func TestEveryDeclaredCallIsGranted(t *testing.T) {
 				if !doc.Allows(a) {
 					t.Errorf("%s calls %s.%s, which needs %s: not granted by --for %s", o.pkg, o.service, o.name, a, strings.Join(verbs, ","))
 				}
+				covered := false
+				for _, v := range verbs {
+					d, _ := For(cfg, "123456789012", v)
+					covered = covered || CoveredByEvaluator(d, v, a)
+				}
+				if !covered {
+					t.Errorf("%s calls %s.%s (%s), which the evaluator test never evaluates with its resources under --for %s: add the call to ownCalls",
+						o.pkg, o.service, o.name, a, strings.Join(verbs, ","))
+				}
 			}
 		}
 	}

@@ -6,12 +6,12 @@
 package iampolicy
 
 import (
-	"github.com/pilotlight/pilotlight/internal/discover"
-
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/pilotlight/pilotlight/internal/discover"
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -91,8 +91,20 @@ func ParseVerbs(s string) ([]string, error) {
 	return out, nil
 }
 
+// Options narrow a policy with what the config does not hold.
+type Options struct {
+	// HostedZoneID is the id of recover.dns.zone (Z123…): record changes
+	// are then granted on that zone alone, not on any zone of the account.
+	HostedZoneID string
+}
+
 // For writes the policy for the given verbs of cfg in account.
 func For(cfg *spec.Config, account string, verbs ...string) (*Document, error) {
+	return ForWith(cfg, account, Options{}, verbs...)
+}
+
+// ForWith is For with options.
+func ForWith(cfg *spec.Config, account string, opts Options, verbs ...string) (*Document, error) {
 	if account == "" {
 		return nil, fmt.Errorf("iam policy: no account id")
 	}
@@ -103,7 +115,7 @@ func For(cfg *spec.Config, account string, verbs ...string) (*Document, error) {
 	if !partition.SamePartition(cfg.Primary.Region, cfg.DR.Region) {
 		return nil, fmt.Errorf("iam policy: %s and %s are in different partitions", cfg.Primary.Region, cfg.DR.Region)
 	}
-	b := &builder{cfg: cfg, p: p, acct: account, P: cfg.Primary.Region, D: cfg.DR.Region}
+	b := &builder{cfg: cfg, p: p, acct: account, P: cfg.Primary.Region, D: cfg.DR.Region, zoneID: opts.HostedZoneID}
 	for _, v := range verbs {
 		switch v {
 		case Backup:
@@ -123,6 +135,7 @@ func For(cfg *spec.Config, account string, verbs ...string) (*Document, error) {
 		}
 	}
 	b.state()
+	b.denyRetag()
 	return &Document{Version: "2012-10-17", Statement: b.merge()}, nil
 }
 
@@ -132,6 +145,10 @@ type builder struct {
 	acct  string
 	P, D  string
 	stmts []Statement
+	// zoneID is the configured hosted zone's id, when known.
+	zoneID string
+	// pr is the region recovery-plane grants are being written for.
+	pr string
 }
 
 func (b *builder) add(sid string, actions, resources []string, cond map[string]map[string]any) {
@@ -158,6 +175,34 @@ func (b *builder) merge() []Statement {
 	for i := range out {
 		out[i].Action = uniq(out[i].Action)
 		out[i].Resource = uniq(out[i].Resource)
+	}
+	// IAM caps a managed policy at 6,144 characters and a role's inline
+	// policies at 10,240: statements that differ only in their resources,
+	// or only in their actions, become one, which grants exactly the same.
+	out = compact(out, func(s Statement) string { return key(s.Effect, s.Condition, s.Action) },
+		func(into *Statement, s Statement) { into.Resource = uniq(append(into.Resource, s.Resource...)) })
+	out = compact(out, func(s Statement) string { return key(s.Effect, s.Condition, s.Resource) },
+		func(into *Statement, s Statement) { into.Action = uniq(append(into.Action, s.Action...)) })
+	return out
+}
+
+func key(effect string, cond map[string]map[string]any, list []string) string {
+	c, _ := json.Marshal(cond) // map keys are sorted: equal conditions give equal text
+	return effect + "\x00" + string(c) + "\x00" + strings.Join(list, "\x00")
+}
+
+// compact joins the statements with one key into the first of them.
+func compact(in []Statement, keyOf func(Statement) string, join func(*Statement, Statement)) []Statement {
+	var out []Statement
+	idx := map[string]int{}
+	for _, s := range in {
+		k := keyOf(s)
+		if i, ok := idx[k]; ok {
+			join(&out[i], s)
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, s)
 	}
 	return out
 }
@@ -235,8 +280,9 @@ func (b *builder) backup() {
 		res = append(res, b.both("rds", "snapshot:"+pre+"*")...)
 		// CreateDBSnapshot and CopyDBSnapshot with tags need AddTagsToResource.
 		b.add("BackupRDSSnapshots", []string{"rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:AddTagsToResource"}, res, nil)
-		// Retention: only snapshots named by pilotlight for this stack.
-		b.add("BackupRDSRetention", []string{"rds:DeleteDBSnapshot"}, b.both("rds", "snapshot:"+pre+"*"), nil)
+		// Retention: only snapshots named by pilotlight for this stack and
+		// tagged with it (another stack's names may share the prefix).
+		b.add("BackupRDSRetention", []string{"rds:DeleteDBSnapshot"}, b.both("rds", "snapshot:"+pre+"*"), stackTag(c.Stack))
 	}
 	if len(clusters) > 0 {
 		describe = append(describe, "rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots")
@@ -246,7 +292,7 @@ func (b *builder) backup() {
 		}
 		res = append(res, b.both("rds", "cluster-snapshot:"+pre+"*")...)
 		b.add("BackupRDSClusterSnapshots", []string{"rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"}, res, nil)
-		b.add("BackupRDSClusterRetention", []string{"rds:DeleteDBClusterSnapshot"}, b.both("rds", "cluster-snapshot:"+pre+"*"), nil)
+		b.add("BackupRDSClusterRetention", []string{"rds:DeleteDBClusterSnapshot"}, b.both("rds", "cluster-snapshot:"+pre+"*"), stackTag(c.Stack))
 	}
 	if len(c.Protect.Images) > 0 {
 		describe = append(describe, "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages")
@@ -348,6 +394,14 @@ func (b *builder) replicate() {
 // free of the S3 client code.
 func (b *builder) replicationRole() string { return b.cfg.Stack + "-s3-replication" }
 
+// appRole is recovery's app role name (names.appRole), spelled here for
+// the same reason.
+func (b *builder) appRole() string { return b.cfg.Stack + "-dr-app" }
+
+func (b *builder) profile(name string) string {
+	return "arn:" + b.p.ID + ":iam::" + b.acct + ":instance-profile/" + name
+}
+
 func (b *builder) role(name string) string {
 	return "arn:" + b.p.ID + ":iam::" + b.acct + ":role/" + name
 }
@@ -388,15 +442,20 @@ func (b *builder) prepare() {
 			map[string]map[string]any{"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}})
 		b.add("PrepareKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
 	}
-	// Roles and instance profiles that set-up makes: the replication role
-	// and the app's role, all named <stack>-*.
-	b.add("PrepareRoles", []string{
-		"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy",
-	}, []string{b.role(b.cfg.Stack + "-*")}, nil)
+	// The roles set-up makes, by exact name: the replication role and
+	// the app's, each only with the stack's permissions boundary.
+	names := []string{}
+	if len(b.cfg.Protect.Buckets) > 0 {
+		names = append(names, b.replicationRole())
+	}
+	if b.cfg.Recover.App != nil {
+		names = append(names, b.appRole())
+	}
+	b.roles("PrepareRoles", names...)
 	if b.cfg.Recover.App != nil {
 		b.add("PrepareInstanceProfiles", []string{
 			"iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:TagInstanceProfile",
-		}, []string{"arn:" + b.p.ID + ":iam::" + b.acct + ":instance-profile/" + b.cfg.Stack + "-*"}, nil)
+		}, []string{b.profile(b.appRole())}, nil)
 	}
 	b.recoveryPlane("Prepare", prepareActions)
 }
@@ -408,11 +467,11 @@ func (b *builder) failover() {
 	if b.cfg.Recover.App != nil {
 		// The auto scaling group launches instances with the prepared
 		// profile: its role is passed to EC2, and only that role.
-		b.add("FailoverPassAppRole", []string{"iam:PassRole"}, []string{b.role(b.cfg.Stack + "-dr-app*")},
+		b.add("FailoverPassAppRole", []string{"iam:PassRole"}, []string{b.role(b.appRole())},
 			map[string]map[string]any{"StringEquals": {"iam:PassedToService": b.p.ServicePrincipal("ec2")}})
 		b.add("FailoverAppProfile", []string{"iam:GetRole", "iam:GetInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
 			"iam:DeleteInstanceProfile", "iam:DeleteRolePolicy", "iam:DeleteRole"},
-			[]string{b.role(b.cfg.Stack + "-dr-app*"), "arn:" + b.p.ID + ":iam::" + b.acct + ":instance-profile/" + b.cfg.Stack + "-dr-app*"}, nil)
+			[]string{b.role(b.appRole()), b.profile(b.appRole())}, nil)
 	}
 	// Failback copies the DR replica back to the source bucket.
 	var buckets, objs []string
@@ -445,65 +504,6 @@ func (b *builder) failover() {
 	b.add("FailoverPointsRead", rdsRead, []string{"*"}, b.inRegions(b.D))
 }
 
-// recoveryPlane grants the DR-region actions of a set, per service: ARNs
-// in the DR region of this account (Route 53: the partition's global ARNs).
-// Deletes need the stack tag where the service supports tag conditions.
-func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
-	r := b.cfg.Recover
-	if r.Database == nil && r.Cache == nil && r.App == nil && r.DNS == nil && r.Network.VPC.IsZero() && r.Network.CIDR == "" {
-		return
-	}
-	services := make([]string, 0, len(set))
-	for s := range set {
-		services = append(services, s)
-	}
-	sort.Strings(services)
-	for _, svc := range services {
-		a := set[svc]
-		name := sidPrefix + sidName(svc)
-		var res []string
-		switch svc {
-		case "route53":
-			res = []string{"arn:" + b.p.ID + ":route53:::hostedzone/*", "arn:" + b.p.ID + ":route53:::healthcheck/*", "arn:" + b.p.ID + ":route53:::change/*"}
-		case "ec2":
-			res = []string{"arn:" + b.p.ID + ":ec2:" + b.D + ":" + b.acct + ":*", "arn:" + b.p.ID + ":ec2:" + b.D + "::image/*"}
-		default:
-			res = []string{b.arn(svc, b.D, "*")}
-		}
-		cond := b.inRegions(b.D)
-		if svc == "route53" {
-			cond = nil
-		}
-		b.add(name+"Read", a.read, []string{"*"}, cond)
-		b.add(name+"Write", a.write, res, nil)
-		if len(a.delete) > 0 {
-			var dc map[string]map[string]any
-			if a.tagDeletes {
-				dc = stackTag(b.cfg.Stack)
-			}
-			b.add(name+"Delete", a.delete, b.deletable(svc, res), dc)
-		}
-	}
-}
-
-// deletable narrows deletes by name where the service's ARNs carry the
-// name pilotlight gave: RDS and ElastiCache resources are all <stack>-*.
-func (b *builder) deletable(svc string, res []string) []string {
-	pre := b.rdsPrefix()
-	switch svc {
-	case "rds":
-		out := []string{b.arn("rds", b.D, "db:"+pre+"*"), b.arn("rds", b.D, "cluster:"+pre+"*"), b.arn("rds", b.D, "subgrp:"+pre+"*")}
-		if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
-			out = append(out, b.arn("rds", b.D, "db:"+strings.ToLower(d.Identifier)+"*"), b.arn("rds", b.D, "cluster:"+strings.ToLower(d.Identifier)+"*"))
-		}
-		return out
-	case "elasticache":
-		return []string{b.arn("elasticache", b.D, "replicationgroup:"+pre+"*"), b.arn("elasticache", b.D, "cluster:"+pre+"*"),
-			b.arn("elasticache", b.D, "subnetgroup:"+pre+"*")}
-	}
-	return res
-}
-
 func sidName(svc string) string {
 	switch svc {
 	case "ec2":
@@ -526,8 +526,7 @@ func sidName(svc string) string {
 // function and one schedule per resource, all named <stack>-pilotlight*.
 func (b *builder) deploy() {
 	base := b.cfg.Stack + "-pilotlight"
-	b.add("DeployRoles", []string{"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy"},
-		[]string{b.role(base + "*")}, nil)
+	b.roles("DeployRoles", base, base+"-scheduler")
 	b.add("DeployPassRoleToLambda", []string{"iam:PassRole"}, []string{b.role(base)},
 		map[string]map[string]any{"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
 	b.add("DeployPassRoleToScheduler", []string{"iam:PassRole"}, []string{b.role(base + "-scheduler")},

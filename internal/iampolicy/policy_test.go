@@ -37,7 +37,7 @@ func TestDocumentShapeAndChinaPartition(t *testing.T) {
 	}
 	sids := map[string]bool{}
 	for _, s := range doc.Statement {
-		if s.Effect != "Allow" || len(s.Action) == 0 || len(s.Resource) == 0 {
+		if (s.Effect != "Allow" && s.Effect != "Deny") || len(s.Action) == 0 || len(s.Resource) == 0 {
 			t.Errorf("statement %s incomplete", s.Sid)
 		}
 		if sids[s.Sid] {
@@ -178,5 +178,36 @@ func TestRequiredAndMatch(t *testing.T) {
 	}
 	if !Match("kms:ReEncrypt*", "kms:ReEncryptFrom") || Match("kms:ReEncrypt*", "kms:Decrypt") || !Match("arn:*:x", "arn:a:b:x") {
 		t.Error("Match")
+	}
+}
+
+func TestSplitKeepsEveryStatementUnderTheLimit(t *testing.T) {
+	vs, _ := ParseVerbs("all")
+	doc, err := For(exampleConfig(t), "123456789012", vs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := Split(doc, ManagedPolicyLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Size() > ManagedPolicyLimit && len(parts) < 2 {
+		t.Fatalf("a %d-character policy in %d part", doc.Size(), len(parts))
+	}
+	var sids []string
+	for _, p := range parts {
+		if p.Size() > ManagedPolicyLimit {
+			t.Errorf("part of %d characters", p.Size())
+		}
+		for _, s := range p.Statement {
+			sids = append(sids, s.Sid)
+		}
+	}
+	var want []string
+	for _, s := range doc.Statement {
+		want = append(want, s.Sid)
+	}
+	if strings.Join(sids, ",") != strings.Join(want, ",") {
+		t.Fatalf("statements lost or reordered:\n%v\n%v", sids, want)
 	}
 }

@@ -159,6 +159,9 @@ func TestRecordedCallsAreGranted(t *testing.T) {
 				if !doc.Allows(a) {
 					t.Errorf("--for %s: the run called %s %s, which needs %s: not granted", verb, svc, op, a)
 				}
+				if !iampolicy.CoveredByEvaluator(doc, verb, a) {
+					t.Errorf("--for %s: the run called %s %s (%s), which the evaluator test never evaluates with its resources: add the call to ownCalls", verb, svc, op, a)
+				}
 			}
 		}
 		t.Logf("--for %s covers %d recorded operations", verb, len(ops))

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,12 +52,18 @@ type localStore struct {
 // OpenDir opens (creating if needed) the embedded store in dir: dir is
 // made 0700 and the file 0600, since journals name resources and hosts.
 func OpenDir(dir string) (Store, error) {
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if di, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("state directory %s: %w", dir, err)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	} else if looseDir(di.Mode()) && di.Mode()&fs.ModeSticky == 0 {
+		fixed := di.Mode().Perm() &^ 0o022
+		if err := os.Chmod(dir, fixed); err != nil {
+			return nil, fmt.Errorf("state directory %s is writable by other users (mode %04o) and could not be fixed: %w; make it 0700", dir, di.Mode().Perm(), err)
+		}
+		slog.Warn("state directory was writable by other users: tightened", "dir", dir, "was", fmt.Sprintf("%04o", di.Mode().Perm()), "now", fmt.Sprintf("%04o", fixed))
 	}
 	s := &localStore{path: filepath.Join(dir, FileName)}
 	fi, err := os.Stat(s.path)
@@ -71,6 +79,18 @@ func OpenDir(dir string) (Store, error) {
 		if err := os.Chmod(s.path, 0o600); err != nil {
 			return nil, fmt.Errorf("state file %s: %w", s.path, err)
 		}
+	}
+	// A file that has its buckets is opened read-only here, so that read
+	// verbs (runs, reports, status) work on a file the user may only read.
+	ready := false
+	if err := s.with(context.Background(), false, func(tx *bolt.Tx) error {
+		ready = tx.Bucket(kvBucket) != nil && tx.Bucket(locksBucket) != nil
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if ready {
+		return s, nil
 	}
 	if err := s.with(context.Background(), true, func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(kvBucket); err != nil {
@@ -140,7 +160,7 @@ func (s *localStore) with(ctx context.Context, write bool, fn func(*bolt.Tx) err
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			// Never create: the file is made by create alone, and a missing
 			// file now means someone removed it under us.
-			f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+			f, err := openFile(name, flag&^os.O_CREATE, perm)
 			if err != nil {
 				return nil, err
 			}
@@ -182,9 +202,29 @@ func (s *localStore) openError(err error) error {
 		return s.corrupt(err)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("state file %s has disappeared: %w", s.path, err)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("state file %s: %w: the file is intact; run as its owner or fix its mode (0600, owned by the user who runs pilotlight)", s.path, err)
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return fmt.Errorf("state file %s: %w: the file is intact; this process (or the system) has run out of file descriptors: raise the limit (ulimit -n) or close connections", s.path, err)
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		// Any other refusal of the operating system (read-only file
+		// system, out of memory for the map, I/O error) says nothing of
+		// the file's content: moving it aside would lose good journals.
+		return fmt.Errorf("state file %s: cannot open: %w", s.path, err)
 	}
 	return s.corrupt(err)
 }
+
+// openFile is os.OpenFile; tests replace it to make the refusals that a
+// root test process cannot provoke (permission denied).
+var openFile = os.OpenFile
+
+// looseDir is a state directory others may write to: they could replace
+// the state file (and its journals and lock) under us. A sticky directory
+// (/tmp) is shared by design and is left as it is.
+func looseDir(mode fs.FileMode) bool { return mode.Perm()&0o022 != 0 }
 
 // verify checks the file once per store: that it is as long as its meta
 // page says (a truncated file would fault later), and that every key and

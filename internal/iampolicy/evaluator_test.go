@@ -1,0 +1,635 @@
+package iampolicy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// This file holds a small IAM policy evaluator, enough for the documents
+// this package writes: Allow and Deny, wildcards in actions and ARNs, and
+// the condition operators the policies use. Like IAM, it allows a call
+// when, for each resource the call names, some Allow statement matches and
+// no Deny does; a request key a condition needs but the call lacks fails
+// the positive operators and passes the negated ones.
+
+// res is one resource a call is authorised against, with its tags.
+type res struct {
+	arn  string
+	tags map[string]string
+}
+
+// call is one authorisation request: an action, its resources, and the
+// request's context keys (aws:RequestTag/…, iam:PassedToService, …).
+type call struct {
+	why    string
+	action string
+	res    []res
+	ctx    map[string][]string
+}
+
+func (c call) String() string {
+	var arns []string
+	for _, r := range c.res {
+		arns = append(arns, r.arn)
+	}
+	return fmt.Sprintf("%s (%s) on %s %v", c.action, c.why, strings.Join(arns, ", "), c.ctx)
+}
+
+// evaluate reports whether doc allows c, and if not, why.
+func evaluate(t *testing.T, doc *Document, c call) (bool, string) {
+	t.Helper()
+	for _, r := range c.res {
+		keys := map[string][]string{}
+		for k, v := range c.ctx {
+			keys[k] = v
+		}
+		for k, v := range r.tags {
+			keys["aws:ResourceTag/"+k] = []string{v}
+		}
+		allowed := false
+		for _, s := range doc.Statement {
+			if !anyMatch(s.Action, c.action, false) || !anyMatch(s.Resource, r.arn, true) || !conditions(t, s.Condition, keys) {
+				continue
+			}
+			if s.Effect == "Deny" {
+				return false, "denied by " + s.Sid + " on " + r.arn
+			}
+			allowed = true
+		}
+		if !allowed {
+			return false, "no statement allows " + r.arn
+		}
+	}
+	return true, ""
+}
+
+// anyMatch matches actions case-insensitively, ARNs case-sensitively, as
+// IAM does.
+func anyMatch(patterns []string, s string, caseSensitive bool) bool {
+	for _, p := range patterns {
+		if caseSensitive && match(p, s) || !caseSensitive && Match(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func conditions(t *testing.T, cond map[string]map[string]any, keys map[string][]string) bool {
+	t.Helper()
+	for op, kv := range cond {
+		for key, raw := range kv {
+			want := values(raw)
+			got, present := keys[key]
+			ok := false
+			switch op {
+			case "StringEquals", "StringLike", "ArnLike", "Bool":
+				like := op == "StringLike" || op == "ArnLike"
+				ok = present && anyOf(got, want, like)
+			case "StringNotEquals":
+				ok = !present || !anyOf(got, want, false)
+			case "Null":
+				ok = (want[0] == "true") == !present
+			case "ForAllValues:StringEquals":
+				ok = true
+				for _, g := range got {
+					ok = ok && anyOf([]string{g}, want, false)
+				}
+			case "ForAnyValue:StringEquals":
+				ok = anyOf(got, want, false)
+			default:
+				t.Fatalf("the evaluator does not know condition operator %s: teach it", op)
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func values(raw any) []string {
+	switch v := raw.(type) {
+	case string:
+		return []string{v}
+	case bool:
+		return []string{fmt.Sprint(v)}
+	case []string:
+		return v
+	case []any:
+		var out []string
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return []string{fmt.Sprint(raw)}
+}
+
+func anyOf(got, want []string, like bool) bool {
+	for _, g := range got {
+		for _, w := range want {
+			if g == w || like && match(w, g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestEvaluator(t *testing.T) {
+	doc := &Document{Statement: []Statement{
+		{Sid: "A", Effect: "Allow", Action: []string{"ec2:Create*"}, Resource: []string{"arn:aws:ec2:r:1:vpc/*"},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:RequestTag/k": "v"}}},
+		{Sid: "D", Effect: "Deny", Action: []string{"ec2:CreateTags"}, Resource: []string{"*"},
+			Condition: map[string]map[string]any{"StringNotEquals": {"aws:ResourceTag/k": "v"}, "Null": {"aws:ResourceTag/k": false}}},
+	}}
+	ok := func(c call) bool { a, _ := evaluate(t, doc, c); return a }
+	vpc := res{arn: "arn:aws:ec2:r:1:vpc/*"}
+	if !ok(call{action: "ec2:CreateVpc", res: []res{vpc}, ctx: map[string][]string{"aws:RequestTag/k": {"v"}}}) {
+		t.Error("wildcard action with its condition met is denied")
+	}
+	if ok(call{action: "ec2:CreateVpc", res: []res{vpc}}) {
+		t.Error("missing request tag allowed")
+	}
+	if ok(call{action: "ec2:CreateVpc", res: []res{vpc, {arn: "arn:aws:ec2:r:1:subnet/x"}}, ctx: map[string][]string{"aws:RequestTag/k": {"v"}}}) {
+		t.Error("a resource no statement names is allowed")
+	}
+	if ok(call{action: "ec2:CreateTags", res: []res{{arn: "arn:aws:ec2:r:1:vpc/*", tags: map[string]string{"k": "other"}}}, ctx: map[string][]string{"aws:RequestTag/k": {"v"}}}) {
+		t.Error("Deny ignored")
+	}
+	if !ok(call{action: "ec2:CreateTags", res: []res{vpc}, ctx: map[string][]string{"aws:RequestTag/k": {"v"}}}) {
+		t.Error("Deny applied where its Null condition fails")
+	}
+}
+
+const (
+	acct  = "123456789012"
+	zone  = "Z0123456789EXAMPLE"
+	P, D  = "cn-northwest-1", "cn-north-1"
+	stack = "wordpress"
+)
+
+var own = map[string]string{"pilotlight:stack": stack, "pilotlight:managed-by": "pilotlight"}
+
+func ctxTag() map[string][]string {
+	return map[string][]string{"aws:RequestTag/pilotlight:stack": {stack}}
+}
+
+func with(m map[string][]string, k string, v ...string) map[string][]string {
+	out := map[string][]string{}
+	for a, b := range m {
+		out[a] = b
+	}
+	out[k] = v
+	return out
+}
+
+func arnOf(svc, region, resource string) string {
+	return "arn:aws-cn:" + svc + ":" + region + ":" + acct + ":" + resource
+}
+func ec2r(r string) string { return arnOf("ec2", D, r) }
+func role(n string) string { return "arn:aws-cn:iam::" + acct + ":role/" + n }
+func tagged(a string) res  { return res{arn: a, tags: own} }
+func fresh(a string) res   { return res{arn: a} }
+func theirs(a string) res {
+	return res{arn: a, tags: map[string]string{"pilotlight:stack": "wordpress-staging"}}
+}
+func boundary() string { return "arn:aws-cn:iam::" + acct + ":policy/" + BoundaryName(stack) }
+func withBoundaryCtx() map[string][]string {
+	return map[string][]string{"iam:PermissionsBoundary": {boundary()}, "aws:RequestTag/pilotlight:stack": {stack}}
+}
+
+func region(r string) map[string][]string { return map[string][]string{"aws:RequestedRegion": {r}} }
+
+// ownCalls are the calls each verb makes on the stack's own resources, as
+// pilotlight makes them: the actions come from the recorded and declared
+// calls (TestRecordedCallsAreGranted, TestEveryDeclaredCallIsGranted);
+// here each carries the resource ARNs, tags and request keys IAM sees.
+func ownCalls() map[string][]call {
+	snapP := arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261207031738")
+	snapD := arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261207031738")
+	imgP, imgD := "arn:aws-cn:ec2:"+P+"::image/*", "arn:aws-cn:ec2:"+D+"::image/*"
+	keyD := arnOf("kms", D, "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+	viaEC2 := map[string][]string{"kms:ViaService": {"ec2." + D + ".amazonaws.com.cn"}}
+	viaS3 := map[string][]string{"kms:ViaService": {"s3." + D + ".amazonaws.com.cn"}}
+	bucket := func(n string) string { return "arn:aws-cn:s3:::" + n }
+	state := []call{
+		{"state", "s3:GetBucketLocation", []res{fresh(bucket("wordpress-dr-state"))}, nil},
+		{"state", "s3:ListBucket", []res{fresh(bucket("wordpress-dr-state"))}, map[string][]string{"s3:prefix": {"pilotlight/runs/"}}},
+		{"state", "s3:GetObject", []res{fresh(bucket("wordpress-dr-state") + "/pilotlight/runs/x.json")}, nil},
+		{"state", "s3:PutObject", []res{fresh(bucket("wordpress-dr-state") + "/pilotlight/runs/x.json")}, nil},
+		{"state", "s3:DeleteObject", []res{fresh(bucket("wordpress-dr-state") + "/pilotlight/runs/x.json")}, nil},
+	}
+	for _, a := range []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} {
+		state = append(state, call{"state lock", a, []res{fresh(arnOf("dynamodb", D, "table/pilotlight-locks"))}, nil})
+	}
+	buckets := func(why string, acts ...string) []call {
+		var out []call
+		for _, a := range acts {
+			for _, b := range []string{"wordpress-media-prod", "wordpress-media-dr"} {
+				out = append(out, call{why, a, []res{fresh(bucket(b))}, nil})
+			}
+		}
+		return out
+	}
+	objects := func(why, b string, acts ...string) []call {
+		var out []call
+		for _, a := range acts {
+			out = append(out, call{why, a, []res{fresh(bucket(b) + "/uploads/a.jpg")}, nil})
+		}
+		return out
+	}
+	roleCalls := func(why string, names ...string) []call {
+		var out []call
+		for _, n := range names {
+			out = append(out,
+				call{why, "iam:GetRole", []res{fresh(role(n))}, nil},
+				call{why, "iam:GetRolePolicy", []res{fresh(role(n))}, nil},
+				call{why, "iam:CreateRole", []res{fresh(role(n))}, withBoundaryCtx()},
+				call{why, "iam:TagRole", []res{fresh(role(n))}, withBoundaryCtx()},
+				call{why, "iam:PutRolePolicy", []res{tagged(role(n))}, withBoundaryCtx()},
+				call{why, "iam:UpdateAssumeRolePolicy", []res{tagged(role(n))}, withBoundaryCtx()})
+		}
+		return out
+	}
+	createTags := func(action string, r string) call {
+		return call{"tags of " + action, "ec2:CreateTags", []res{fresh(r)}, with(ctxTag(), "ec2:CreateAction", strings.TrimPrefix(action, "ec2:"))}
+	}
+	vpc, subnet, rtb, sg, igw := tagged(ec2r("vpc/vpc-1")), tagged(ec2r("subnet/subnet-1")), tagged(ec2r("route-table/rtb-1")), tagged(ec2r("security-group/sg-1")), tagged(ec2r("internet-gateway/igw-1"))
+	r53 := func(action string, r ...res) call { return call{"dns", action, r, nil} }
+	zoneARN := "arn:aws-cn:route53:::hostedzone/" + zone
+	records := map[string][]string{"route53:ChangeResourceRecordSetsNormalizedRecordNames": {"blog.example.com"}}
+
+	out := map[string][]call{}
+	out[Backup] = append([]call{
+		{"snapshot", "rds:CreateDBSnapshot", []res{tagged(arnOf("rds", P, "db:wordpress-db")), fresh(snapP)}, ctxTag()},
+		{"copy to DR", "rds:CopyDBSnapshot", []res{tagged(snapP), fresh(snapD)}, ctxTag()},
+		{"tag point", "rds:AddTagsToResource", []res{fresh(snapD)}, ctxTag()},
+		{"retention", "rds:DeleteDBSnapshot", []res{tagged(snapD)}, nil},
+		{"retention", "rds:DeleteDBSnapshot", []res{tagged(snapP)}, nil},
+		{"cluster snapshot", "rds:CreateDBClusterSnapshot", []res{tagged(arnOf("rds", P, "cluster:wordpress-aurora")), fresh(arnOf("rds", P, "cluster-snapshot:wordpress-wordpress-aurora-1"))}, ctxTag()},
+		{"cluster copy", "rds:CopyDBClusterSnapshot", []res{tagged(arnOf("rds", P, "cluster-snapshot:wordpress-wordpress-aurora-1")), fresh(arnOf("rds", D, "cluster-snapshot:wordpress-wordpress-aurora-1"))}, ctxTag()},
+		{"cluster retention", "rds:DeleteDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-wordpress-aurora-1"))}, nil},
+		{"AMI", "ec2:CreateImage", []res{{arn: arnOf("ec2", P, "instance/i-0abc"), tags: map[string]string{"Role": "wordpress"}}, fresh(imgP), fresh("arn:aws-cn:ec2:" + P + "::snapshot/*")}, ctxTag()},
+		{"AMI copy", "ec2:CopyImage", []res{fresh(imgD)}, ctxTag()},
+		{"AMI tags", "ec2:CreateTags", []res{fresh(imgD)}, ctxTag()},
+		{"AMI retention", "ec2:DeregisterImage", []res{tagged("arn:aws-cn:ec2:" + D + "::image/ami-1")}, nil},
+		{"AMI retention", "ec2:DeleteSnapshot", []res{tagged("arn:aws-cn:ec2:" + D + "::snapshot/snap-1")}, nil},
+		{"DR key", "kms:DescribeKey", []res{fresh(keyD)}, nil},
+		{"DR key", "kms:CreateGrant", []res{fresh(keyD)}, map[string][]string{"kms:GrantIsForAWSResource": {"true"}}},
+		{"AMI copy", "kms:Decrypt", []res{fresh(keyD)}, viaEC2},
+		{"AMI copy", "kms:ReEncryptFrom", []res{fresh(keyD)}, viaEC2},
+		{"AMI copy", "kms:ReEncrypt*", []res{fresh(keyD)}, viaEC2},
+		{"AMI copy", "kms:GenerateDataKeyWithoutPlaintext", []res{fresh(keyD)}, viaEC2},
+	}, state...)
+	out[Replicate] = append(append(append(buckets("replicate", "s3:ListBucket", "s3:GetEncryptionConfiguration"),
+		objects("read", "wordpress-media-prod", "s3:GetObject", "s3:GetObjectTagging")...),
+		objects("write", "wordpress-media-dr", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject")...),
+		call{"keys", "kms:DescribeKey", []res{fresh(keyD)}, nil},
+		call{"SSE-KMS", "kms:Decrypt", []res{fresh(keyD)}, viaS3},
+		call{"SSE-KMS", "kms:GenerateDataKey", []res{fresh(keyD)}, viaS3},
+		call{"SSE-KMS", "kms:Encrypt", []res{fresh(keyD)}, viaS3})
+	out[Replicate] = append(out[Replicate], state...)
+
+	prep := append(buckets("replication set-up", "s3:GetBucketLocation", "s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketVersioning",
+		"s3:PutBucketVersioning", "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration", "s3:GetEncryptionConfiguration"),
+		roleCalls("roles", stack+"-s3-replication", stack+"-dr-app")...)
+	prep = append(prep,
+		call{"replication", "iam:PassRole", []res{fresh(role(stack + "-s3-replication"))}, map[string][]string{"iam:PassedToService": {"s3.amazonaws.com"}}},
+		call{"keys", "kms:DescribeKey", []res{fresh(keyD)}, nil},
+		call{"profile", "iam:GetInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, nil},
+		call{"profile", "iam:CreateInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, nil},
+		call{"profile", "iam:TagInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, ctxTag()},
+		call{"profile", "iam:AddRoleToInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, nil},
+		call{"network", "ec2:CreateVpc", []res{fresh(ec2r("vpc/*"))}, ctxTag()},
+		createTags("CreateVpc", ec2r("vpc/*")),
+		call{"network", "ec2:ModifyVpcAttribute", []res{vpc}, nil},
+		call{"network", "ec2:CreateSubnet", []res{fresh(ec2r("subnet/*")), vpc}, ctxTag()},
+		createTags("CreateSubnet", ec2r("subnet/*")),
+		call{"network", "ec2:ModifySubnetAttribute", []res{subnet}, nil},
+		call{"network", "ec2:CreateInternetGateway", []res{fresh(ec2r("internet-gateway/*"))}, ctxTag()},
+		call{"network", "ec2:AttachInternetGateway", []res{igw, vpc}, nil},
+		call{"network", "ec2:CreateRouteTable", []res{fresh(ec2r("route-table/*")), vpc}, ctxTag()},
+		call{"network", "ec2:CreateRoute", []res{rtb}, nil},
+		call{"network", "ec2:AssociateRouteTable", []res{rtb, subnet}, nil},
+		call{"network", "ec2:CreateSecurityGroup", []res{fresh(ec2r("security-group/*")), vpc}, ctxTag()},
+		createTags("CreateSecurityGroup", ec2r("security-group/*")),
+		call{"network", "ec2:AuthorizeSecurityGroupIngress", []res{sg}, nil},
+		call{"network", "ec2:CreateVpcEndpoint", []res{fresh(ec2r("vpc-endpoint/*")), vpc, rtb}, ctxTag()},
+		call{"subnet group", "rds:CreateDBSubnetGroup", []res{fresh(arnOf("rds", D, "subgrp:wordpress-dr-db"))}, ctxTag()},
+		call{"subnet group", "rds:AddTagsToResource", []res{fresh(arnOf("rds", D, "subgrp:wordpress-dr-db"))}, ctxTag()},
+		call{"subnet group", "elasticache:CreateCacheSubnetGroup", []res{fresh(arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache"))}, ctxTag()},
+		call{"subnet group", "elasticache:AddTagsToResource", []res{fresh(arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache"))}, ctxTag()},
+		call{"DR LB", "elasticloadbalancing:CreateLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-dr/*"))}, ctxTag()},
+		call{"DR LB", "elasticloadbalancing:CreateTargetGroup", []res{fresh(arnOf("elasticloadbalancing", D, "targetgroup/wordpress-dr/*"))}, ctxTag()},
+		call{"DR LB", "elasticloadbalancing:AddTags", []res{fresh(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-dr/*"))}, ctxTag()},
+		call{"DR LB", "elasticloadbalancing:CreateListener", []res{tagged(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-dr/50dc6c495c0c9188"))}, nil},
+		r53("route53:ListResourceRecordSets", fresh(zoneARN)),
+		call{"dns", "route53:ChangeResourceRecordSets", []res{fresh(zoneARN)}, records},
+		r53("route53:GetChange", fresh("arn:aws-cn:route53:::change/C1")),
+		r53("route53:CreateHealthCheck", fresh("arn:aws-cn:route53:::healthcheck/*")),
+		r53("route53:ChangeTagsForResource", fresh("arn:aws-cn:route53:::healthcheck/hc-1")),
+	)
+	// Failback builds the primary's network as prepare does (it runs with
+	// prepare's grants as well as failover's).
+	prep = append(prep,
+		call{"failback network", "ec2:CreateVpc", []res{fresh(arnOf("ec2", P, "vpc/*"))}, ctxTag()},
+		call{"failback network", "ec2:CreateSubnet", []res{fresh(arnOf("ec2", P, "subnet/*")), tagged(arnOf("ec2", P, "vpc/vpc-2"))}, ctxTag()},
+		call{"failback network", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", P, "security-group/sg-2"))}, nil})
+	out[Prepare] = append(prep, state...)
+
+	lt := tagged(ec2r("launch-template/lt-1"))
+	fo := append(buckets("failback", "s3:ListBucket", "s3:GetEncryptionConfiguration"),
+		objects("failback", "wordpress-media-prod", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")...)
+	dbDR := arnOf("rds", D, "db:wordpress-db-dr")
+	fo = append(fo,
+		call{"app", "iam:PassRole", []res{fresh(role(stack + "-dr-app"))}, map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com.cn"}}},
+		call{"app", "iam:GetRole", []res{fresh(role(stack + "-dr-app"))}, nil},
+		call{"teardown", "iam:GetInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, nil},
+		call{"teardown", "iam:RemoveRoleFromInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, nil},
+		call{"teardown", "iam:DeleteInstanceProfile", []res{fresh("arn:aws-cn:iam::" + acct + ":instance-profile/wordpress-dr-app")}, nil},
+		call{"teardown", "iam:DeleteRolePolicy", []res{tagged(role(stack + "-dr-app"))}, nil},
+		call{"teardown", "iam:DeleteRole", []res{tagged(role(stack + "-dr-app"))}, nil},
+		call{"app", "ec2:CreateLaunchTemplate", []res{fresh(ec2r("launch-template/*"))}, ctxTag()},
+		createTags("CreateLaunchTemplate", ec2r("launch-template/*")),
+		call{"app", "ec2:RunInstances", []res{fresh(ec2r("instance/*")), fresh(ec2r("volume/*")), fresh(ec2r("network-interface/*")),
+			tagged("arn:aws-cn:ec2:" + D + "::image/ami-1"), subnet, sg, lt}, ctxTag()},
+		call{"egress", "ec2:AllocateAddress", []res{fresh(ec2r("elastic-ip/*"))}, ctxTag()},
+		call{"egress", "ec2:CreateNatGateway", []res{fresh(ec2r("natgateway/*")), subnet, tagged(ec2r("elastic-ip/eipalloc-1"))}, ctxTag()},
+		call{"egress", "ec2:CreateRoute", []res{rtb}, nil},
+		call{"egress", "ec2:ReplaceRoute", []res{rtb}, nil},
+		call{"database", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(dbDR), tagged(snapD), tagged(arnOf("rds", D, "subgrp:wordpress-dr-db")),
+			fresh(arnOf("rds", D, "og:default:mysql-8-0")), fresh(arnOf("rds", D, "pg:default.mysql8.0"))}, ctxTag()},
+		call{"database", "rds:RestoreDBClusterFromSnapshot", []res{fresh(arnOf("rds", D, "cluster:wordpress-db-dr")),
+			tagged(arnOf("rds", D, "cluster-snapshot:wordpress-wordpress-aurora-1")), tagged(arnOf("rds", D, "subgrp:wordpress-dr-db")),
+			fresh(arnOf("rds", D, "cluster-pg:default.aurora-mysql8.0"))}, ctxTag()},
+		call{"database", "rds:CreateDBInstance", []res{fresh(arnOf("rds", D, "db:wordpress-db-dr-1")), tagged(arnOf("rds", D, "cluster:wordpress-db-dr")),
+			tagged(arnOf("rds", D, "subgrp:wordpress-dr-db")), fresh(arnOf("rds", D, "pg:default.aurora-mysql8.0"))}, ctxTag()},
+		call{"database", "rds:AddTagsToResource", []res{fresh(dbDR)}, ctxTag()},
+		call{"failback", "rds:CreateDBSnapshot", []res{tagged(dbDR), fresh(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208"))}, ctxTag()},
+		call{"failback", "rds:CopyDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208")), fresh(arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261208"))}, nil},
+		call{"cache", "elasticache:CreateReplicationGroup", []res{fresh(arnOf("elasticache", D, "replicationgroup:wordpress-cache")),
+			fresh(arnOf("elasticache", D, "cluster:wordpress-cache-001")), tagged(arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache")),
+			fresh(arnOf("elasticache", D, "parametergroup:default.redis7"))}, ctxTag()},
+		call{"cache", "elasticache:AddTagsToResource", []res{fresh(arnOf("elasticache", D, "replicationgroup:wordpress-cache"))}, ctxTag()},
+		call{"app LB", "elasticloadbalancing:CreateLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-app/*"))}, ctxTag()},
+		call{"app LB", "elasticloadbalancing:CreateTargetGroup", []res{fresh(arnOf("elasticloadbalancing", D, "targetgroup/wordpress-app/*"))}, ctxTag()},
+		call{"app LB", "elasticloadbalancing:AddTags", []res{fresh(arnOf("elasticloadbalancing", D, "targetgroup/wordpress-app/*"))}, ctxTag()},
+		call{"app LB", "elasticloadbalancing:CreateListener", []res{tagged(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-app/50dc6c495c0c9188"))}, nil},
+		call{"app", "autoscaling:CreateAutoScalingGroup", []res{fresh(arnOf("autoscaling", D, "autoScalingGroup:*:autoScalingGroupName/wordpress-app"))}, ctxTag()},
+		call{"app", "autoscaling:CreateOrUpdateTags", []res{fresh(arnOf("autoscaling", D, "autoScalingGroup:*:autoScalingGroupName/wordpress-app"))}, ctxTag()},
+		r53("route53:ListResourceRecordSets", fresh(zoneARN)),
+		call{"dns", "route53:ChangeResourceRecordSets", []res{fresh(zoneARN)}, records},
+		r53("route53:GetChange", fresh("arn:aws-cn:route53:::change/C1")),
+		r53("route53:DeleteHealthCheck", fresh("arn:aws-cn:route53:::healthcheck/hc-1")),
+	)
+	// Failback: the same steps, in the primary region.
+	fbDB := arnOf("rds", P, "db:wordpress-wordpress-db-fb")
+	fo = append(fo,
+		call{"failback app", "ec2:RunInstances", []res{fresh(arnOf("ec2", P, "instance/*")), fresh(arnOf("ec2", P, "volume/*")),
+			tagged("arn:aws-cn:ec2:" + P + "::image/ami-2"), tagged(arnOf("ec2", P, "subnet/subnet-2")), tagged(arnOf("ec2", P, "launch-template/lt-2"))}, ctxTag()},
+		call{"failback database", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(fbDB), tagged(arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261208")),
+			tagged(arnOf("rds", P, "subgrp:wordpress-dr-db-fb")), fresh(arnOf("rds", P, "pg:default.mysql8.0"))}, ctxTag()},
+		call{"failback LB", "elasticloadbalancing:CreateLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", P, "loadbalancer/app/wordpress-app-fb/*"))}, ctxTag()},
+		call{"failback teardown of the DR stack", "rds:DeleteDBInstance", []res{tagged(dbDR)}, nil},
+	)
+	for _, d := range []struct{ action, arn string }{
+		{"ec2:DeleteNatGateway", ec2r("natgateway/nat-1")}, {"ec2:ReleaseAddress", ec2r("elastic-ip/eipalloc-1")},
+		{"ec2:DeleteRoute", ec2r("route-table/rtb-1")}, {"ec2:DeleteVpcEndpoints", ec2r("vpc-endpoint/vpce-1")},
+		{"ec2:DeleteLaunchTemplate", ec2r("launch-template/lt-1")}, {"ec2:DeleteVpc", ec2r("vpc/vpc-1")},
+		{"ec2:DeleteSubnet", ec2r("subnet/subnet-1")}, {"ec2:DeleteSecurityGroup", ec2r("security-group/sg-1")},
+		{"ec2:RevokeSecurityGroupIngress", ec2r("security-group/sg-1")}, {"ec2:DeleteRouteTable", ec2r("route-table/rtb-1")},
+		{"ec2:DisassociateRouteTable", ec2r("route-table/rtb-1")}, {"ec2:DetachInternetGateway", ec2r("internet-gateway/igw-1")},
+		{"ec2:DeleteInternetGateway", ec2r("internet-gateway/igw-1")},
+		{"rds:DeleteDBInstance", dbDR}, {"rds:DeleteDBCluster", arnOf("rds", D, "cluster:wordpress-db-dr")},
+		{"rds:DeleteDBSubnetGroup", arnOf("rds", D, "subgrp:wordpress-dr-db")},
+		{"elasticache:DeleteReplicationGroup", arnOf("elasticache", D, "replicationgroup:wordpress-cache")},
+		{"elasticache:DeleteCacheSubnetGroup", arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache")},
+		{"elasticloadbalancing:DeleteLoadBalancer", arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-app/50dc6c495c0c9188")},
+		{"elasticloadbalancing:DeleteTargetGroup", arnOf("elasticloadbalancing", D, "targetgroup/wordpress-app/50dc6c495c0c9188")},
+		{"autoscaling:DeleteAutoScalingGroup", arnOf("autoscaling", D, "autoScalingGroup:4c2d0b7e-1111-2222-3333-444455556666:autoScalingGroupName/wordpress-app")},
+	} {
+		fo = append(fo, call{"teardown", d.action, []res{tagged(d.arn)}, nil})
+	}
+	out[Failover] = append(fo, state...)
+
+	fn := arnOf("lambda", D, "function:wordpress-pilotlight")
+	dep := roleCalls("deploy roles", stack+"-pilotlight", stack+"-pilotlight-scheduler")
+	dep = append(dep,
+		call{"function", "iam:PassRole", []res{fresh(role(stack + "-pilotlight"))}, map[string][]string{"iam:PassedToService": {"lambda.amazonaws.com"}}},
+		call{"schedules", "iam:PassRole", []res{fresh(role(stack + "-pilotlight-scheduler"))}, map[string][]string{"iam:PassedToService": {"scheduler.amazonaws.com"}}})
+	for _, a := range []string{"lambda:GetFunction", "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource"} {
+		dep = append(dep, call{"function", a, []res{fresh(fn)}, nil})
+	}
+	for _, a := range []string{"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"} {
+		dep = append(dep, call{"schedule", a, []res{fresh(arnOf("scheduler", D, "schedule/default/wordpress-wordpress-db"))}, nil})
+	}
+	out[Deploy] = append(dep, state...)
+
+	iamRead := []string{}
+	for _, a := range []string{"role/wordpress-prod-app", "instance-profile/wordpress-prod-app", "policy/x"} {
+		iamRead = append(iamRead, "arn:aws-cn:iam::"+acct+":"+a)
+	}
+	var ini []call
+	for _, a := range iamRead {
+		ini = append(ini, call{"discovery", "iam:*", []res{fresh(a)}, nil})
+	}
+	out[Init] = append(ini, state...)
+	return out
+}
+
+// policyConfig is the example stack with remote state and an Aurora
+// cluster, so that every kind of grant is present.
+func policyConfig(t *testing.T) (*Document, map[string]*Document) {
+	t.Helper()
+	cfg := coverageConfig(t)
+	cfg.State.Path = "s3://wordpress-dr-state/pilotlight"
+	docs := map[string]*Document{}
+	for _, v := range Verbs() {
+		d, err := ForWith(cfg, acct, Options{HostedZoneID: zone}, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[v] = d
+	}
+	all, err := ForWith(cfg, acct, Options{HostedZoneID: zone}, Verbs()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all, docs
+}
+
+// TestEveryOwnCallIsAllowed evaluates, per verb, each call the verb makes
+// on the stack's own resources, and checks that every action the verb's
+// policy grants is exercised by one of them (reads on "*" excepted: they
+// carry no resource and are checked by region).
+func TestEveryOwnCallIsAllowed(t *testing.T) {
+	_, docs := policyConfig(t)
+	calls := ownCalls()
+	for verb, doc := range docs {
+		exercised := map[string]bool{}
+		for _, c := range calls[verb] {
+			if c.action == "iam:*" { // init: every IAM read it grants, on any role
+				for _, s := range doc.Statement {
+					for _, a := range s.Action {
+						if strings.HasPrefix(a, "iam:") {
+							cc := c
+							cc.action = a
+							if ok, why := evaluate(t, doc, cc); !ok {
+								t.Errorf("--for %s denies %s: %s", verb, cc, why)
+							}
+							exercised[a] = true
+						}
+					}
+				}
+				continue
+			}
+			exercised[c.action] = true
+			if ok, why := evaluate(t, doc, c); !ok {
+				t.Errorf("--for %s denies %s: %s", verb, c, why)
+			}
+		}
+		var missing []string
+		for _, s := range doc.Statement {
+			if s.Effect != "Allow" {
+				continue
+			}
+			for _, a := range s.Action {
+				if exercised[a] {
+					continue
+				}
+				if len(s.Resource) == 1 && s.Resource[0] == "*" {
+					rg := D
+					if verb == Init {
+						rg = P
+					}
+					c := call{"read", a, []res{fresh("*")}, region(rg)}
+					if ok, why := evaluate(t, doc, c); !ok {
+						t.Errorf("--for %s denies %s: %s", verb, c, why)
+					}
+					continue
+				}
+				missing = append(missing, s.Sid+":"+a)
+			}
+		}
+		sort.Strings(missing)
+		if len(missing) > 0 {
+			t.Errorf("--for %s grants actions no call here exercises (add the call pilotlight makes): %v", verb, missing)
+		}
+	}
+}
+
+// TestEscalationsAreDenied is the list of what a holder of the policy
+// for every verb must not be able to do.
+func TestEscalationsAreDenied(t *testing.T) {
+	all, _ := policyConfig(t)
+	prodRole := role("wordpress-prod-app")
+	admin := "arn:aws-cn:iam::aws:policy/AdministratorAccess"
+	deny := []call{
+		{"create a role without the boundary", "iam:CreateRole", []res{fresh(role("wordpress-dr-app"))}, ctxTag()},
+		{"create a role with another boundary", "iam:CreateRole", []res{fresh(role("wordpress-dr-app"))}, with(ctxTag(), "iam:PermissionsBoundary", admin)},
+		{"create a role by prefix", "iam:CreateRole", []res{fresh(role("wordpress-dr-app-x"))}, withBoundaryCtx()},
+		{"put a policy on the production role", "iam:PutRolePolicy", []res{fresh(prodRole)}, nil},
+		{"rewrite the production role's trust", "iam:UpdateAssumeRolePolicy", []res{fresh(prodRole)}, nil},
+		{"attach admin to pilotlight's own role", "iam:AttachRolePolicy", []res{tagged(role("wordpress-dr-app"))}, withBoundaryCtx()},
+		{"drop the boundary", "iam:DeleteRolePermissionsBoundary", []res{tagged(role("wordpress-dr-app"))}, withBoundaryCtx()},
+		{"rewrite the boundary", "iam:CreatePolicyVersion", []res{fresh(boundary())}, nil},
+		{"pass the production role", "iam:PassRole", []res{fresh(prodRole)}, map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com.cn"}}},
+		{"pass the app role to Lambda", "iam:PassRole", []res{fresh(role("wordpress-dr-app"))}, map[string][]string{"iam:PassedToService": {"lambda.amazonaws.com"}}},
+		{"pass a role named by prefix", "iam:PassRole", []res{fresh(role("wordpress-dr-app-admin"))}, map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com.cn"}}},
+		{"delete the production role", "iam:DeleteRole", []res{fresh(prodRole)}, nil},
+		{"change another hosted zone", "route53:ChangeResourceRecordSets", []res{fresh("arn:aws-cn:route53:::hostedzone/ZOTHERZONE")},
+			map[string][]string{"route53:ChangeResourceRecordSetsNormalizedRecordNames": {"blog.example.com"}}},
+		{"change another record of the zone", "route53:ChangeResourceRecordSets", []res{fresh("arn:aws-cn:route53:::hostedzone/" + zone)},
+			map[string][]string{"route53:ChangeResourceRecordSetsNormalizedRecordNames": {"blog.example.com", "www.example.com"}}},
+		{"delete another stack's snapshot", "rds:DeleteDBSnapshot", []res{theirs(arnOf("rds", D, "snapshot:wordpress-staging-db-20261207031738"))}, nil},
+		{"delete an untagged snapshot by prefix", "rds:DeleteDBSnapshot", []res{fresh(arnOf("rds", P, "snapshot:wordpress-before-upgrade"))}, nil},
+		{"relabel another stack's snapshot", "rds:AddTagsToResource", []res{theirs(arnOf("rds", D, "snapshot:wordpress-staging-db-20261207031738"))}, ctxTag()},
+		{"delete another stack's DB", "rds:DeleteDBInstance", []res{theirs(arnOf("rds", D, "db:wordpress-staging-db-dr"))}, nil},
+		{"delete an untagged DB by prefix", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", D, "db:wordpress-db-dr"))}, nil},
+		{"delete another stack's cache", "elasticache:DeleteReplicationGroup", []res{theirs(arnOf("elasticache", D, "replicationgroup:wordpress-staging-cache"))}, nil},
+		{"open another stack's security group", "ec2:AuthorizeSecurityGroupIngress", []res{theirs(ec2r("security-group/sg-other"))}, nil},
+		{"open an untagged security group", "ec2:AuthorizeSecurityGroupIngress", []res{fresh(ec2r("security-group/sg-prod"))}, nil},
+		{"tag an existing security group as ours", "ec2:CreateTags", []res{fresh(ec2r("security-group/sg-prod"))}, ctxTag()},
+		{"relabel another stack's security group on create", "ec2:CreateTags", []res{theirs(ec2r("security-group/sg-other"))}, with(ctxTag(), "ec2:CreateAction", "CreateSecurityGroup")},
+		{"route another stack's subnets", "ec2:ReplaceRoute", []res{theirs(ec2r("route-table/rtb-other"))}, nil},
+		{"launch into another stack's subnet", "ec2:RunInstances", []res{fresh(ec2r("instance/*")), theirs(ec2r("subnet/subnet-other"))}, ctxTag()},
+		{"create a VPC without the stack tag", "ec2:CreateVpc", []res{fresh(ec2r("vpc/*"))}, nil},
+		{"create a subnet in an untagged VPC", "ec2:CreateSubnet", []res{fresh(ec2r("subnet/*")), fresh(ec2r("vpc/vpc-prod"))}, ctxTag()},
+		{"add a listener to another load balancer", "elasticloadbalancing:CreateListener", []res{fresh(arnOf("elasticloadbalancing", D, "loadbalancer/app/prod/1"))}, nil},
+		{"delete another stack's load balancer", "elasticloadbalancing:DeleteLoadBalancer", []res{theirs(arnOf("elasticloadbalancing", D, "loadbalancer/app/wordpress-staging-app/1"))}, nil},
+		{"snapshot an untagged DB in the DR region", "rds:CreateDBSnapshot", []res{fresh(arnOf("rds", D, "db:billing")), fresh(arnOf("rds", D, "snapshot:wordpress-x"))}, ctxTag()},
+		{"open production's security group in the primary region", "ec2:AuthorizeSecurityGroupIngress", []res{fresh(arnOf("ec2", P, "security-group/sg-prod"))}, nil},
+		{"delete production's DB in the primary region", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", P, "db:wordpress-db"))}, nil},
+		{"restore over production's DB name", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(arnOf("rds", P, "db:billing-db")), tagged(arnOf("rds", P, "snapshot:wordpress-wordpress-db-1"))}, ctxTag()},
+		{"mutate in a third region", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", "us-east-1", "security-group/sg-1"))}, nil},
+	}
+	for _, c := range deny {
+		if ok, _ := evaluate(t, all, c); ok {
+			t.Errorf("--for all allows: %s", c)
+		}
+	}
+}
+
+// TestBoundaryCapsRoles: the boundary allows what each created role is
+// given and nothing of IAM, so no role under it can escalate.
+func TestBoundaryCapsRoles(t *testing.T) {
+	cfg := coverageConfig(t)
+	doc, err := BoundaryFor(cfg, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range doc.Actions() {
+		if strings.HasPrefix(a, "iam:") || strings.HasSuffix(a, ":*") || a == "*" {
+			t.Errorf("the boundary allows %s", a)
+		}
+	}
+	allow := []call{
+		{"app secret", "ssm:GetParameter", []res{fresh("arn:aws-cn:ssm:*:*:parameter/wordpress/db-password")}, nil},
+		{"app media", "s3:GetObject", []res{fresh("arn:aws-cn:s3:::wordpress-media-dr/a.jpg")}, nil},
+		{"replication", "s3:ReplicateObject", []res{fresh("arn:aws-cn:s3:::wordpress-media-dr/a.jpg")}, nil},
+		{"replication", "s3:GetObjectVersionForReplication", []res{fresh("arn:aws-cn:s3:::wordpress-media-prod/a.jpg")}, nil},
+		{"lambda backup", "rds:CreateDBSnapshot", []res{tagged(arnOf("rds", P, "db:wordpress-db")), fresh(arnOf("rds", P, "snapshot:wordpress-wordpress-db-1"))}, ctxTag()},
+		{"lambda logs", "logs:PutLogEvents", []res{fresh(arnOf("logs", D, "log-group:/aws/lambda/wordpress-pilotlight:log-stream:x"))}, nil},
+		{"scheduler", "lambda:InvokeFunction", []res{fresh(arnOf("lambda", D, "function:wordpress-pilotlight"))}, nil},
+	}
+	for _, c := range allow {
+		if ok, why := evaluate(t, doc, c); !ok {
+			t.Errorf("the boundary denies %s: %s", c, why)
+		}
+	}
+	for _, c := range []call{
+		{"escalate", "iam:CreateRole", []res{fresh(role("x"))}, nil},
+		{"escalate", "iam:PassRole", []res{fresh(role("wordpress-prod-app"))}, nil},
+		{"other secrets", "ssm:GetParameter", []res{fresh("arn:aws-cn:ssm:*:*:parameter/billing/db-password")}, nil},
+		{"other buckets", "s3:GetObject", []res{fresh("arn:aws-cn:s3:::billing/a.csv")}, nil},
+	} {
+		if ok, _ := evaluate(t, doc, c); ok {
+			t.Errorf("the boundary allows %s", c)
+		}
+	}
+	arn, err := BoundaryARN(D, acct, stack)
+	if err != nil || arn != boundary() {
+		t.Fatalf("BoundaryARN = %q, %v", arn, err)
+	}
+}
+
+// CoveredByEvaluator reports whether TestEveryOwnCallIsAllowed evaluates
+// action for verb with its resources: a call in ownCalls, or a read that
+// doc grants on "*" (checked there by region). The recorded-call test
+// uses it so that every action a verb really calls is evaluated here.
+func CoveredByEvaluator(doc *Document, verb, action string) bool {
+	for _, c := range ownCalls()[verb] {
+		if Match(c.action, action) {
+			return true
+		}
+	}
+	for _, s := range doc.Statement {
+		if s.Effect == "Allow" && len(s.Resource) == 1 && s.Resource[0] == "*" && anyMatch(s.Action, action, false) {
+			return true
+		}
+	}
+	return false
+}
