@@ -114,6 +114,9 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	switch {
 	case err == nil && len(tgs.TargetGroups) > 0:
 		lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
+		if err := checkELBOwner(ctx, c, "target group", tgName, lb.TargetGroup, t); err != nil {
+			return lb, err
+		}
 	case err == nil || errors.As(err, &tgnf):
 		out, err := c.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String(tgName), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(net.VPC),
@@ -133,6 +136,9 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	switch {
 	case err == nil && len(lbs.LoadBalancers) > 0:
 		lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
+		if err := checkELBOwner(ctx, c, "load balancer", lbName, lb.ARN, t); err != nil {
+			return lb, err
+		}
 	case err == nil || errors.As(err, &lbnf):
 		sgs := []string{}
 		if net.LBSecurityGroup != "" {
@@ -185,26 +191,54 @@ func findPreparedLB(ctx context.Context, c lbClients, n names) (LoadBalancer, er
 		return lb, fmt.Errorf("describe load balancer %s: %s: %w", n.preparedLB(), c.region, err)
 	}
 	lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
+	want := tags.With(tags.Base(n.stack), tags.OpKind, "prepare")
+	if err := checkELBOwner(ctx, c, "load balancer", n.preparedLB(), lb.ARN, want); err != nil {
+		return lb, err
+	}
 	tgs, err := c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{n.preparedTG()}})
 	if err != nil || len(tgs.TargetGroups) == 0 {
 		return lb, fmt.Errorf("the prepared DR target group %s is missing in %s: run `pilotlight prepare`", n.preparedTG(), c.region)
 	}
 	lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
+	if err := checkELBOwner(ctx, c, "target group", n.preparedTG(), lb.TargetGroup, want); err != nil {
+		return lb, err
+	}
 	return lb, nil
+}
+
+// elbTags returns the tags of an ELBv2 resource.
+func elbTags(ctx context.Context, c lbClients, arn string) (map[string]string, error) {
+	out, err := c.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
+	if err != nil {
+		return nil, fmt.Errorf("describe tags of %s: %s: %w", arn, c.region, err)
+	}
+	for _, d := range out.TagDescriptions {
+		return tags.FromELB(d.Tags), nil
+	}
+	return map[string]string{}, nil
 }
 
 // managedELB reports whether an ELBv2 resource carries the stack's tags
 // with the given operation kind.
 func managedELB(ctx context.Context, c lbClients, arn, stack, opKind string) (bool, error) {
-	out, err := c.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
+	m, err := elbTags(ctx, c, arn)
 	if err != nil {
-		return false, fmt.Errorf("describe tags of %s: %s: %w", arn, c.region, err)
+		return false, err
 	}
-	for _, d := range out.TagDescriptions {
-		m := tags.FromELB(d.Tags)
-		return tags.Managed(m, stack) && m[tags.OpKind] == opKind, nil
+	return tags.Managed(m, stack) && m[tags.OpKind] == opKind, nil
+}
+
+// checkELBOwner refuses a load balancer or target group found by name that
+// the operation tagged want did not make.
+func checkELBOwner(ctx context.Context, c lbClients, what, name, arn string, want map[string]string) error {
+	have, err := elbTags(ctx, c, arn)
+	if err != nil {
+		return err
 	}
-	return false, nil
+	if !ours(have, want) {
+		return notOurs(what, name, c.region, have, want)
+	}
+	return nil
 }
 
 // Teardown deletes this operation's load balancer and target group, never
