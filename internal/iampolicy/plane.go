@@ -32,12 +32,18 @@ var prepareActions = map[string]planeActions{
 		read: []string{"elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
 			"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTags"},
 		write: []string{"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
-			"elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"},
+			"elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"},
 	},
 	"route53": {
 		read: []string{"route53:ListHostedZonesByName", "route53:ListHealthChecks"},
 		write: []string{"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
 			"route53:CreateHealthCheck", "route53:ChangeTagsForResource"},
+	},
+	// The failover pin: an alarm in the DR region that the PRIMARY
+	// record's calculated health check watches.
+	"cloudwatch": {
+		read:  []string{"cloudwatch:DescribeAlarms"},
+		write: []string{"cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"},
 	},
 }
 
@@ -77,7 +83,7 @@ var failoverActions = map[string]planeActions{
 		read: []string{"elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
 			"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags"},
 		write: []string{"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
-			"elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"},
+			"elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"},
 		delete:     []string{"elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup"},
 		tagDeletes: true,
 	},
@@ -91,5 +97,12 @@ var failoverActions = map[string]planeActions{
 		read: []string{"route53:ListHostedZonesByName", "route53:ListHealthChecks"},
 		write: []string{"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
 			"route53:DeleteHealthCheck"},
+	},
+	// Failover sets the pin alarm, failback clears it, teardown --network
+	// deletes it. PutMetricData has no resource-level permission.
+	"cloudwatch": {
+		read:   []string{"cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData"},
+		write:  []string{"cloudwatch:SetAlarmState"},
+		delete: []string{"cloudwatch:DeleteAlarms"},
 	},
 }

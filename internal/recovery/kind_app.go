@@ -298,7 +298,7 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 			VPCZoneIdentifier:      aws.String(strings.Join(net.AppSubnets, ",")),
 			TargetGroupARNs:        []string{lb.TargetGroup},
 			HealthCheckType:        aws.String("ELB"),
-			HealthCheckGracePeriod: aws.Int32(300),
+			HealthCheckGracePeriod: aws.Int32(int32(a.LoadBalancer.Grace() / time.Second)),
 			Tags:                   at,
 		})
 		var exists *asgtypes.AlreadyExistsFault

@@ -29,6 +29,7 @@ type lbAPI interface {
 	DeleteLoadBalancer(context.Context, *elb.DeleteLoadBalancerInput, ...func(*elb.Options)) (*elb.DeleteLoadBalancerOutput, error)
 	DescribeTargetGroups(context.Context, *elb.DescribeTargetGroupsInput, ...func(*elb.Options)) (*elb.DescribeTargetGroupsOutput, error)
 	CreateTargetGroup(context.Context, *elb.CreateTargetGroupInput, ...func(*elb.Options)) (*elb.CreateTargetGroupOutput, error)
+	ModifyTargetGroup(context.Context, *elb.ModifyTargetGroupInput, ...func(*elb.Options)) (*elb.ModifyTargetGroupOutput, error)
 	DeleteTargetGroup(context.Context, *elb.DeleteTargetGroupInput, ...func(*elb.Options)) (*elb.DeleteTargetGroupOutput, error)
 	DescribeListeners(context.Context, *elb.DescribeListenersInput, ...func(*elb.Options)) (*elb.DescribeListenersOutput, error)
 	CreateListener(context.Context, *elb.CreateListenerInput, ...func(*elb.Options)) (*elb.CreateListenerOutput, error)
@@ -117,11 +118,22 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 		if err := checkELBOwner(ctx, c, "target group", tgName, lb.TargetGroup, t); err != nil {
 			return lb, err
 		}
+		// A target group prepared before the matcher was configurable
+		// counts an app's redirect as unhealthy.
+		if m := tgs.TargetGroups[0].Matcher; m == nil || aws.ToString(m.HttpCode) != a.LoadBalancer.TargetMatcher() {
+			if _, err := c.elb.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{
+				TargetGroupArn: aws.String(lb.TargetGroup), Matcher: &elbtypes.Matcher{HttpCode: aws.String(a.LoadBalancer.TargetMatcher())},
+			}); err != nil {
+				return lb, fmt.Errorf("set the healthy codes of target group %s: %s: %w", tgName, c.region, err)
+			}
+			ch.add("target group %s counts HTTP %s as healthy", tgName, a.LoadBalancer.TargetMatcher())
+		}
 	case err == nil || errors.As(err, &tgnf):
 		out, err := c.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String(tgName), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(net.VPC),
 			TargetType: elbtypes.TargetTypeEnumInstance, HealthCheckPath: aws.String(a.LoadBalancer.HealthCheckPath),
-			Tags: tags.ELB(t),
+			Matcher: &elbtypes.Matcher{HttpCode: aws.String(a.LoadBalancer.TargetMatcher())},
+			Tags:    tags.ELB(t),
 		})
 		if err != nil {
 			return lb, fmt.Errorf("create target group %s: %s: %w", tgName, c.region, err)

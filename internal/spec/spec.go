@@ -174,6 +174,12 @@ type Capacity struct {
 type LoadBalancer struct {
 	Port            int    `yaml:"port"`
 	HealthCheckPath string `yaml:"health_check_path"`
+	// Matcher is the HTTP codes the DR target group counts as healthy
+	// (default 200-399: WordPress answers its canonical redirect).
+	Matcher string `yaml:"matcher"`
+	// HealthCheckGrace is how long the auto scaling group leaves a new
+	// instance to boot before its load balancer health counts (default 300s).
+	HealthCheckGrace Duration `yaml:"health_check_grace"`
 }
 
 // DNS modes; see DESIGN.md "Static stability".
@@ -197,6 +203,9 @@ type DNS struct {
 	PrimaryTarget string `yaml:"primary_target"`
 	// DrillRecord, when set, is pointed at a drill's load balancer.
 	DrillRecord string `yaml:"drill_record"`
+	// HealthCheck is how Route 53 probes the production endpoint in
+	// failover-records mode.
+	HealthCheck HealthCheck `yaml:"health_check"`
 }
 
 // Database returns the protected database with that id.

@@ -245,6 +245,7 @@ func (v *validator) recover() {
 		if v.set("recover.app.capacity") && (cp.Min < 0 || cp.Max < 1 || cp.Min > cp.Max || (cp.Desired != 0 && (cp.Desired < cp.Min || cp.Desired > cp.Max))) {
 			v.bad("recover.app.capacity", "need 0 <= min <= desired <= max and max >= 1 (got %d/%d/%d)", cp.Min, cp.Desired, cp.Max)
 		}
+		v.targetHealth(a.LoadBalancer)
 		if a.UserData != "" {
 			if _, err := os.Stat(v.cfg.RelPath(a.UserData)); err != nil {
 				v.bad("recover.app.user_data", "cannot read template %s: %v", a.UserData, unwrapPathErr(err))
@@ -276,6 +277,7 @@ func (v *validator) recover() {
 		if v.set("recover.dns.ttl") && (d.TTL < 0 || d.TTL > 86400) {
 			v.bad("recover.dns.ttl", "must be 0 to 86400")
 		}
+		v.healthCheck(d.HealthCheck)
 	}
 }
 
