@@ -615,7 +615,7 @@ func recordText(rr r53types.ResourceRecordSet) string {
 // replaced is what prepare took out of the zone: the simple records of
 // the name, or none when the name had none.
 type replaced struct {
-	Record  string                        `json:"record"`
+	Record  string                       `json:"record"`
 	Records []r53types.ResourceRecordSet `json:"records"`
 }
 
