@@ -38,10 +38,11 @@ type route53Model struct {
 	region string
 	mu     sync.Mutex
 	down   map[string]bool // endpoints whose HTTP probe fails
+	sent   *refusingRoute53
 }
 
-func newRoute53Model(env *awsenv.Env, region string) *route53Model {
-	return &route53Model{env: env, region: region, down: map[string]bool{}}
+func newRoute53Model(env *awsenv.Env, region string, sent *refusingRoute53) *route53Model {
+	return &route53Model{env: env, region: region, down: map[string]bool{}, sent: sent}
 }
 
 func (m *route53Model) setUp(host string, up bool) {
@@ -110,13 +111,21 @@ func (m *route53Model) healthy(t testing.TB, c *route53.Client, id string) bool 
 		ok = !m.down[strings.ToLower(aws.ToString(hc.FullyQualifiedDomainName))]
 		m.mu.Unlock()
 	case r53types.HealthCheckTypeCloudwatchMetric:
-		a := hc.AlarmIdentifier
-		if a == nil {
-			t.Fatalf("model: CloudWatch check %s has no alarm", id)
+		// moto drops the alarm of a CLOUDWATCH_METRIC check: the request
+		// pilotlight sent, kept by the proxy, says which alarm it watches.
+		region, name, insufficient := "", "", hc.InsufficientDataHealthStatus
+		if a := hc.AlarmIdentifier; a != nil {
+			region, name = string(a.Region), aws.ToString(a.Name)
+		} else if m.sent != nil {
+			region, name, insufficient = m.sent.alarmOf(id)
 		}
-		alarms, err := newCloudWatch(m.env.For(string(a.Region))).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{aws.ToString(a.Name)}})
+		if name == "" {
+			t.Fatalf("model: CloudWatch check %s: no alarm known", id)
+		}
+		hc.InsufficientDataHealthStatus = insufficient
+		alarms, err := newCloudWatch(m.env.For(region)).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{name}})
 		if err != nil {
-			t.Fatalf("model: alarm %s in %s: %v", aws.ToString(a.Name), a.Region, err)
+			t.Fatalf("model: alarm %s in %s: %v", name, region, err)
 		}
 		switch {
 		case len(alarms.MetricAlarms) == 0:
@@ -148,48 +157,56 @@ func (m *route53Model) healthy(t testing.TB, c *route53.Client, id string) bool 
 
 // refusingRoute53 is a reverse proxy in front of moto that adds the one
 // Route 53 rule moto lacks here: a CallerReference of a deleted health
-// check is refused (Route 53 keeps it for days) with HealthCheckAlreadyExists.
+// check is refused (Route 53 keeps it for days) with
+// HealthCheckAlreadyExists. It also keeps each created check's request, for
+// what moto drops: the AlarmIdentifier and InsufficientDataHealthStatus of
+// a CLOUDWATCH_METRIC check.
 type refusingRoute53 struct {
 	rp      *httputil.ReverseProxy
 	mu      sync.Mutex
 	refs    map[string]string // health check id -> caller reference
+	sent    map[string][]byte // health check id -> CreateHealthCheck request
 	deleted map[string]bool   // caller references of deleted checks
-	created int
 }
 
-var callerRefRe = regexp.MustCompile(`<CallerReference>([^<]*)</CallerReference>`)
-var checkIDRe = regexp.MustCompile(`<Id>([^<]*)</Id>`)
+var (
+	callerRefRe    = regexp.MustCompile(`<CallerReference>([^<]*)</CallerReference>`)
+	checkIDRe      = regexp.MustCompile(`<Id>([^<]*)</Id>`)
+	alarmRe        = regexp.MustCompile(`<AlarmIdentifier>(.*?)</AlarmIdentifier>`)
+	alarmRegionRe  = regexp.MustCompile(`<Region>([^<]*)</Region>`)
+	alarmNameRe    = regexp.MustCompile(`<Name>([^<]*)</Name>`)
+	insufficientRe = regexp.MustCompile(`<InsufficientDataHealthStatus>([^<]*)</InsufficientDataHealthStatus>`)
+)
 
-func newRefusingRoute53(t testing.TB, target string) string {
+func newRefusingRoute53(t testing.TB, target string) (*refusingRoute53, string) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &refusingRoute53{refs: map[string]string{}, deleted: map[string]bool{}}
-	p.rp = httputil.NewSingleHostReverseProxy(u)
-	p.rp.ModifyResponse = func(resp *http.Response) error {
-		r := resp.Request
-		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/healthcheck") || resp.StatusCode >= 300 {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		id, ref := checkIDRe.FindSubmatch(body), callerRefRe.FindSubmatch(body)
-		if id != nil && ref != nil {
-			p.mu.Lock()
-			p.refs[string(id[1])] = string(ref[1])
-			p.created++
-			p.mu.Unlock()
-		}
-		return nil
-	}
+	p := &refusingRoute53{rp: httputil.NewSingleHostReverseProxy(u), refs: map[string]string{}, sent: map[string][]byte{}, deleted: map[string]bool{}}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return p, srv.URL
+}
+
+// alarmOf is the alarm identifier pilotlight sent for check id.
+func (p *refusingRoute53) alarmOf(id string) (region, name string, insufficient r53types.InsufficientDataHealthStatus) {
+	p.mu.Lock()
+	body := p.sent[id]
+	p.mu.Unlock()
+	if a := alarmRe.FindSubmatch(body); a != nil {
+		if m := alarmRegionRe.FindSubmatch(a[1]); m != nil {
+			region = string(m[1])
+		}
+		if m := alarmNameRe.FindSubmatch(a[1]); m != nil {
+			name = string(m[1])
+		}
+	}
+	if m := insufficientRe.FindSubmatch(body); m != nil {
+		insufficient = r53types.InsufficientDataHealthStatus(m[1])
+	}
+	return region, name, insufficient
 }
 
 func (p *refusingRoute53) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -198,31 +215,57 @@ func (p *refusingRoute53) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case isRoute53 && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/healthcheck"):
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if m := callerRefRe.FindSubmatch(body); m != nil {
+		ref := callerRefRe.FindSubmatch(body)
+		if ref != nil {
 			p.mu.Lock()
-			refused := p.deleted[string(m[1])]
+			refused := p.deleted[string(ref[1])]
 			p.mu.Unlock()
 			if refused {
 				w.Header().Set("Content-Type", "text/xml")
 				w.WriteHeader(http.StatusConflict)
-				fmt.Fprintf(w, `<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>HealthCheckAlreadyExists</Code><Message>A health check with caller reference %s was deleted recently</Message></Error><RequestId>refused</RequestId></ErrorResponse>`, m[1])
+				fmt.Fprintf(w, `<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>HealthCheckAlreadyExists</Code><Message>A health check with caller reference %s was deleted recently</Message></Error><RequestId>refused</RequestId></ErrorResponse>`, ref[1])
 				return
 			}
 		}
+		rec := p.forward(w, r)
+		if id := checkIDRe.FindSubmatch(rec); id != nil && ref != nil {
+			p.mu.Lock()
+			p.refs[string(id[1])], p.sent[string(id[1])] = string(ref[1]), body
+			p.mu.Unlock()
+		}
 	case isRoute53 && r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/healthcheck/"):
-		rec := httptest.NewRecorder()
-		p.rp.ServeHTTP(rec, r)
-		if rec.Code < 300 {
+		if code := p.forwardCode(w, r); code < 300 {
 			p.mu.Lock()
 			p.deleted[p.refs[path.Base(r.URL.Path)]] = true
 			p.mu.Unlock()
 		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-		return
+	default:
+		p.rp.ServeHTTP(w, r)
 	}
-	p.rp.ServeHTTP(w, r)
+}
+
+// forward passes r on and copies the answer to w, returning its body.
+func (p *refusingRoute53) forward(w http.ResponseWriter, r *http.Request) []byte {
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+	if rec.Code >= 300 {
+		return nil
+	}
+	return rec.Body.Bytes()
+}
+
+func (p *refusingRoute53) forwardCode(w http.ResponseWriter, r *http.Request) int {
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+	return rec.Code
 }

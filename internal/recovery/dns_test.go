@@ -99,7 +99,8 @@ func TestPrepareRefusesARecordItDoesNotOwn(t *testing.T) {
 func TestPrepareTeardownPrepareKeepsTheRecord(t *testing.T) {
 	moto := testenv.Shared(t)
 	acct := moto.NewAccount(t)
-	env := testenv.AWS(t, newRefusingRoute53(t, acct.URL))
+	_, r53 := newRefusingRoute53(t, acct.URL)
+	env := testenv.AWS(t, r53)
 	cfg := testConfig(t, "us-east-1", "us-west-2", spec.DNSFailoverRecords)
 	ctx := ctxTimeout(t)
 	seedProduction(t, env, cfg)
