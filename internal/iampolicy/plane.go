@@ -39,6 +39,12 @@ var prepareActions = map[string]planeActions{
 		write: []string{"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
 			"route53:CreateHealthCheck", "route53:ChangeTagsForResource"},
 	},
+	// The DR key of the app's AMI must let the Auto Scaling service-linked
+	// role launch from it.
+	"kms": {
+		read:  []string{"kms:DescribeKey", "kms:GetKeyPolicy"},
+		write: []string{"kms:PutKeyPolicy"},
+	},
 	// The failover pin: an alarm in the DR region that the PRIMARY
 	// record's calculated health check watches.
 	"cloudwatch": {

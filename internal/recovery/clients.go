@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
@@ -32,6 +33,7 @@ type clients struct {
 	iam    *iam.Client
 	r53    *route53.Client
 	cw     *cloudwatch.Client
+	kms    *kms.Client
 }
 
 func newClients(env *awsenv.Env, region string) *clients {
@@ -46,6 +48,7 @@ func newClients(env *awsenv.Env, region string) *clients {
 		iam:    iam.NewFromConfig(cfg),
 		r53:    route53.NewFromConfig(cfg),
 		cw:     newCloudWatch(cfg),
+		kms:    kms.NewFromConfig(cfg),
 	}
 }
 

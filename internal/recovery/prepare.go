@@ -61,6 +61,9 @@ func Prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareRe
 		if res.InstanceRole, err = ensureAppRole(ctx, c.iam, cfg, &ch); err != nil {
 			return res, err
 		}
+		if err := ensureKeyGrants(ctx, c.kms, env, cfg, &ch); err != nil {
+			return res, err
+		}
 	}
 	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords && cfg.Recover.App != nil {
 		n := newNames(cfg, "")
