@@ -2,10 +2,17 @@ package recovery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -81,14 +88,17 @@ func TestHealthCheckSettings(t *testing.T) {
 }
 
 // TestTargetGroupMatcherAndGrace (real-AWS review finding 11): the DR
-// target group counts a redirect as healthy, and the grace period is the
-// configured one.
+// target group counts a redirect as healthy, the grace period is the
+// configured one, and a DR certificate gives the load balancer HTTPS.
 func TestTargetGroupMatcherAndGrace(t *testing.T) {
 	moto := testenv.Shared(t)
-	env := testenv.AWS(t, moto.NewAccount(t).URL)
+	acctURL := moto.NewAccount(t).URL
+	env := testenv.AWS(t, acctURL)
 	cfg := testConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
 	cfg.Recover.App.LoadBalancer.HealthCheckGrace = spec.Duration{Raw: "15m", D: 15 * 60e9}
 	ctx := ctxTimeout(t)
+	cert := requestCertificate(t, ctx, env.For(cfg.DR.Region), acctURL)
+	cfg.Recover.App.LoadBalancer.CertificateARN = cert
 	seedProduction(t, env, cfg)
 	if _, err := Prepare(ctx, cfg, env); err != nil {
 		t.Fatal(err)
@@ -102,8 +112,59 @@ func TestTargetGroupMatcherAndGrace(t *testing.T) {
 	if err != nil || len(tgs.TargetGroups) != 1 || tgs.TargetGroups[0].Matcher == nil || aws.ToString(tgs.TargetGroups[0].Matcher.HttpCode) != "200-399" {
 		t.Fatalf("target group matcher: %+v %v", tgs, err)
 	}
+	ls, err := elb.NewFromConfig(env.For(cfg.DR.Region)).DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: lbOf(t, env, cfg.DR.Region, "shop-app")})
+	https := false
+	for _, l := range ls.Listeners {
+		if aws.ToInt32(l.Port) == 443 && l.Protocol == "HTTPS" && len(l.Certificates) == 1 && aws.ToString(l.Certificates[0].CertificateArn) == cert {
+			https = true
+		}
+	}
+	if err != nil || !https {
+		t.Fatalf("no HTTPS listener with %s: %+v %v", cert, ls, err)
+	}
 	asgs, err := autoscaling.NewFromConfig(env.For(cfg.DR.Region)).DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"shop-app"}})
 	if err != nil || len(asgs.AutoScalingGroups) != 1 || aws.ToInt32(asgs.AutoScalingGroups[0].HealthCheckGracePeriod) != 900 {
 		t.Fatalf("grace period: %+v %v", asgs, err)
 	}
+}
+
+func lbOf(t testing.TB, env interface{ For(string) aws.Config }, region, name string) *string {
+	t.Helper()
+	out, err := elb.NewFromConfig(env.For(region)).DescribeLoadBalancers(context.Background(), &elb.DescribeLoadBalancersInput{Names: []string{name}})
+	if err != nil || len(out.LoadBalancers) != 1 {
+		t.Fatalf("load balancer %s: %v", name, err)
+	}
+	return out.LoadBalancers[0].LoadBalancerArn
+}
+
+// requestCertificate makes an ACM certificate in moto (ELB checks the
+// listener's certificate exists). The module has no ACM client, so this is
+// one signed JSON call.
+func requestCertificate(t testing.TB, ctx context.Context, cfg aws.Config, endpoint string) string {
+	t.Helper()
+	body := `{"DomainName":"shop.example.com","ValidationMethod":"DNS"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "CertificateManager.RequestCertificate")
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "acm", cfg.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ CertificateArn string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.CertificateArn == "" {
+		t.Fatalf("request certificate: %s %v", resp.Status, err)
+	}
+	return out.CertificateArn
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -173,19 +174,31 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	if err != nil {
 		return lb, fmt.Errorf("describe listeners of %s: %s: %w", lbName, c.region, err)
 	}
+	have := map[int32]bool{}
 	for _, l := range ls.Listeners {
-		if aws.ToInt32(l.Port) == int32(a.LoadBalancer.Port) {
-			return lb, nil
+		have[aws.ToInt32(l.Port)] = true
+	}
+	forward := []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(lb.TargetGroup)}}
+	if !have[int32(a.LoadBalancer.Port)] {
+		if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
+			LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(a.LoadBalancer.Port)),
+			DefaultActions: forward, Tags: tags.ELB(t),
+		}); err != nil {
+			return lb, fmt.Errorf("create listener on %s: %s: %w", lbName, c.region, err)
 		}
+		ch.add("created listener :%d on %s", a.LoadBalancer.Port, lbName)
 	}
-	if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
-		LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(a.LoadBalancer.Port)),
-		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(lb.TargetGroup)}},
-		Tags:           tags.ELB(t),
-	}); err != nil {
-		return lb, fmt.Errorf("create listener on %s: %s: %w", lbName, c.region, err)
+	// The certificate lives in the DR region: a failback's load balancer in
+	// the primary region cannot use it.
+	if cert := a.LoadBalancer.CertificateARN; cert != "" && !have[443] && strings.Contains(cert, ":"+c.region+":") {
+		if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
+			LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttps, Port: aws.Int32(443),
+			Certificates: []elbtypes.Certificate{{CertificateArn: aws.String(cert)}}, DefaultActions: forward, Tags: tags.ELB(t),
+		}); err != nil {
+			return lb, fmt.Errorf("create HTTPS listener with %s on %s: %s: %w", cert, lbName, c.region, err)
+		}
+		ch.add("created HTTPS listener :443 on %s with %s", lbName, cert)
 	}
-	ch.add("created listener :%d on %s", a.LoadBalancer.Port, lbName)
 	return lb, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
 )
 
 // HealthCheck is how Route 53 probes the production endpoint for the
@@ -91,6 +93,13 @@ func (v *validator) targetHealth(l LoadBalancer) {
 		}
 		if !ok {
 			v.bad("recover.app.load_balancer.matcher", "must be HTTP codes 200-499 as \"200\", \"200,302\" or \"200-399\", not %q", l.Matcher)
+		}
+	}
+	if a := l.CertificateARN; a != "" {
+		part, svc, region, _, _, ok := partition.ParseARN(a)
+		p, _ := partition.Of(v.cfg.DR.Region)
+		if !ok || svc != "acm" || region != v.cfg.DR.Region || part != p.ID {
+			v.bad("recover.app.load_balancer.certificate_arn", "must be an ACM certificate ARN in the DR region %s, not %q", v.cfg.DR.Region, a)
 		}
 	}
 	if !l.HealthCheckGrace.IsZero() {

@@ -11,7 +11,7 @@ import (
 // wrong one is named.
 func TestHealthSettings(t *testing.T) {
 	src := strings.Replace(validBase, "app: { image_from: wordpress }",
-		"app: { image_from: wordpress, load_balancer: { health_check_path: /wp-login.php, matcher: \"200,301-302\", health_check_grace: 15m } }", 1)
+		"app: { image_from: wordpress, load_balancer: { health_check_path: /wp-login.php, matcher: \"200,301-302\", health_check_grace: 15m, certificate_arn: \"arn:aws-cn:acm:cn-north-1:123456789012:certificate/abc\" } }", 1)
 	src = strings.Replace(src, "primary_target: lb.example.com }",
 		"primary_target: lb.example.com, health_check: { protocol: https, host: origin.example.com } }", 1)
 	cfg, err := Parse("p.yaml", []byte(src))
@@ -37,6 +37,7 @@ func TestHealthSettings(t *testing.T) {
 	for _, c := range []struct{ from, to, want string }{
 		{"app: { image_from: wordpress }", "app: { image_from: wordpress, load_balancer: { matcher: \"600\" } }", "recover.app.load_balancer.matcher"},
 		{"app: { image_from: wordpress }", "app: { image_from: wordpress, load_balancer: { health_check_grace: 3h } }", "recover.app.load_balancer.health_check_grace"},
+		{"app: { image_from: wordpress }", "app: { image_from: wordpress, load_balancer: { certificate_arn: \"arn:aws-cn:acm:cn-northwest-1:1:certificate/x\" } }", "recover.app.load_balancer.certificate_arn"},
 		{"primary_target: lb.example.com }", "primary_target: lb.example.com, health_check: { protocol: tcp } }", "recover.dns.health_check.protocol"},
 		{"primary_target: lb.example.com }", "primary_target: lb.example.com, health_check: { path: healthz } }", "recover.dns.health_check.path"},
 		{"primary_target: lb.example.com }", "primary_target: lb.example.com, health_check: { sni: true } }", "recover.dns.health_check.sni"},

@@ -180,6 +180,10 @@ type LoadBalancer struct {
 	// HealthCheckGrace is how long the auto scaling group leaves a new
 	// instance to boot before its load balancer health counts (default 300s).
 	HealthCheckGrace Duration `yaml:"health_check_grace"`
+	// CertificateARN, an ACM certificate in the DR region, adds an HTTPS
+	// listener on 443 to the DR load balancer (with HSTS, users cannot
+	// reach a DR site over HTTP).
+	CertificateARN string `yaml:"certificate_arn"`
 }
 
 // DNS modes; see DESIGN.md "Static stability".
