@@ -12,6 +12,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
@@ -173,4 +174,24 @@ func calculatedConfig(children ...string) *r53types.HealthCheckConfig {
 	return &r53types.HealthCheckConfig{
 		Type: r53types.HealthCheckTypeCalculated, ChildHealthChecks: children, HealthThreshold: aws.Int32(int32(len(children))),
 	}
+}
+
+// PinState is the failover pin's alarm state in the DR region for
+// `status`: OK (Route 53 follows the primary's health), ALARM (failed
+// over: traffic stays in the DR region until failback), or "missing"
+// (prepare has not made it). "" when the config has no pin.
+func PinState(ctx context.Context, env *awsenv.Env, cfg *spec.Config) (string, error) {
+	if !usesPin(cfg) {
+		return "", nil
+	}
+	c := newClients(env, cfg.DR.Region).pin()
+	name := PinAlarmName(cfg.Stack)
+	out, err := c.cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{name}})
+	if err != nil {
+		return "", fmt.Errorf("describe alarm %s: %s: %w", name, c.region, err)
+	}
+	if len(out.MetricAlarms) == 0 {
+		return "missing", nil
+	}
+	return string(out.MetricAlarms[0].StateValue), nil
 }

@@ -65,6 +65,9 @@ func TestFailoverStaysFailedOver(t *testing.T) {
 				}
 			}
 
+			if st, err := PinState(ctx, env, cfg); err != nil || st != "ALARM" {
+				t.Fatalf("pin after failover: %q %v", st, err)
+			}
 			// The old region comes back, its load balancer healthy again.
 			proxy.ReviveRegion(cfg.Primary.Region)
 			model.setUp(prod, true)
@@ -77,6 +80,9 @@ func TestFailoverStaysFailedOver(t *testing.T) {
 				t.Fatalf("failback: %v", err)
 			}
 			home := outputsOf(j)[StepLoadBalancer]["lb_dns"]
+			if st, err := PinState(ctx, env, cfg); err != nil || st != "OK" {
+				t.Fatalf("pin after failback: %q %v", st, err)
+			}
 			if got := model.answer(t, zone, name); got != home || home == "" {
 				t.Fatalf("after failback %s answers %s, want the primary's new load balancer %s", name, got, home)
 			}
