@@ -115,7 +115,7 @@ var implied = map[string]string{
 	"s3:GetObjectTagging":                 "CopyObject keeps the source's tags",
 	"s3:AbortMultipartUpload":             "a failed multipart copy is aborted",
 	"lambda:TagResource":                  "CreateFunction with Tags",
-	"cloudwatch:TagResource":              "PutMetricAlarm with Tags",
+	"cloudwatch:TagResource":              "PutMetricAlarm with Tags (deploy's alarms, the failover pin)",
 	"sns:TagResource":                     "CreateTopic with Tags",
 }
 

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
@@ -43,6 +44,7 @@ var prepareActions = map[string]planeActions{
 			"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTags"},
 		create: []string{"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
 			"elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"},
+		modify: []string{"elasticloadbalancing:ModifyTargetGroup"},
 	},
 	"route53": {
 		read:   []string{"route53:ListHostedZonesByName", "route53:ListHealthChecks"},
@@ -86,6 +88,7 @@ var failoverActions = map[string]planeActions{
 			"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags"},
 		create: []string{"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
 			"elasticloadbalancing:CreateListener", "elasticloadbalancing:AddTags"},
+		modify: []string{"elasticloadbalancing:ModifyTargetGroup"},
 		delete: []string{"elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup"},
 	},
 	"autoscaling": {
@@ -389,4 +392,43 @@ func (b *builder) configuredARNs(svc string) []string {
 		}
 	}
 	return out
+}
+
+// pinAlarm is the failover pin's alarm in the DR region: the PRIMARY
+// record's calculated health check watches it (recovery.PinAlarmName; the
+// name is spelled here too because iampolicy must not link the recovery
+// plane's SDK clients).
+func (b *builder) pinAlarm() string {
+	return b.arn("cloudwatch", b.D, "alarm:pilotlight-"+b.cfg.Stack+"-failed-over")
+}
+
+// pinAndKeys grants what prepare adds for the failover pin and for the
+// DR image key: the alarm (created with the stack's tag), and the key
+// policy of each configured DR key, so that the Auto Scaling
+// service-linked role may launch from an AMI copied with it.
+func (b *builder) pinAndKeys() {
+	if d := b.cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords {
+		b.add("PreparePinAlarm", []string{"cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"}, []string{b.pinAlarm()}, nil)
+		b.add("PreparePinRead", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
+	}
+	var keys []string
+	for _, im := range b.cfg.Protect.Images {
+		if im.DRKMSKey != "" {
+			keys = append(keys, b.keyARNs(im.DRKMSKey, b.D)...)
+		}
+	}
+	if len(keys) > 0 {
+		b.add("PrepareDRKeyPolicy", []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy"}, uniq(keys), nil)
+	}
+}
+
+// pinMoves grants failover setting the pin, failback clearing it and
+// teardown --network deleting it; PutMetricData has no resource-level
+// permission, so it is held to the DR region.
+func (b *builder) pinMoves() {
+	if d := b.cfg.Recover.DNS; d == nil || d.Mode != spec.DNSFailoverRecords {
+		return
+	}
+	b.add("FailoverPin", []string{"cloudwatch:SetAlarmState", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"}, []string{b.pinAlarm()}, nil)
+	b.add("FailoverPinMetric", []string{"cloudwatch:PutMetricData"}, []string{"*"}, b.inRegions(b.D))
 }

@@ -458,10 +458,12 @@ func (b *builder) prepare() {
 		}, []string{b.profile(b.appRole())}, nil)
 	}
 	b.recoveryPlane("Prepare", prepareActions)
+	b.pinAndKeys()
 }
 
 func (b *builder) failover() {
 	b.recoveryPlane("Failover", failoverActions)
+	b.pinMoves()
 	// status says whether deploy's alarms exist.
 	b.add("StatusAlarms", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
 	if b.cfg.Recover.App != nil {

@@ -1,13 +1,19 @@
 package recovery
 
 import (
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 )
@@ -26,6 +32,8 @@ type clients struct {
 	asg    *autoscaling.Client
 	iam    *iam.Client
 	r53    *route53.Client
+	cw     *cloudwatch.Client
+	kms    *kms.Client
 }
 
 func newClients(env *awsenv.Env, region string) *clients {
@@ -39,5 +47,17 @@ func newClients(env *awsenv.Env, region string) *clients {
 		asg:    autoscaling.NewFromConfig(cfg),
 		iam:    iam.NewFromConfig(cfg),
 		r53:    route53.NewFromConfig(cfg),
+		cw:     newCloudWatch(cfg),
+		kms:    kms.NewFromConfig(cfg),
 	}
+}
+
+// newCloudWatch speaks CloudWatch's query protocol rather than the SDK's
+// default CBOR: every CloudWatch endpoint answers query (aws and aws-cn
+// alike), and so does moto, which the tests run against; CBOR buys nothing
+// for the pin's handful of calls.
+func newCloudWatch(cfg aws.Config) *cloudwatch.Client {
+	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
+		o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+	})
 }

@@ -228,6 +228,9 @@ func ensureLaunchTemplate(ctx context.Context, c launchTemplateClients, cfg *spe
 	out, err := c.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{name}})
 	if err == nil && len(out.LaunchTemplates) > 0 {
 		id := aws.ToString(out.LaunchTemplates[0].LaunchTemplateId)
+		if have := tags.FromEC2(out.LaunchTemplates[0].Tags); !ours(have, t) {
+			return "", notOurs("launch template", name+" ("+id+")", c.region, have, t)
+		}
 		v, err := c.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(id), Versions: []string{"$Latest"}})
 		if err != nil {
 			return "", fmt.Errorf("describe launch template %s: %s: %w", name, c.region, err)
@@ -277,6 +280,11 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 	if err != nil {
 		return 0, fmt.Errorf("describe auto scaling group %s: %s: %w", name, c.region, err)
 	}
+	if len(out.AutoScalingGroups) > 0 {
+		if have := tags.FromASG(out.AutoScalingGroups[0].Tags); !ours(have, t) {
+			return 0, notOurs("auto scaling group", name, c.region, have, t)
+		}
+	}
 	if len(out.AutoScalingGroups) == 0 {
 		var at []asgtypes.Tag
 		for _, k := range slices.Sorted(maps.Keys(t)) {
@@ -290,7 +298,7 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 			VPCZoneIdentifier:      aws.String(strings.Join(net.AppSubnets, ",")),
 			TargetGroupARNs:        []string{lb.TargetGroup},
 			HealthCheckType:        aws.String("ELB"),
-			HealthCheckGracePeriod: aws.Int32(300),
+			HealthCheckGracePeriod: aws.Int32(int32(a.LoadBalancer.Grace() / time.Second)),
 			Tags:                   at,
 		})
 		var exists *asgtypes.AlreadyExistsFault
@@ -339,11 +347,7 @@ func (appKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptions) 
 	if len(out.AutoScalingGroups) == 0 {
 		return nil, nil
 	}
-	t := map[string]string{}
-	for _, tg := range out.AutoScalingGroups[0].Tags {
-		t[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
-	}
-	if !r.owned(t) {
+	if !r.owned(tags.FromASG(out.AutoScalingGroups[0].Tags)) {
 		return runbook.Outputs{"skipped": name + " (not tagged for this stack's " + r.opts.Kind + ")"}, nil
 	}
 	if _, err := c.asg.DeleteAutoScalingGroup(ctx, &autoscaling.DeleteAutoScalingGroupInput{AutoScalingGroupName: aws.String(name), ForceDelete: aws.Bool(true)}); err != nil {

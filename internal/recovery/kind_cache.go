@@ -91,6 +91,11 @@ func createCache(ctx context.Context, c cacheClients, cfg *spec.Config, n names,
 	if err != nil {
 		return "", 0, err
 	}
+	if rg != nil {
+		if err := checkCacheOwner(ctx, c, rg, t); err != nil {
+			return "", 0, err
+		}
+	}
 	if rg == nil {
 		in := &elasticache.CreateReplicationGroupInput{
 			ReplicationGroupId:          aws.String(id),
@@ -114,6 +119,12 @@ func createCache(ctx context.Context, c cacheClients, cfg *spec.Config, n names,
 			var exists *ectypes.ReplicationGroupAlreadyExistsFault
 			if !errors.As(err, &exists) {
 				return "", 0, fmt.Errorf("create cache %s: %s: %w", id, c.region, err)
+			}
+			// Made by someone else between the describe and the create.
+			if rg, err := describeCache(ctx, c, id); err == nil && rg != nil {
+				if err := checkCacheOwner(ctx, c, rg, t); err != nil {
+					return "", 0, err
+				}
 			}
 		}
 	}
@@ -141,6 +152,20 @@ func createCache(ctx context.Context, c cacheClients, cfg *spec.Config, n names,
 		return aws.ToString(ep.Address), int(aws.ToInt32(ep.Port)), nil
 	}
 	return "", 0, fmt.Errorf("cache %s is available but has no endpoint", id)
+}
+
+// checkCacheOwner refuses a replication group of the recovery's name that
+// this operation did not make.
+func checkCacheOwner(ctx context.Context, c cacheClients, rg *ectypes.ReplicationGroup, want map[string]string) error {
+	id := aws.ToString(rg.ReplicationGroupId)
+	tl, err := c.cache.ListTagsForResource(ctx, &elasticache.ListTagsForResourceInput{ResourceName: rg.ARN})
+	if err != nil {
+		return fmt.Errorf("list tags of cache %s: %s: %w", id, c.region, err)
+	}
+	if have := tags.FromElastiCache(tl.TagList); !ours(have, want) {
+		return notOurs("cache", id, c.region, have, want)
+	}
+	return nil
 }
 
 func describeCache(ctx context.Context, c cacheClients, id string) (*ectypes.ReplicationGroup, error) {

@@ -124,6 +124,9 @@ func restoreDatabase(ctx context.Context, c databaseClients, cfg *spec.Config, n
 	if err != nil {
 		return "", 0, err
 	}
+	if existing != nil && !ours(tags.FromRDS(existing.TagList), t) {
+		return "", 0, notOurs("DB instance", id, c.region, tags.FromRDS(existing.TagList), t)
+	}
 	if existing == nil {
 		in := &rds.RestoreDBInstanceFromDBSnapshotInput{
 			DBInstanceIdentifier: aws.String(id),
@@ -144,6 +147,10 @@ func restoreDatabase(ctx context.Context, c databaseClients, cfg *spec.Config, n
 			var exists *rdstypes.DBInstanceAlreadyExistsFault
 			if !errors.As(err, &exists) {
 				return "", 0, fmt.Errorf("restore DB instance %s from %s: %s: %w", id, snapshot, c.region, err)
+			}
+			// Made by someone else between the describe and the restore.
+			if db, err := describeInstance(ctx, c, id); err == nil && db != nil && !ours(tags.FromRDS(db.TagList), t) {
+				return "", 0, notOurs("DB instance", id, c.region, tags.FromRDS(db.TagList), t)
 			}
 		}
 	}
@@ -207,6 +214,9 @@ func restoreCluster(ctx context.Context, c databaseClients, cfg *spec.Config, id
 	if err != nil {
 		return "", 0, err
 	}
+	if cl != nil && !ours(tags.FromRDS(cl.TagList), t) {
+		return "", 0, notOurs("DB cluster", id, c.region, tags.FromRDS(cl.TagList), t)
+	}
 	if cl == nil {
 		// Engine is required by the API; the DR copy records it.
 		engine := t["engine"]
@@ -227,11 +237,17 @@ func restoreCluster(ctx context.Context, c databaseClients, cfg *spec.Config, id
 		if err != nil || cl == nil {
 			return "", 0, fmt.Errorf("restored DB cluster %s not found: %s: %w", id, c.region, err)
 		}
+		if !ours(tags.FromRDS(cl.TagList), t) {
+			return "", 0, notOurs("DB cluster", id, c.region, tags.FromRDS(cl.TagList), t)
+		}
 	}
 	writer := fit(id+"-1", 63)
 	inst, err := describeInstance(ctx, c, writer)
 	if err != nil {
 		return "", 0, err
+	}
+	if inst != nil && (!ours(tags.FromRDS(inst.TagList), t) || aws.ToString(inst.DBClusterIdentifier) != id) {
+		return "", 0, notOurs("DB instance", writer, c.region, tags.FromRDS(inst.TagList), t)
 	}
 	if inst == nil {
 		class := d.Class

@@ -1,10 +1,14 @@
 package recovery
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +21,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 // StepDNS is the dns kind's step id.
@@ -47,10 +52,11 @@ type dnsOut struct {
 	Mode, Record, Target string
 	Healthy              string // healthy DR targets (failover-records mode)
 	SetByHand            string // the record to set at the DNS provider (manual mode)
+	Pin                  string // the alarm set to keep traffic in the DR region
 }
 
 func (o dnsOut) outputs() runbook.Outputs {
-	return outputs("mode", o.Mode, "record", o.Record, "target", o.Target, "healthy", o.Healthy, "set_by_hand", o.SetByHand)
+	return outputs("mode", o.Mode, "record", o.Record, "target", o.Target, "healthy", o.Healthy, "set_by_hand", o.SetByHand, "pin", o.Pin)
 }
 
 func (dnsKind) ID() string      { return StepDNS }
@@ -74,6 +80,9 @@ func (dnsKind) Plan(r *Recovery) string {
 	case spec.DNSUpsert:
 		return fmt.Sprintf("UPSERT %s (%s) to the DR load balancer and wait INSYNC", d.Record, d.Type)
 	case spec.DNSFailoverRecords:
+		if usesPin(r.cfg) {
+			return "no Route 53 call: the SECONDARY failover record already points at the DR load balancer; verify its targets are healthy, then set the alarm " + PinAlarmName(r.cfg.Stack) + " in " + r.cfg.DR.Region + " so that the PRIMARY stays unhealthy until failback"
+		}
 		return "no Route 53 call: the SECONDARY failover record already points at the DR load balancer; verify its targets are healthy"
 	default:
 		return "print the record to set by hand for " + d.Record
@@ -117,7 +126,21 @@ func (dnsKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) 
 		if healthy == 0 {
 			return nil, fmt.Errorf("the DR load balancer %s has no healthy targets: Route 53 cannot fail over to it", lbDNS)
 		}
-		return dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS, Healthy: strconv.Itoa(healthy)}.outputs(), nil
+		out := dnsOut{Mode: d.Mode, Record: d.Record, Target: lbDNS, Healthy: strconv.Itoa(healthy)}
+		// Pin the traffic here: a primary that answers again must not take
+		// it back. CloudWatch in the DR region, no Route 53 call.
+		if usesPin(r.cfg) {
+			switch err := setPin(ctx, r.c.pin(), r.cfg.Stack, true); {
+			case errors.Is(err, errNoPin):
+				r.opts.Log.Warn("nothing pins traffic to the DR region: when the primary answers again, Route 53 sends users back to it", "error", err)
+				out.Pin = "missing"
+			case err != nil:
+				return nil, err
+			default:
+				out.Pin = PinAlarmName(r.cfg.Stack)
+			}
+		}
+		return out.outputs(), nil
 	default:
 		rec := fmt.Sprintf("%s %d IN CNAME %s.", fqdn(d.Record), d.TTL, strings.TrimSuffix(lbDNS, "."))
 		r.opts.Log.Warn("DNS is manual: set this record at your DNS provider", "record", rec)
@@ -148,9 +171,20 @@ func failbackDNS(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runb
 		if err != nil {
 			return nil, err
 		}
-		var ch changes
-		if err := ensureFailoverRecords(ctx, c, &cfg, drLB.DNS, &ch, r.wait); err != nil {
+		store, err := stateStore(ctx, f.cfg, r.env)
+		if err != nil {
 			return nil, err
+		}
+		defer store.Close()
+		var ch changes
+		if err := ensureFailoverRecords(ctx, c, &cfg, drLB.DNS, store, &ch, r.wait); err != nil {
+			return nil, err
+		}
+		// The PRIMARY record now names the new load balancer: unpin it.
+		if usesPin(f.cfg) {
+			if err := setPin(ctx, f.c.pin(), f.cfg.Stack, false); err != nil && !errors.Is(err, errNoPin) {
+				return nil, err
+			}
 		}
 		r.opts.Log.Info("update recover.dns.primary_target in the config: production now runs behind a new load balancer", "primary_target", lbDNS)
 	default:
@@ -291,7 +325,22 @@ func upsertRecord(ctx context.Context, c dnsClients, d *spec.DNS, name, lbDNS, r
 	if err != nil {
 		return err
 	}
-	return changeRecords(ctx, c, zoneID, wait, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &rr})
+	// Route 53 refuses an A alias beside a CNAME of the same name, and a
+	// CNAME beside anything: a production CNAME is replaced in the same
+	// batch rather than left to make the UPSERT fail (moto would keep both).
+	plain, err := plainRecords(ctx, c, zoneID, name)
+	if err != nil {
+		return err
+	}
+	var todo []r53types.Change
+	for _, old := range plain {
+		if old.Type != rr.Type && (old.Type == r53types.RRTypeCname || rr.Type == r53types.RRTypeCname) {
+			old := old
+			todo = append(todo, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &old})
+		}
+	}
+	todo = append(todo, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &rr})
+	return changeRecords(ctx, c, zoneID, wait, todo...)
 }
 
 func changeRecords(ctx context.Context, c dnsClients, zoneID string, wait waitPolicy, changes ...r53types.Change) error {
@@ -344,60 +393,63 @@ func deleteRecord(ctx context.Context, c dnsClients, d *spec.DNS, name, lbDNS st
 }
 
 // ensureFailoverRecords makes the static DNS of failover-records mode: a
-// health check on the production target, a PRIMARY record to it and a
-// SECONDARY record to the prepared DR load balancer. Route 53's data plane
-// then moves traffic by itself; failover makes no Route 53 call.
-func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, drLB string, ch *changes, wait waitPolicy) error {
+// health check on the production target (pinned, where the DR region
+// allows, by the failover alarm: see kind_dns_pin.go), a PRIMARY record to
+// it and a SECONDARY record to the prepared DR load balancer. Route 53's
+// data plane then moves traffic by itself; failover makes no Route 53 call.
+// A simple record of the name is replaced only if it already points at
+// the primary target, and is kept in the state store for `teardown
+// --network` to put back.
+func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, drLB string, store state.Store, ch *changes, wait waitPolicy) error {
 	d := cfg.Recover.DNS
 	zoneID, err := findZone(ctx, c, d.Zone)
-	if err != nil {
-		return err
-	}
-	// The caller reference names the target, so that a new production
-	// load balancer (after a failback) gets its own health check.
-	ref := healthCheckRef(cfg.Stack, d.PrimaryTarget)
-	hcID := ""
-	hcs, err := c.r53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{})
-	if err != nil {
-		return fmt.Errorf("list health checks: %w", err)
-	}
-	var stale []string
-	for _, h := range hcs.HealthChecks {
-		switch r := aws.ToString(h.CallerReference); {
-		case r == ref:
-			hcID = aws.ToString(h.Id)
-		case strings.HasPrefix(r, healthCheckPrefix(cfg.Stack)):
-			stale = append(stale, aws.ToString(h.Id))
-		}
-	}
-	if hcID == "" {
-		path := "/"
-		if cfg.Recover.App != nil {
-			path = cfg.Recover.App.LoadBalancer.HealthCheckPath
-		}
-		out, err := c.r53.CreateHealthCheck(ctx, &route53.CreateHealthCheckInput{
-			CallerReference: aws.String(ref),
-			HealthCheckConfig: &r53types.HealthCheckConfig{
-				Type: r53types.HealthCheckTypeHttp, FullyQualifiedDomainName: aws.String(d.PrimaryTarget),
-				Port: aws.Int32(80), ResourcePath: aws.String(path), FailureThreshold: aws.Int32(3), RequestInterval: aws.Int32(30),
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("create health check for %s: %w", d.PrimaryTarget, err)
-		}
-		hcID = aws.ToString(out.HealthCheck.Id)
-		ch.add("created Route 53 health check %s on %s", hcID, d.PrimaryTarget)
-	}
-	existing, err := failoverRecords(ctx, c, zoneID, d.Record)
 	if err != nil {
 		return err
 	}
 	// Route 53 refuses failover records beside a simple record of the same
 	// name (and a CNAME beside anything): the plain production record is
 	// replaced in the same change batch, so the name never stops resolving.
+	// Only one that already sends users to the primary target is ours to
+	// replace: anything else is someone's live traffic.
 	plain, err := plainRecords(ctx, c, zoneID, d.Record)
 	if err != nil {
 		return err
+	}
+	for _, rr := range plain {
+		if !pointsAt(rr, d.PrimaryTarget) {
+			return fmt.Errorf("%s already has the record %q, which does not point at recover.dns.primary_target %s: "+
+				"prepare replaces only a record that already sends users to the primary target; point it there first "+
+				"(or correct primary_target), then run prepare again", d.Record, recordText(rr), d.PrimaryTarget)
+		}
+	}
+	existing, err := failoverRecords(ctx, c, zoneID, d.Record)
+	if err != nil {
+		return err
+	}
+	if err := saveReplaced(ctx, store, cfg.Stack, d.Record, plain, len(existing) > 0); err != nil {
+		return err
+	}
+	checks, err := listHealthChecks(ctx, c)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	hcID, err := ensureHealthCheck(ctx, c, checks, cfg.Stack, "primary", primaryCheckConfig(cfg), ch)
+	if err != nil {
+		return err
+	}
+	keep[hcID] = true
+	if usesPin(cfg) {
+		pinID, err := ensureHealthCheck(ctx, c, checks, cfg.Stack, "notfo", pinCheckConfig(cfg), ch)
+		if err != nil {
+			return err
+		}
+		calcID, err := ensureHealthCheck(ctx, c, checks, cfg.Stack, "pin", calculatedConfig(hcID, pinID), ch)
+		if err != nil {
+			return err
+		}
+		keep[pinID], keep[calcID] = true, true
+		hcID = calcID
 	}
 	primary, err := recordTo(d, d.Record, d.PrimaryTarget, cfg.Primary.Region)
 	if err != nil {
@@ -413,7 +465,7 @@ func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, 
 	for _, rr := range plain {
 		rr := rr
 		todo = append(todo, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
-		ch.add("replaced the simple %s record %s with the failover pair", rr.Type, d.Record)
+		ch.add("replaced the record %q with the failover pair (kept in the state store for `teardown --network`)", recordText(rr))
 	}
 	for _, want := range []r53types.ResourceRecordSet{primary, secondary} {
 		if have, ok := existing[aws.ToString(want.SetIdentifier)]; ok && sameTarget(have, want) {
@@ -428,21 +480,172 @@ func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, 
 			return err
 		}
 	}
-	// Health checks of earlier production targets watch nothing now.
-	for _, id := range stale {
-		if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: aws.String(id)}); err != nil {
-			return fmt.Errorf("delete stale health check %s: %w", id, err)
+	// Checks of earlier targets or settings watch nothing now.
+	for _, h := range staleChecks(checks, cfg.Stack, keep) {
+		if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: h.Id}); err != nil {
+			return fmt.Errorf("delete stale health check %s: %w", aws.ToString(h.Id), err)
 		}
-		ch.add("deleted stale Route 53 health check %s", id)
+		ch.add("deleted stale Route 53 health check %s", aws.ToString(h.Id))
 	}
 	return nil
 }
 
-func healthCheckPrefix(stack string) string { return fit(stack, 40) + "-primary-" }
+// primaryCheckConfig is the probe of the production endpoint.
+func primaryCheckConfig(cfg *spec.Config) *r53types.HealthCheckConfig {
+	d := cfg.Recover.DNS
+	path := "/"
+	if cfg.Recover.App != nil {
+		path = cfg.Recover.App.LoadBalancer.HealthCheckPath
+	}
+	h := d.HealthCheck.Resolve(path, d.PrimaryTarget)
+	hc := &r53types.HealthCheckConfig{
+		Type: r53types.HealthCheckTypeHttp, FullyQualifiedDomainName: aws.String(h.Host),
+		Port: aws.Int32(int32(h.Port)), ResourcePath: aws.String(h.Path), FailureThreshold: aws.Int32(3), RequestInterval: aws.Int32(30),
+	}
+	if h.Protocol == "https" {
+		hc.Type, hc.EnableSNI = r53types.HealthCheckTypeHttps, aws.Bool(*h.SNI)
+	}
+	return hc
+}
 
-func healthCheckRef(stack, target string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(target)))
-	return healthCheckPrefix(stack) + hex.EncodeToString(sum[:])[:12]
+// listHealthChecks reads every health check of the account: an account
+// has more than one page (100) of them soon enough.
+func listHealthChecks(ctx context.Context, c dnsClients) ([]r53types.HealthCheck, error) {
+	var all []r53types.HealthCheck
+	p := route53.NewListHealthChecksPaginator(c.r53, &route53.ListHealthChecksInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list health checks: %w", err)
+		}
+		all = append(all, out.HealthChecks...)
+	}
+	return all, nil
+}
+
+// ensureHealthCheck finds the stack's check of this role and settings, or
+// makes one. The caller reference names the stack, role and settings, and
+// ends with the creation time: Route 53 refuses, for days, the reference
+// of a deleted check, so no two creations may share one.
+func ensureHealthCheck(ctx context.Context, c dnsClients, checks []r53types.HealthCheck, stack, role string, want *r53types.HealthCheckConfig, ch *changes) (string, error) {
+	prefix := healthCheckRefPrefix(stack, role, want)
+	for _, h := range checks {
+		if strings.HasPrefix(aws.ToString(h.CallerReference), prefix) {
+			return aws.ToString(h.Id), nil
+		}
+	}
+	ref := prefix + strconv.FormatInt(time.Now().UnixMilli(), 36)
+	out, err := c.r53.CreateHealthCheck(ctx, &route53.CreateHealthCheckInput{CallerReference: aws.String(ref), HealthCheckConfig: want})
+	if err != nil {
+		return "", fmt.Errorf("create %s health check %s: %w", role, ref, err)
+	}
+	id := aws.ToString(out.HealthCheck.Id)
+	ch.add("created Route 53 %s health check %s (%s)", string(want.Type), id, role)
+	return id, nil
+}
+
+// healthCheckRefPrefix is pl:<stack>:<role>:<settings hash>: at most 55
+// characters for a 31-character stack, leaving room for the creation time
+// within the 64 Route 53 allows.
+func healthCheckRefPrefix(stack, role string, cfg *r53types.HealthCheckConfig) string {
+	b, _ := json.Marshal(cfg)
+	sum := sha256.Sum256(bytes.ToLower(b))
+	return healthCheckStackPrefix(stack) + role + ":" + hex.EncodeToString(sum[:])[:8] + ":"
+}
+
+func healthCheckStackPrefix(stack string) string { return "pl:" + stack + ":" }
+
+// legacyHealthCheckPrefix is the deterministic reference of earlier
+// versions; their checks are still the stack's to delete.
+func legacyHealthCheckPrefix(stack string) string { return fit(stack, 40) + "-primary-" }
+
+func stackCheck(h r53types.HealthCheck, stack string) bool {
+	ref := aws.ToString(h.CallerReference)
+	return strings.HasPrefix(ref, healthCheckStackPrefix(stack)) || strings.HasPrefix(ref, legacyHealthCheckPrefix(stack))
+}
+
+// staleChecks are the stack's checks not in keep, calculated ones first:
+// Route 53 refuses to delete a check a calculated one still watches.
+func staleChecks(checks []r53types.HealthCheck, stack string, keep map[string]bool) []r53types.HealthCheck {
+	var stale []r53types.HealthCheck
+	for _, h := range checks {
+		if stackCheck(h, stack) && !keep[aws.ToString(h.Id)] {
+			stale = append(stale, h)
+		}
+	}
+	slices.SortStableFunc(stale, func(a, b r53types.HealthCheck) int {
+		ca := a.HealthCheckConfig != nil && a.HealthCheckConfig.Type == r53types.HealthCheckTypeCalculated
+		cb := b.HealthCheckConfig != nil && b.HealthCheckConfig.Type == r53types.HealthCheckTypeCalculated
+		switch {
+		case ca && !cb:
+			return -1
+		case cb && !ca:
+			return 1
+		}
+		return 0
+	})
+	return stale
+}
+
+// pointsAt reports whether a simple record sends users to target: a CNAME
+// to it or an alias to it (Route 53 may store an ELB alias as dualstack.).
+func pointsAt(rr r53types.ResourceRecordSet, target string) bool {
+	norm := func(s string) string {
+		return strings.TrimPrefix(strings.TrimSuffix(strings.ToLower(s), "."), "dualstack.")
+	}
+	if rr.AliasTarget != nil {
+		return norm(aws.ToString(rr.AliasTarget.DNSName)) == norm(target)
+	}
+	return rr.Type == r53types.RRTypeCname && len(rr.ResourceRecords) == 1 && norm(aws.ToString(rr.ResourceRecords[0].Value)) == norm(target)
+}
+
+// recordText shows a record as a zone file would.
+func recordText(rr r53types.ResourceRecordSet) string {
+	name := aws.ToString(rr.Name)
+	if rr.AliasTarget != nil {
+		return fmt.Sprintf("%s %s ALIAS %s", name, rr.Type, aws.ToString(rr.AliasTarget.DNSName))
+	}
+	var vals []string
+	for _, v := range rr.ResourceRecords {
+		vals = append(vals, aws.ToString(v.Value))
+	}
+	return fmt.Sprintf("%s %d %s %s", name, aws.ToInt64(rr.TTL), rr.Type, strings.Join(vals, " "))
+}
+
+// replaced is what prepare took out of the zone: the simple records of
+// the name, or none when the name had none.
+type replaced struct {
+	Record  string                       `json:"record"`
+	Records []r53types.ResourceRecordSet `json:"records"`
+}
+
+func replacedKey(stack, record string) string {
+	return "dns/" + stack + "/replaced/" + strings.ToLower(strings.TrimSuffix(record, "."))
+}
+
+// saveReplaced keeps the records prepare is about to replace. With none to
+// replace, it records that the name had none, unless the pair already
+// exists (then what it replaced was saved when it was made).
+func saveReplaced(ctx context.Context, store state.Store, stack, record string, plain []r53types.ResourceRecordSet, pairExists bool) error {
+	key := replacedKey(stack, record)
+	if len(plain) == 0 {
+		if pairExists {
+			return nil
+		}
+		if _, err := store.Get(ctx, key); err == nil {
+			return nil
+		} else if !errors.Is(err, state.ErrNotFound) {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+	}
+	b, err := json.Marshal(replaced{Record: record, Records: plain})
+	if err != nil {
+		return err
+	}
+	if err := store.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("keep the replaced record of %s in the state store: %w", record, err)
+	}
+	return nil
 }
 
 func failoverRecords(ctx context.Context, c dnsClients, zoneID, name string) (map[string]r53types.ResourceRecordSet, error) {
@@ -515,8 +718,8 @@ func DNSDependsOnPrimary(cfg *spec.Config) (string, bool) {
 const dnsTimeout = 2 * time.Minute
 
 // deleteFailoverRecords deletes the failover pair and its health checks,
-// giving production its simple record back.
-func deleteFailoverRecords(ctx context.Context, r *Recovery, d *spec.DNS) error {
+// and puts back exactly what prepare replaced.
+func deleteFailoverRecords(ctx context.Context, r *Recovery, d *spec.DNS, store state.Store) error {
 	c := r.c.dns()
 	zoneID, err := findZone(ctx, c, d.Zone)
 	if err != nil {
@@ -526,6 +729,7 @@ func deleteFailoverRecords(ctx context.Context, r *Recovery, d *spec.DNS) error 
 	if err != nil {
 		return err
 	}
+	key := replacedKey(r.cfg.Stack, d.Record)
 	var changes []r53types.Change
 	for _, id := range []string{"primary", "secondary"} {
 		if rr, ok := existing[id]; ok {
@@ -534,28 +738,46 @@ func deleteFailoverRecords(ctx context.Context, r *Recovery, d *spec.DNS) error 
 		}
 	}
 	if len(changes) > 0 {
-		// Give the name back its simple record to production, in the same
-		// batch: it must never stop resolving.
-		if d.PrimaryTarget != "" {
-			plain, err := recordTo(d, d.Record, d.PrimaryTarget, r.cfg.Primary.Region)
-			if err != nil {
-				return err
+		// What was there goes back in the same batch: the name must never
+		// stop resolving.
+		var was replaced
+		switch b, err := store.Get(ctx, key); {
+		case errors.Is(err, state.ErrNotFound):
+			// Prepared by a version that kept nothing: production's target
+			// is the best guess.
+			r.opts.Log.Warn("the record prepare replaced was not kept; giving the name a record to primary_target", "record", d.Record, "primary_target", d.PrimaryTarget)
+			if d.PrimaryTarget != "" {
+				plain, err := recordTo(d, d.Record, d.PrimaryTarget, r.cfg.Primary.Region)
+				if err != nil {
+					return err
+				}
+				was.Records = append(was.Records, plain)
 			}
-			changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &plain})
+		case err != nil:
+			return fmt.Errorf("read %s: %w", key, err)
+		default:
+			if err := json.Unmarshal(b, &was); err != nil {
+				return fmt.Errorf("read %s: %w", key, err)
+			}
+		}
+		for _, rr := range was.Records {
+			rr := rr
+			changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &rr})
 		}
 		if err := changeRecords(ctx, c, zoneID, r.wait, changes...); err != nil {
 			return err
 		}
 	}
-	hcs, err := c.r53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{})
-	if err != nil {
-		return fmt.Errorf("list health checks: %w", err)
+	if err := store.Delete(ctx, key); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	for _, h := range hcs.HealthChecks {
-		if strings.HasPrefix(aws.ToString(h.CallerReference), healthCheckPrefix(r.cfg.Stack)) {
-			if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: h.Id}); err != nil {
-				return fmt.Errorf("delete health check %s: %w", aws.ToString(h.Id), err)
-			}
+	checks, err := listHealthChecks(ctx, c)
+	if err != nil {
+		return err
+	}
+	for _, h := range staleChecks(checks, r.cfg.Stack, nil) {
+		if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: h.Id}); err != nil {
+			return fmt.Errorf("delete health check %s: %w", aws.ToString(h.Id), err)
 		}
 	}
 	return nil

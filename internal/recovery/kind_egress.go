@@ -77,16 +77,19 @@ func (egressKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {
 	return "delete this operation's NAT gateway and its address (kept while another operation's app uses it)"
 }
 
-// appRouteTable is the id of the app subnets' prepared route table, or "".
-func appRouteTable(ctx context.Context, c egressClients, stack string) (string, error) {
+// appRouteTable is the id and VPC of the app subnets' prepared route
+// table, or "".
+func appRouteTable(ctx context.Context, c egressClients, stack string) (id, vpc string, err error) {
 	out, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: tagFilters(stack, "app-rt")})
 	if err != nil {
-		return "", fmt.Errorf("find route table of %s: %s: %w", stack, c.region, err)
+		return "", "", fmt.Errorf("find route table of %s: %s: %w", stack, c.region, err)
 	}
-	if len(out.RouteTables) > 0 {
-		return aws.ToString(out.RouteTables[0].RouteTableId), nil
+	for _, rt := range out.RouteTables {
+		if tags.Managed(tags.FromEC2(rt.Tags), stack) {
+			return aws.ToString(rt.RouteTableId), aws.ToString(rt.VpcId), nil
+		}
 	}
-	return "", nil
+	return "", "", nil
 }
 
 // Create gives the app subnets a NAT gateway for the recovery's life. A
@@ -94,14 +97,14 @@ func appRouteTable(ctx context.Context, c egressClients, stack string) (string, 
 func (egressKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
 	c := r.c.egress()
 	net := r.network(rc)
-	rt, err := appRouteTable(ctx, c, r.cfg.Stack)
+	rt, _, err := appRouteTable(ctx, c, r.cfg.Stack)
 	if err != nil {
 		return nil, err
 	}
 	if rt == "" {
 		return nil, fmt.Errorf("the app route table is missing in %s: run `pilotlight prepare`", c.region)
 	}
-	nat, err := findNAT(ctx, c, r.cfg.Stack, "")
+	nat, err := findNAT(ctx, c, r.cfg.Stack, "", net.VPC)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +166,12 @@ func (egressKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContex
 	return egressOut{NAT: nat, RouteTable: rt}.outputs(), nil
 }
 
-// findNAT returns a live NAT gateway of the stack, made by opKind (any
-// kind when empty).
-func findNAT(ctx context.Context, c egressClients, stack, opKind string) (string, error) {
+// findNAT returns a live NAT gateway of the stack in vpc, made by opKind
+// (any kind when empty). The tag filters narrow the answer on AWS; the
+// tags and VPC of what comes back are checked again here, because a filter
+// a service ignores (moto does, for NAT gateways) must not make another
+// stack's NAT ours to reuse or delete.
+func findNAT(ctx context.Context, c egressClients, stack, opKind, vpc string) (string, error) {
 	f := []ec2types.Filter{
 		{Name: aws.String("tag:" + tags.Stack), Values: []string{stack}},
 		{Name: aws.String("tag:" + tags.ManagedBy), Values: []string{tags.Tool}},
@@ -179,10 +185,17 @@ func findNAT(ctx context.Context, c egressClients, stack, opKind string) (string
 	if err != nil {
 		return "", fmt.Errorf("describe NAT gateways: %s: %w", c.region, err)
 	}
-	if len(out.NatGateways) == 0 {
-		return "", nil
+	for _, g := range out.NatGateways {
+		t := tags.FromEC2(g.Tags)
+		switch {
+		case !tags.Managed(t, stack), t[tags.Role] != "nat", opKind != "" && t[tags.OpKind] != opKind:
+		case aws.ToString(g.VpcId) != vpc:
+		case g.State != ec2types.NatGatewayStatePending && g.State != ec2types.NatGatewayStateAvailable:
+		default:
+			return aws.ToString(g.NatGatewayId), nil
+		}
 	}
-	return aws.ToString(out.NatGateways[0].NatGatewayId), nil
+	return "", nil
 }
 
 func ensureEIP(ctx context.Context, c egressClients, r *Recovery, rc *runbook.RunContext) (string, error) {
@@ -211,7 +224,13 @@ func ensureEIP(ctx context.Context, c egressClients, r *Recovery, rc *runbook.Ru
 // the other kind's app (a drill beside a failover) still uses it.
 func (egressKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptions) (runbook.Outputs, error) {
 	c := r.c.egress()
-	nat, err := findNAT(ctx, c, r.cfg.Stack, r.opts.Kind)
+	rt, vpc, err := appRouteTable(ctx, c, r.cfg.Stack)
+	if err != nil || rt == "" {
+		// Without the prepared route table there is no VPC of the stack's
+		// to hold a NAT of its own.
+		return nil, err
+	}
+	nat, err := findNAT(ctx, c, r.cfg.Stack, r.opts.Kind, vpc)
 	if err != nil || nat == "" {
 		return nil, err
 	}
@@ -230,10 +249,8 @@ func (egressKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOption
 	if len(out.AutoScalingGroups) > 0 {
 		return runbook.Outputs{"kept": nat + " (the " + other + "'s app uses it)"}, nil
 	}
-	if rt, err := appRouteTable(ctx, c, r.cfg.Stack); err == nil && rt != "" {
-		// The route goes first: a default route to a deleted NAT blackholes.
-		_, _ = c.ec2.DeleteRoute(ctx, &ec2.DeleteRouteInput{RouteTableId: aws.String(rt), DestinationCidrBlock: aws.String("0.0.0.0/0")})
-	}
+	// The route goes first: a default route to a deleted NAT blackholes.
+	_, _ = c.ec2.DeleteRoute(ctx, &ec2.DeleteRouteInput{RouteTableId: aws.String(rt), DestinationCidrBlock: aws.String("0.0.0.0/0")})
 	if _, err := c.ec2.DeleteNatGateway(ctx, &ec2.DeleteNatGatewayInput{NatGatewayId: aws.String(nat)}); err != nil {
 		return nil, fmt.Errorf("delete NAT gateway %s: %s: %w", nat, c.region, err)
 	}

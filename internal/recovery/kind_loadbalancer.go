@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -29,6 +30,7 @@ type lbAPI interface {
 	DeleteLoadBalancer(context.Context, *elb.DeleteLoadBalancerInput, ...func(*elb.Options)) (*elb.DeleteLoadBalancerOutput, error)
 	DescribeTargetGroups(context.Context, *elb.DescribeTargetGroupsInput, ...func(*elb.Options)) (*elb.DescribeTargetGroupsOutput, error)
 	CreateTargetGroup(context.Context, *elb.CreateTargetGroupInput, ...func(*elb.Options)) (*elb.CreateTargetGroupOutput, error)
+	ModifyTargetGroup(context.Context, *elb.ModifyTargetGroupInput, ...func(*elb.Options)) (*elb.ModifyTargetGroupOutput, error)
 	DeleteTargetGroup(context.Context, *elb.DeleteTargetGroupInput, ...func(*elb.Options)) (*elb.DeleteTargetGroupOutput, error)
 	DescribeListeners(context.Context, *elb.DescribeListenersInput, ...func(*elb.Options)) (*elb.DescribeListenersOutput, error)
 	CreateListener(context.Context, *elb.CreateListenerInput, ...func(*elb.Options)) (*elb.CreateListenerOutput, error)
@@ -139,11 +141,25 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	switch {
 	case err == nil && len(tgs.TargetGroups) > 0:
 		lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
+		if err := checkELBOwner(ctx, c, "target group", tgName, lb.TargetGroup, t); err != nil {
+			return lb, err
+		}
+		// A target group prepared before the matcher was configurable
+		// counts an app's redirect as unhealthy.
+		if m := tgs.TargetGroups[0].Matcher; m == nil || aws.ToString(m.HttpCode) != a.LoadBalancer.TargetMatcher() {
+			if _, err := c.elb.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{
+				TargetGroupArn: aws.String(lb.TargetGroup), Matcher: &elbtypes.Matcher{HttpCode: aws.String(a.LoadBalancer.TargetMatcher())},
+			}); err != nil {
+				return lb, fmt.Errorf("set the healthy codes of target group %s: %s: %w", tgName, c.region, err)
+			}
+			ch.add("target group %s counts HTTP %s as healthy", tgName, a.LoadBalancer.TargetMatcher())
+		}
 	case err == nil || errors.As(err, &tgnf):
 		out, err := c.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String(tgName), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(net.VPC),
 			TargetType: elbtypes.TargetTypeEnumInstance, HealthCheckPath: aws.String(a.LoadBalancer.HealthCheckPath),
-			Tags: tags.ELB(t),
+			Matcher: &elbtypes.Matcher{HttpCode: aws.String(a.LoadBalancer.TargetMatcher())},
+			Tags:    tags.ELB(t),
 		})
 		if err != nil {
 			return lb, fmt.Errorf("create target group %s: %s: %w", tgName, c.region, err)
@@ -158,6 +174,9 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	switch {
 	case err == nil && len(lbs.LoadBalancers) > 0:
 		lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
+		if err := checkELBOwner(ctx, c, "load balancer", lbName, lb.ARN, t); err != nil {
+			return lb, err
+		}
 	case err == nil || errors.As(err, &lbnf):
 		sgs := []string{}
 		if net.LBSecurityGroup != "" {
@@ -180,19 +199,31 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	if err != nil {
 		return lb, fmt.Errorf("describe listeners of %s: %s: %w", lbName, c.region, err)
 	}
+	have := map[int32]bool{}
 	for _, l := range ls.Listeners {
-		if aws.ToInt32(l.Port) == int32(a.LoadBalancer.Port) {
-			return lb, nil
+		have[aws.ToInt32(l.Port)] = true
+	}
+	forward := []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(lb.TargetGroup)}}
+	if !have[int32(a.LoadBalancer.Port)] {
+		if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
+			LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(a.LoadBalancer.Port)),
+			DefaultActions: forward, Tags: tags.ELB(t),
+		}); err != nil {
+			return lb, fmt.Errorf("create listener on %s: %s: %w", lbName, c.region, err)
 		}
+		ch.add("created listener :%d on %s", a.LoadBalancer.Port, lbName)
 	}
-	if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
-		LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(a.LoadBalancer.Port)),
-		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(lb.TargetGroup)}},
-		Tags:           tags.ELB(t),
-	}); err != nil {
-		return lb, fmt.Errorf("create listener on %s: %s: %w", lbName, c.region, err)
+	// The certificate lives in the DR region: a failback's load balancer in
+	// the primary region cannot use it.
+	if cert := a.LoadBalancer.CertificateARN; cert != "" && !have[443] && strings.Contains(cert, ":"+c.region+":") {
+		if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
+			LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttps, Port: aws.Int32(443),
+			Certificates: []elbtypes.Certificate{{CertificateArn: aws.String(cert)}}, DefaultActions: forward, Tags: tags.ELB(t),
+		}); err != nil {
+			return lb, fmt.Errorf("create HTTPS listener with %s on %s: %s: %w", cert, lbName, c.region, err)
+		}
+		ch.add("created HTTPS listener :443 on %s with %s", lbName, cert)
 	}
-	ch.add("created listener :%d on %s", a.LoadBalancer.Port, lbName)
 	return lb, nil
 }
 
@@ -210,26 +241,54 @@ func findPreparedLB(ctx context.Context, c lbClients, n names) (LoadBalancer, er
 		return lb, fmt.Errorf("describe load balancer %s: %s: %w", n.preparedLB(), c.region, err)
 	}
 	lb.ARN, lb.DNS = aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn), aws.ToString(lbs.LoadBalancers[0].DNSName)
+	want := tags.With(tags.Base(n.stack), tags.OpKind, "prepare")
+	if err := checkELBOwner(ctx, c, "load balancer", n.preparedLB(), lb.ARN, want); err != nil {
+		return lb, err
+	}
 	tgs, err := c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{n.preparedTG()}})
 	if err != nil || len(tgs.TargetGroups) == 0 {
 		return lb, fmt.Errorf("the prepared DR target group %s is missing in %s: run `pilotlight prepare`", n.preparedTG(), c.region)
 	}
 	lb.TargetGroup = aws.ToString(tgs.TargetGroups[0].TargetGroupArn)
+	if err := checkELBOwner(ctx, c, "target group", n.preparedTG(), lb.TargetGroup, want); err != nil {
+		return lb, err
+	}
 	return lb, nil
+}
+
+// elbTags returns the tags of an ELBv2 resource.
+func elbTags(ctx context.Context, c lbClients, arn string) (map[string]string, error) {
+	out, err := c.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
+	if err != nil {
+		return nil, fmt.Errorf("describe tags of %s: %s: %w", arn, c.region, err)
+	}
+	for _, d := range out.TagDescriptions {
+		return tags.FromELB(d.Tags), nil
+	}
+	return map[string]string{}, nil
 }
 
 // managedELB reports whether an ELBv2 resource carries the stack's tags
 // with the given operation kind.
 func managedELB(ctx context.Context, c lbClients, arn, stack, opKind string) (bool, error) {
-	out, err := c.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
+	m, err := elbTags(ctx, c, arn)
 	if err != nil {
-		return false, fmt.Errorf("describe tags of %s: %s: %w", arn, c.region, err)
+		return false, err
 	}
-	for _, d := range out.TagDescriptions {
-		m := tags.FromELB(d.Tags)
-		return tags.Managed(m, stack) && m[tags.OpKind] == opKind, nil
+	return tags.Managed(m, stack) && m[tags.OpKind] == opKind, nil
+}
+
+// checkELBOwner refuses a load balancer or target group found by name that
+// the operation tagged want did not make.
+func checkELBOwner(ctx context.Context, c lbClients, what, name, arn string, want map[string]string) error {
+	have, err := elbTags(ctx, c, arn)
+	if err != nil {
+		return err
 	}
-	return false, nil
+	if !ours(have, want) {
+		return notOurs(what, name, c.region, have, want)
+	}
+	return nil
 }
 
 // Teardown deletes this operation's load balancer and target group, never

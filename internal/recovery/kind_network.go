@@ -785,10 +785,18 @@ func (networkKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptio
 	fail := func(what string, err error) { problems = append(problems, fmt.Sprintf("%s: %v", what, err)) }
 
 	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords {
-		if err := deleteFailoverRecords(ctx, r, d); err != nil {
+		store, err := stateStore(ctx, cfg, r.env)
+		if err != nil {
+			return nil, err
+		}
+		defer store.Close()
+		if err := deleteFailoverRecords(ctx, r, d, store); err != nil {
 			fail("failover records", err)
 		} else {
-			deleted = append(deleted, "failover records and health check")
+			deleted = append(deleted, "failover records and health checks (the replaced record is back)")
+		}
+		if err := deletePinAlarm(ctx, r.c.pin(), cfg.Stack); err != nil {
+			fail("failover pin alarm", err)
 		}
 	}
 	out := runbook.Outputs{}

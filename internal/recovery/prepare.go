@@ -19,6 +19,8 @@ type PrepareResult struct {
 	LoadBalancerDNS string   `json:"load_balancer_dns,omitempty"`
 	Changes         []string `json:"changes"`
 	Missing         []string `json:"missing,omitempty"`
+	// Warnings are risks prepare cannot remove (PinRisk, key policy).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Prepare builds, idempotently, what must exist in the DR region before a
@@ -59,6 +61,9 @@ func Prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareRe
 		if res.InstanceRole, err = ensureAppRole(ctx, c.iam, cfg, &ch); err != nil {
 			return res, err
 		}
+		if err := ensureKeyGrants(ctx, c.kms, env, cfg, &ch); err != nil {
+			return res, err
+		}
 	}
 	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords && cfg.Recover.App != nil {
 		n := newNames(cfg, "")
@@ -67,8 +72,21 @@ func Prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareRe
 			return res, err
 		}
 		res.LoadBalancer, res.LoadBalancerDNS = n.preparedLB(), lb.DNS
-		if err := ensureFailoverRecords(ctx, c.dns(), cfg, lb.DNS, &ch, defaultWait()); err != nil {
+		if usesPin(cfg) {
+			if err := ensurePinAlarm(ctx, c.pin(), cfg.Stack, &ch); err != nil {
+				return res, err
+			}
+		}
+		store, err := stateStore(ctx, cfg, env)
+		if err != nil {
 			return res, err
+		}
+		defer store.Close()
+		if err := ensureFailoverRecords(ctx, c.dns(), cfg, lb.DNS, store, &ch, defaultWait()); err != nil {
+			return res, err
+		}
+		if risk := PinRisk(cfg); risk != "" {
+			res.Warnings = append(res.Warnings, risk)
 		}
 	}
 	res.Changes = ch.list

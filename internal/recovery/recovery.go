@@ -18,6 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
@@ -131,6 +132,17 @@ func (r *Recovery) ChosenPoints(ctx context.Context) (db, image *points.Point, e
 		image = &p
 	}
 	return db, image, nil
+}
+
+// stateStore opens the state store for what recovery must keep between
+// operations (the record prepare replaced). The CLI may hold its own handle
+// on the same store: both backends allow it.
+func stateStore(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (state.Store, error) {
+	s, err := state.Open(ctx, cfg, env)
+	if err != nil {
+		return nil, fmt.Errorf("state store of %s: %w", cfg.Stack, err)
+	}
+	return s, nil
 }
 
 // ErrControlPlaneDown marks a DNS step that needed a control plane living

@@ -192,6 +192,16 @@ type Capacity struct {
 type LoadBalancer struct {
 	Port            int    `yaml:"port"`
 	HealthCheckPath string `yaml:"health_check_path"`
+	// Matcher is the HTTP codes the DR target group counts as healthy
+	// (default 200-399: WordPress answers its canonical redirect).
+	Matcher string `yaml:"matcher"`
+	// HealthCheckGrace is how long the auto scaling group leaves a new
+	// instance to boot before its load balancer health counts (default 300s).
+	HealthCheckGrace Duration `yaml:"health_check_grace"`
+	// CertificateARN, an ACM certificate in the DR region, adds an HTTPS
+	// listener on 443 to the DR load balancer (with HSTS, users cannot
+	// reach a DR site over HTTP).
+	CertificateARN string `yaml:"certificate_arn"`
 }
 
 // DNS modes; see DESIGN.md "Static stability".
@@ -215,6 +225,9 @@ type DNS struct {
 	PrimaryTarget string `yaml:"primary_target"`
 	// DrillRecord, when set, is pointed at a drill's load balancer.
 	DrillRecord string `yaml:"drill_record"`
+	// HealthCheck is how Route 53 probes the production endpoint in
+	// failover-records mode.
+	HealthCheck HealthCheck `yaml:"health_check"`
 }
 
 // Database returns the protected database with that id.

@@ -301,6 +301,7 @@ func (v *validator) recover() {
 			v.bad("recover.app.capacity", "need 0 <= min <= desired <= max and max >= 1 (got %d/%d/%d)", cp.Min, cp.Desired, cp.Max)
 		}
 		v.port("recover.app.load_balancer.port", a.LoadBalancer.Port)
+		v.targetHealth(a.LoadBalancer)
 		// Target group health checks: the path "must begin with a '/'
 		// and can have up to 1024 characters" (ELB CreateTargetGroup).
 		if hp := a.LoadBalancer.HealthCheckPath; hp != "" && (!strings.HasPrefix(hp, "/") || len(hp) > 1024 || strings.ContainsAny(hp, " \t\r\n")) {
@@ -333,6 +334,7 @@ func (v *validator) recover() {
 		if v.set("recover.dns.ttl") && (d.TTL < 0 || d.TTL > 86400) {
 			v.bad("recover.dns.ttl", "must be 0 to 86400")
 		}
+		v.healthCheck(d.HealthCheck)
 	}
 }
 

@@ -413,6 +413,9 @@ func (s *localStore) unlock(ctx context.Context, stack, lockID string) error {
 }
 
 func (s *localStore) ForceUnlock(ctx context.Context, stack, lockID string) error {
+	if err := refuseLive(ctx, s, stack, lockID); err != nil {
+		return err
+	}
 	if err := s.unlock(ctx, stack, lockID); err != nil {
 		return fmt.Errorf("force-unlock %s: %w", lockID, err)
 	}

@@ -309,6 +309,9 @@ func (r *remoteStore) unlock(ctx context.Context, stack, lockID string) error {
 }
 
 func (r *remoteStore) ForceUnlock(ctx context.Context, stack, lockID string) error {
+	if err := refuseLive(ctx, r, stack, lockID); err != nil {
+		return err
+	}
 	if err := r.unlock(ctx, stack, lockID); err != nil {
 		return fmt.Errorf("force-unlock %s: %w", lockID, err)
 	}

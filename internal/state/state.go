@@ -27,6 +27,11 @@ var ErrNotFound = errors.New("not found in the state store")
 // ErrNotLocked is returned by ForceUnlock when the stack holds no lock.
 var ErrNotLocked = errors.New("no lock is held")
 
+// ErrHolderAlive is returned by ForceUnlock when the lock's holder is
+// another process still running on this host: removing its lock would let
+// a second operation resume the same journal beside it.
+var ErrHolderAlive = errors.New("the process holding the lock is still running on this host")
+
 // Store holds keyed blobs and the per-stack operation lock.
 //
 // The key layout is internal/operation's (RecordKey, ReportKey, VerifyKey,
@@ -47,7 +52,9 @@ type Store interface {
 	// fails if it was force-unlocked in the meantime.
 	Lock(ctx context.Context, stack, operation string) (release func(context.Context) error, err error)
 	// ForceUnlock removes the lock with id lockID, as `terraform
-	// force-unlock` does; a different holder is left alone.
+	// force-unlock` does; a different holder is left alone, and so is a
+	// holder whose process still runs on this host (ErrHolderAlive; see
+	// Unlock to override).
 	ForceUnlock(ctx context.Context, stack, lockID string) error
 	// Holder returns the current lock of stack, or nil when none is held.
 	Holder(ctx context.Context, stack string) (*LockInfo, error)
@@ -119,6 +126,61 @@ func ParseS3(p string) (bucket, prefix string) {
 	return bucket, strings.Trim(prefix, "/")
 }
 
+// UnlockOptions shape Unlock.
+type UnlockOptions struct {
+	// Force removes the lock even while its holder runs on this host.
+	Force bool
+}
+
+// Unlock is ForceUnlock with options: with Force, a lock whose holder is
+// alive on this host is removed too (the CLI warns first).
+func Unlock(ctx context.Context, s Store, stack, lockID string, opts UnlockOptions) error {
+	if !opts.Force {
+		return s.ForceUnlock(ctx, stack, lockID)
+	}
+	u, ok := s.(interface {
+		unlock(ctx context.Context, stack, lockID string) error
+	})
+	if !ok {
+		return s.ForceUnlock(ctx, stack, lockID)
+	}
+	if err := u.unlock(ctx, stack, lockID); err != nil {
+		return fmt.Errorf("force-unlock %s: %w", lockID, err)
+	}
+	return nil
+}
+
+// refuseLive is ForceUnlock's check: the lock lockID of a process that
+// still runs on this host is not removed. The caller's own locks are its
+// to give back.
+func refuseLive(ctx context.Context, s Store, stack, lockID string) error {
+	h, err := s.Holder(ctx, stack)
+	if err != nil || h == nil || h.ID != lockID || !aliveHere(*h) {
+		return err
+	}
+	return fmt.Errorf("force-unlock %s: stack %s is locked by %s, pid %d on %s, started %s: %w; stop it first, or use --force if you are sure",
+		lockID, stack, h.Operation, h.PID, h.Host, h.Started.UTC().Format(time.RFC3339), ErrHolderAlive)
+}
+
+// aliveHere reports whether h was taken on this host by another process
+// that still runs. Another host's process cannot be checked.
+func aliveHere(h LockInfo) bool {
+	host, err := os.Hostname()
+	if err != nil || host != h.Host || h.PID <= 0 || h.PID == os.Getpid() {
+		return false
+	}
+	p, err := os.FindProcess(h.PID)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	// EPERM: it runs, as another user.
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// getpid is the pid recorded in a lock; tests take locks "as" a child.
+var getpid = os.Getpid
+
 func newLockInfo(stack, operation string) (LockInfo, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -129,7 +191,7 @@ func newLockInfo(stack, operation string) (LockInfo, error) {
 	host, _ := os.Hostname()
 	return LockInfo{
 		ID:    h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32],
-		Stack: stack, Operation: operation, Host: host, PID: os.Getpid(),
+		Stack: stack, Operation: operation, Host: host, PID: getpid(),
 		Started: time.Now().UTC().Truncate(time.Second),
 	}, nil
 }
