@@ -115,6 +115,7 @@ var implied = map[string]string{
 	"s3:GetObjectTagging":                 "CopyObject keeps the source's tags",
 	"s3:AbortMultipartUpload":             "a failed multipart copy is aborted",
 	"lambda:TagResource":                  "CreateFunction with Tags",
+	"ssm:AddTagsToResource":               "PutParameter with Tags",
 }
 
 // packageVerbs says which verbs' policies must cover a package's calls.

@@ -92,4 +92,11 @@ var failoverActions = map[string]planeActions{
 		write: []string{"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
 			"route53:DeleteHealthCheck"},
 	},
+	// The hand-off: the database and cache endpoints, written for the app
+	// under /<stack>/recovery/ (AddTagsToResource: PutParameter with Tags).
+	"ssm": {
+		read:   []string{"ssm:ListTagsForResource"},
+		write:  []string{"ssm:PutParameter", "ssm:GetParameter", "ssm:AddTagsToResource"},
+		delete: []string{"ssm:DeleteParameter"},
+	},
 }

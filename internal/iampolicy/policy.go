@@ -465,6 +465,8 @@ func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
 			res = []string{"arn:" + b.p.ID + ":route53:::hostedzone/*", "arn:" + b.p.ID + ":route53:::healthcheck/*", "arn:" + b.p.ID + ":route53:::change/*"}
 		case "ec2":
 			res = []string{"arn:" + b.p.ID + ":ec2:" + b.D + ":" + b.acct + ":*", "arn:" + b.p.ID + ":ec2:" + b.D + "::image/*"}
+		case "ssm":
+			res = []string{b.arn("ssm", b.D, "parameter/"+b.cfg.Stack+"/recovery/*")}
 		default:
 			res = []string{b.arn(svc, b.D, "*")}
 		}

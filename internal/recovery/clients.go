@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 )
@@ -26,6 +27,7 @@ type clients struct {
 	asg    *autoscaling.Client
 	iam    *iam.Client
 	r53    *route53.Client
+	ssm    *ssm.Client
 }
 
 func newClients(env *awsenv.Env, region string) *clients {
@@ -39,5 +41,6 @@ func newClients(env *awsenv.Env, region string) *clients {
 		asg:    autoscaling.NewFromConfig(cfg),
 		iam:    iam.NewFromConfig(cfg),
 		r53:    route53.NewFromConfig(cfg),
+		ssm:    ssm.NewFromConfig(cfg),
 	}
 }
