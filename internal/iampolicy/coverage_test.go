@@ -129,7 +129,7 @@ var packageVerbs = map[string][]string{
 	"readiness": {Prepare, Failover}, // status reads the rule prepare set up, and the DR network
 	"cost":      {Backup, Replicate}, // cost measures points and replicas
 	"serve":     {Backup, Replicate}, // the scheduled cycles
-	"secrets":   {Backup, Failover}, // backup copies, failover checks the DR copies
+	"secrets":   {Backup, Failover},  // backup copies, failover checks the DR copies
 }
 
 // packageDir is where pkg lives; a package that is gone (renamed, moved)

@@ -40,9 +40,9 @@ type DurationTable struct {
 	// DBInstance and DBCluster (Aurora: the cluster and its writer) are the
 	// restore's fixed part; DBPerGB its part per GB of snapshot.
 	DBInstance, DBCluster, DBPerGB, DBMultiAZ time.Duration
-	Cache                                    time.Duration
-	LoadBalancer, PreparedLoadBalancer       time.Duration
-	Egress                                   time.Duration
+	Cache                                     time.Duration
+	LoadBalancer, PreparedLoadBalancer        time.Duration
+	Egress                                    time.Duration
 	// App is launch, boot and user-data up to healthy targets, when the
 	// database is already there.
 	App time.Duration

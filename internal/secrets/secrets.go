@@ -68,7 +68,9 @@ type Problem struct {
 	Detail string
 }
 
-func (p Problem) String() string { return fmt.Sprintf("SSM parameter %s in %s: %s", p.Name, p.Region, p.Detail) }
+func (p Problem) String() string {
+	return fmt.Sprintf("SSM parameter %s in %s: %s", p.Name, p.Region, p.Detail)
+}
 
 // Sync copies every parameter of cfg whose DR copy is missing or older
 // than the primary's. It never overwrites a DR parameter it did not write
