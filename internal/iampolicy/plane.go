@@ -83,7 +83,7 @@ var failoverActions = map[string]planeActions{
 	},
 	"autoscaling": {
 		read:       []string{"autoscaling:DescribeAutoScalingGroups"},
-		write:      []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags"},
+		write:      []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup"},
 		delete:     []string{"autoscaling:DeleteAutoScalingGroup"},
 		tagDeletes: true,
 	},

@@ -92,6 +92,13 @@ func TestAppBootsWhileTheDatabaseRestores(t *testing.T) {
 	}
 	// While the restore is held, the app's group comes up with instances.
 	asg := autoscaling.NewFromConfig(env.For(dr))
+	grace := func() int32 {
+		out, err := asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{r.n.asg()}})
+		if err != nil || len(out.AutoScalingGroups) == 0 {
+			t.Fatalf("describe the app's group: %v", err)
+		}
+		return aws.ToInt32(out.AutoScalingGroups[0].HealthCheckGracePeriod)
+	}
 	_, err = waitFor(ctx, waitPolicy{First: 20 * time.Millisecond, Max: 200 * time.Millisecond, Timeout: 30 * time.Second}, "the app's group", func(ctx context.Context) (int, bool, error) {
 		out, err := asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{r.n.asg()}})
 		if err != nil || len(out.AutoScalingGroups) == 0 {
@@ -103,6 +110,11 @@ func TestAppBootsWhileTheDatabaseRestores(t *testing.T) {
 	if err != nil {
 		t.Fatalf("app not launched while the restore was running: %v", err)
 	}
+	// Its instances wait for the database: health checks must not replace
+	// them meanwhile.
+	if g := grace(); g != 3600 {
+		t.Fatalf("health-check grace while the database restores: %d s", g)
+	}
 	if got := parameter(t, env, dr, r.n.dbEndpointParameter()); got != "" {
 		t.Fatalf("DB endpoint %q published before the restore was even accepted", got)
 	}
@@ -110,6 +122,9 @@ func TestAppBootsWhileTheDatabaseRestores(t *testing.T) {
 	res := <-done
 	if res.err != nil {
 		t.Fatalf("failover: %v", res.err)
+	}
+	if g := grace(); g != 300 {
+		t.Fatalf("health-check grace once serving: %d s", g)
 	}
 	steps := map[string]runbook.StepRecord{}
 	for _, s := range res.j.Steps {

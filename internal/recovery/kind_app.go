@@ -62,6 +62,7 @@ type asgAPI interface {
 	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
 	CreateAutoScalingGroup(context.Context, *autoscaling.CreateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.CreateAutoScalingGroupOutput, error)
 	DeleteAutoScalingGroup(context.Context, *autoscaling.DeleteAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteAutoScalingGroupOutput, error)
+	UpdateAutoScalingGroup(context.Context, *autoscaling.UpdateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error)
 }
 
 type appClients struct {
@@ -318,7 +319,7 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 			VPCZoneIdentifier:      aws.String(strings.Join(net.AppSubnets, ",")),
 			TargetGroupARNs:        []string{lb.TargetGroup},
 			HealthCheckType:        aws.String("ELB"),
-			HealthCheckGracePeriod: aws.Int32(300),
+			HealthCheckGracePeriod: aws.Int32(bootGrace(cfg)),
 			Tags:                   at,
 		})
 		var exists *asgtypes.AlreadyExistsFault
@@ -326,7 +327,11 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 			return 0, fmt.Errorf("create auto scaling group %s: %s: %w", name, c.region, err)
 		}
 	}
-	return waitHealthy(ctx, c.health, lb.TargetGroup, a.Capacity.Desired, wait)
+	healthy, err := waitHealthy(ctx, c.health, lb.TargetGroup, a.Capacity.Desired, wait)
+	if err != nil {
+		return 0, err
+	}
+	return healthy, settleGrace(ctx, c, name, cfg)
 }
 
 // waitHealthy waits until at least want targets are healthy.

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -350,4 +351,32 @@ func readsHandoff(cfg *spec.Config) bool {
 		delete(d, "CacheEndpointParameter")
 	})
 	return err != nil && (strings.Contains(err.Error(), "DBEndpointParameter") || strings.Contains(err.Error(), "CacheEndpointParameter"))
+}
+
+// steadyGrace is the app's health-check grace period once it serves.
+const steadyGrace = 300
+
+// bootGrace is the health-check grace period the app's group starts with.
+// Instances booted beside a restore fail the load balancer's health checks
+// until the database answers (user-data starts serving only then): with
+// the steady 300 s the group would replace them every five minutes of a
+// restore, and the instance booting when the database comes up would cost
+// a whole boot after it. An hour covers a typical restore; settleGrace
+// returns to the steady value once targets are healthy.
+func bootGrace(cfg *spec.Config) int32 {
+	if cfg.Recover.Database != nil && readsHandoff(cfg) {
+		return 3600
+	}
+	return steadyGrace
+}
+
+// settleGrace sets the steady grace period on the group, once healthy.
+func settleGrace(ctx context.Context, c appClients, name string, cfg *spec.Config) error {
+	if bootGrace(cfg) == steadyGrace {
+		return nil
+	}
+	if _, err := c.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(name), HealthCheckGracePeriod: aws.Int32(steadyGrace)}); err != nil {
+		return fmt.Errorf("set the steady health-check grace period of %s: %s: %w", name, c.region, err)
+	}
+	return nil
 }
