@@ -64,6 +64,11 @@ func TestAppBootsWhileTheDatabaseRestores(t *testing.T) {
 	dr := cfg.DR.Region
 	hold := proxy.HoldFirst(testenv.Match{Region: dr, Service: "rds", Action: "RestoreDBInstanceFromDBSnapshot"})
 	t.Cleanup(hold.Release)
+	// moto's targets turn healthy with no database behind them, so the app
+	// step would go on to settle the grace period while the restore is
+	// held: hold that too, to read the grace the group booted with.
+	settle := proxy.HoldFirst(testenv.Match{Region: dr, Service: "autoscaling", Action: "UpdateAutoScalingGroup"})
+	t.Cleanup(settle.Release)
 
 	store := openStore(t, cfg)
 	r := New(cfg, env, Options{Wait: fastWait})
@@ -119,9 +124,15 @@ func TestAppBootsWhileTheDatabaseRestores(t *testing.T) {
 		t.Fatalf("DB endpoint %q published before the restore was even accepted", got)
 	}
 	hold.Release()
+	settle.Release()
 	res := <-done
 	if res.err != nil {
 		t.Fatalf("failover: %v", res.err)
+	}
+	select {
+	case <-settle.Reached():
+	default:
+		t.Fatal("the grace period was never settled")
 	}
 	if g := grace(); g != 300 {
 		t.Fatalf("health-check grace once serving: %d s", g)
