@@ -23,7 +23,7 @@ DB_PARAM={{ .DBEndpointParameter }} CACHE_PARAM={{ .CacheEndpointParameter }}
 DB={{ .DBHost }}:{{ .DBPort }} REGION={{ .Region }}
 `
 
-func useHandoffTemplate(t *testing.T, cfg *spec.Config) {
+func useHandoffTemplate(t testing.TB, cfg *spec.Config) {
 	t.Helper()
 	if err := os.WriteFile(cfg.RelPath(cfg.Recover.App.UserData), []byte(handoffTmpl), 0o600); err != nil {
 		t.Fatal(err)
