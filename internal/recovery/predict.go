@@ -38,11 +38,12 @@ func (p Prediction) Duration() time.Duration { return time.Duration(p.Seconds * 
 type DurationTable struct {
 	Points, Network, LaunchTemplate time.Duration
 	// DBInstance and DBCluster (Aurora: the cluster and its writer) are the
-	// restore's fixed part; DBPerGB its part per GB of snapshot.
-	DBInstance, DBCluster, DBPerGB, DBMultiAZ time.Duration
-	Cache                                     time.Duration
-	LoadBalancer, PreparedLoadBalancer        time.Duration
-	Egress                                    time.Duration
+	// restore's fixed part; DBPerGB and DBClusterPerGB its part per GB of
+	// snapshot.
+	DBInstance, DBCluster, DBPerGB, DBClusterPerGB, DBMultiAZ time.Duration
+	Cache                                                     time.Duration
+	LoadBalancer, PreparedLoadBalancer                        time.Duration
+	Egress                                                    time.Duration
 	// App is launch, boot and user-data up to healthy targets, when the
 	// database is already there.
 	App time.Duration
@@ -52,11 +53,16 @@ type DurationTable struct {
 	DNS        time.Duration
 }
 
-// AWSClock is the table the prediction falls back to.
+// AWSClock is the table the prediction falls back to. Its AWS figures are
+// those of the emulator's clock table (internal/emulator/durations.go on
+// main: DBRestore 12 min + 2 s/GB, ClusterRestore 8 min + 1 s/GB plus a
+// 10 min writer, CacheCluster 10 min, NatGateway 2 min, LoadBalancer
+// 3 min); App (boot, user-data, health-check threshold) and DNS are
+// estimates.
 var AWSClock = DurationTable{
 	Points: 5 * time.Second, Network: 10 * time.Second, LaunchTemplate: 5 * time.Second,
-	DBInstance: 10 * time.Minute, DBCluster: 15 * time.Minute, DBPerGB: 3 * time.Second, DBMultiAZ: 5 * time.Minute,
-	Cache:        8 * time.Minute,
+	DBInstance: 12 * time.Minute, DBCluster: 18 * time.Minute, DBPerGB: 2 * time.Second, DBClusterPerGB: time.Second, DBMultiAZ: 5 * time.Minute,
+	Cache:        10 * time.Minute,
 	LoadBalancer: 3 * time.Minute, PreparedLoadBalancer: 5 * time.Second,
 	Egress:     2 * time.Minute,
 	App:        6 * time.Minute,
@@ -73,18 +79,18 @@ func (t DurationTable) tableDuration(r *Recovery, id string, db *points.Point) t
 	case StepNetwork:
 		return t.Network
 	case StepDatabase:
-		d := t.DBInstance
+		d, perGB := t.DBInstance, t.DBPerGB
 		gb := 0
 		if db != nil {
 			gb = db.SizeGB
 			if db.Kind == points.KindRDSCluster {
-				d = t.DBCluster
+				d, perGB = t.DBCluster, t.DBClusterPerGB
 			}
 		}
 		if r.cfg.Recover.Database != nil && r.cfg.Recover.Database.MultiAZ {
 			d += t.DBMultiAZ
 		}
-		return d + time.Duration(gb)*t.DBPerGB
+		return d + time.Duration(gb)*perGB
 	case StepCache:
 		return t.Cache
 	case StepLoadBalancer:

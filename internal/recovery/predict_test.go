@@ -26,9 +26,9 @@ func TestPredictFromTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 10 s network, 10 min + 20 × 3 s restore, 90 s for the app after it,
+	// 10 s network, 12 min + 20 × 2 s restore, 90 s for the app after it,
 	// 1 min DNS and the record's 60 s TTL.
-	if p.Seconds != 10+660+90+120 {
+	if p.Seconds != 10+760+90+120 {
 		t.Fatalf("predicted %v s: %+v", p.Seconds, p)
 	}
 	if want := []string{StepNetwork, StepDatabase, StepApp, StepDNS}; !slices.Equal(p.CriticalPath, want) {
@@ -38,11 +38,18 @@ func TestPredictFromTheTable(t *testing.T) {
 		t.Fatalf("basis: %s", p.Basis)
 	}
 
+	aurora, err := r.Predict(nil, &points.Point{Kind: points.KindRDSCluster, SizeGB: 20}, AWSClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aurora.Seconds != 10+1080+20+90+120 {
+		t.Fatalf("Aurora: predicted %v s", aurora.Seconds)
+	}
 	big, err := r.Predict(nil, &points.Point{Kind: points.KindRDSInstance, SizeGB: 500}, AWSClock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if big.Seconds != 10+600+1500+90+120 {
+	if big.Seconds != 10+720+1000+90+120 {
 		t.Fatalf("500 GB: predicted %v s", big.Seconds)
 	}
 
@@ -53,8 +60,8 @@ func TestPredictFromTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The app's whole boot after the restore: 670 + 5 s template + 6 min + 2 min.
-	if legacy.Seconds != 670+5+360+120 {
+	// The app's whole boot after the restore: 770 + 5 s template + 6 min + 2 min.
+	if legacy.Seconds != 770+5+360+120 {
 		t.Fatalf("rendered-in endpoints: predicted %v s: %+v", legacy.Seconds, legacy)
 	}
 	if saved := 1 - p.Seconds/legacy.Seconds; saved < 0.2 {
