@@ -21,13 +21,23 @@ var endpoints = recovery.Endpoints{
 	Region:    "cn-north-1",
 }
 
-func render(t *testing.T) string {
+// handoff is what a failover renders the template with: the app boots
+// beside the restore, so only the SSM parameters are known.
+var handoff = recovery.Endpoints{
+	Region:         "cn-north-1",
+	DBParameter:    "/wordpress/recovery/db-endpoint",
+	CacheParameter: "/wordpress/recovery/cache-endpoint",
+}
+
+func render(t *testing.T) string { return renderWith(t, endpoints) }
+
+func renderWith(t *testing.T, ep recovery.Endpoints) string {
 	t.Helper()
 	cfg, err := spec.Load(ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ud, err := recovery.RenderUserData(cfg, endpoints)
+	ud, err := recovery.RenderUserData(cfg, ep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,20 +69,77 @@ func TestUserDataRenders(t *testing.T) {
 	}
 }
 
-// TestUserDataShellcheck runs shellcheck on the rendered script, with no
-// exclusions.
+// TestUserDataReadsEndpointsAtBoot renders the template as a failover
+// does, before the database exists: the script must read both endpoints
+// from the SSM parameters of its own region, and wait for them.
+func TestUserDataReadsEndpointsAtBoot(t *testing.T) {
+	ud := renderWith(t, handoff)
+	for _, want := range []string{
+		"REGION='cn-north-1'", "DB_HOST=''", "DB_PORT=''",
+		"DB_ENDPOINT_PARAMETER='/wordpress/recovery/db-endpoint'",
+		"CACHE_ENDPOINT_PARAMETER='/wordpress/recovery/cache-endpoint'",
+		`aws ssm get-parameter --region "$REGION" --name "$1"`,
+	} {
+		if !strings.Contains(ud, want) {
+			t.Errorf("rendered user-data lacks %q", want)
+		}
+	}
+	// Boot work that needs no database comes before the wait for it.
+	main := ud[strings.LastIndex(ud, "main() {"):]
+	if i, j := strings.Index(main, "install_wordpress"), strings.Index(main, "resolve_endpoints"); i < 0 || j < 0 || i > j {
+		t.Errorf("main does not install WordPress before waiting for the endpoints:\n%s", main)
+	}
+}
+
+// TestUserDataResolvesEndpoints runs the script's own functions under bash
+// with a fake aws CLI: the parameter appears on the third read (as it does
+// while the restore runs), and the script takes host and port from it.
+func TestUserDataResolvesEndpoints(t *testing.T) {
+	ud := renderWith(t, handoff)
+	funcs := ud[:strings.LastIndex(ud, "main() {")]
+	funcs = strings.Replace(funcs, "exec > >(tee -a /var/log/wordpress-user-data.log) 2>&1", "", 1)
+	dir := t.TempDir()
+	fake := `#!/bin/bash
+n=$(cat "$STATE" 2>/dev/null || echo 0); echo $((n + 1)) >"$STATE"
+case "$*" in
+  *db-endpoint*) [ "$n" -ge 2 ] && echo 'db.abc.cn-north-1.rds.amazonaws.com.cn:3306' && exit 0 ;;
+  *cache-endpoint*) echo 'cache.abc.cnn1.cache.amazonaws.com.cn:6379'; exit 0 ;;
+esac
+echo 'ParameterNotFound' >&2; exit 254
+`
+	if err := os.WriteFile(filepath.Join(dir, "aws"), []byte(fake), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// sleep is stubbed: the backoff is the script's, the waiting is not the test's.
+	script := funcs + "\nsleep() { :; }\nresolve_endpoints\necho \"$DB_HOST|$DB_PORT|$CACHE_HOST|$CACHE_PORT\"\n"
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "STATE="+filepath.Join(dir, "n"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("resolve_endpoints: %v\n%s", err, out)
+	}
+	want := "db.abc.cn-north-1.rds.amazonaws.com.cn|3306|cache.abc.cnn1.cache.amazonaws.com.cn|6379"
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Fatalf("resolved %q, want %q", got, want)
+	}
+}
+
+// TestUserDataShellcheck runs shellcheck on the rendered script, as the
+// demo's production and as a failover render it, with no exclusions.
 func TestUserDataShellcheck(t *testing.T) {
 	bin, err := exec.LookPath("shellcheck")
 	if err != nil {
 		t.Skip("shellcheck not on PATH (Debian: apt-get install -y shellcheck); the rendered user-data was not linted")
 	}
-	path := filepath.Join(t.TempDir(), "user-data.sh")
-	if err := os.WriteFile(path, []byte(render(t)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "--shell=bash", "--severity=style", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("shellcheck: %v\n%s", err, out)
+	for name, ep := range map[string]recovery.Endpoints{"endpoints": endpoints, "handoff": handoff} {
+		path := filepath.Join(t.TempDir(), "user-data.sh")
+		if err := os.WriteFile(path, []byte(renderWith(t, ep)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "--shell=bash", "--severity=style", path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("shellcheck (%s): %v\n%s", name, err, out)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/runbook"
@@ -56,6 +57,8 @@ type planOutput struct {
 	Steps     []planStep `json:"steps"`
 	Points    []string   `json:"points,omitempty"`
 	Warnings  []string   `json:"warnings,omitempty"`
+	// Predicted is failover's and drill's predicted RTO.
+	Predicted *recovery.Prediction `json:"predicted_rto,omitempty"`
 }
 
 func runPlan(ctx context.Context, app *App, o planOptions) error {
@@ -96,6 +99,11 @@ func runPlan(ctx context.Context, app *App, o planOptions) error {
 		if g, err = r.Graph(); err != nil {
 			return Exit(ExitFailed, err)
 		}
+		p, err := r.Predict(lastDrill(ctx, app), db, recovery.AWSClock)
+		if err != nil {
+			return Exit(ExitFailed, err)
+		}
+		out.Predicted = &p
 	case "failback":
 		if g, err = recovery.NewFailback(cfg, env, recovery.Options{Log: app.Log}).Graph(); err != nil {
 			return Exit(ExitFailed, err)
@@ -130,7 +138,31 @@ func runPlan(ctx context.Context, app *App, o planOptions) error {
 			}
 			fmt.Fprintf(w, "  %-16s %s%s\n", s.ID, s.Plan, needs)
 		}
+		if p := out.Predicted; p != nil {
+			fmt.Fprintf(w, "predicted RTO %s, critical path %s\n  (from %s)\n", p.Duration().Round(time.Second), strings.Join(p.CriticalPath, " -> "), p.Basis)
+		}
 	})
+}
+
+// lastDrill is the newest finished drill's report, or nil: without one
+// (or without the state store) the prediction uses the duration table.
+func lastDrill(ctx context.Context, app *App) *recovery.Report {
+	_, store, err := app.configState(ctx)
+	if err != nil {
+		return nil
+	}
+	defer store.Close()
+	ids, err := operation.ReportIDs(ctx, store, operation.KindDrill)
+	if err != nil {
+		return nil
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		st, err := operation.LoadReport(ctx, store, ids[i])
+		if err == nil && st.Report != nil && st.Report.Phase == string(runbook.PhaseDone) {
+			return st.Report
+		}
+	}
+	return nil
 }
 
 type pointLine struct {

@@ -117,6 +117,7 @@ var implied = map[string]string{
 	"lambda:TagResource":                  "CreateFunction with Tags",
 	"cloudwatch:TagResource":              "PutMetricAlarm with Tags (deploy's alarms, the failover pin)",
 	"sns:TagResource":                     "CreateTopic with Tags",
+	"ssm:AddTagsToResource":               "PutParameter with Tags",
 }
 
 // packageVerbs says which verbs' policies must cover a package's calls.
@@ -130,6 +131,7 @@ var packageVerbs = map[string][]string{
 	"readiness": {Prepare, Failover}, // status reads the rule prepare set up, and the DR network
 	"cost":      {Backup, Replicate}, // cost measures points and replicas
 	"serve":     {Backup, Replicate}, // the scheduled cycles
+	"secrets":   {Backup, Failover},  // backup copies, failover checks the DR copies
 }
 
 // packageDir is where pkg lives; a package that is gone (renamed, moved)

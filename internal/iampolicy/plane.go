@@ -94,6 +94,7 @@ var failoverActions = map[string]planeActions{
 	"autoscaling": {
 		read:   []string{"autoscaling:DescribeAutoScalingGroups"},
 		create: []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags"},
+		modify: []string{"autoscaling:UpdateAutoScalingGroup"},
 		delete: []string{"autoscaling:DeleteAutoScalingGroup"},
 	},
 	"route53": {
@@ -431,4 +432,19 @@ func (b *builder) pinMoves() {
 	}
 	b.add("FailoverPin", []string{"cloudwatch:SetAlarmState", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"}, []string{b.pinAlarm()}, nil)
 	b.add("FailoverPinMetric", []string{"cloudwatch:PutMetricData"}, []string{"*"}, b.inRegions(b.D))
+}
+
+// handoff grants the SSM hand-off: failover writes the database and cache
+// endpoints under /<stack>/recovery/ in the region it recovers in (the
+// primary for failback) for the app to read, and teardown deletes them.
+func (b *builder) handoff() {
+	if b.cfg.Recover.App == nil {
+		return
+	}
+	var res []string
+	for _, r := range []string{b.D, b.P} {
+		res = append(res, b.arn("ssm", r, "parameter/"+b.cfg.Stack+"/recovery/*"))
+	}
+	b.add("FailoverHandoff", []string{"ssm:PutParameter", "ssm:GetParameter", "ssm:AddTagsToResource",
+		"ssm:ListTagsForResource", "ssm:DeleteParameter"}, res, nil)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/discover"
 	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/secrets"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
@@ -328,10 +329,34 @@ func (b *builder) backup() {
 		b.add("BackupKMSGrant", []string{"kms:CreateGrant"}, keys,
 			map[string]map[string]any{"Bool": {"kms:GrantIsForAWSResource": true}})
 	}
+	b.parameters()
 	if len(c.Protect.Images) > 0 {
 		b.add("BackupKMSImageCopy", []string{"kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKeyWithoutPlaintext"},
 			[]string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, b.viaService("ec2", b.P, b.D))
 	}
+}
+
+// parameters grants the DR copies of the app's SSM parameters
+// (internal/secrets): read with decryption in the primary, written,
+// re-encrypted and tagged in the DR region.
+func (b *builder) parameters() {
+	src, dst := b.parameterARNs(b.P), b.parameterARNs(b.D)
+	if len(src) == 0 {
+		return
+	}
+	b.add("BackupParametersRead", []string{"ssm:GetParameter", "ssm:ListTagsForResource"}, append(src, dst...), nil)
+	b.add("BackupParametersCopy", []string{"ssm:PutParameter", "ssm:AddTagsToResource"}, dst, nil)
+	b.add("BackupParametersKMSRead", []string{"kms:Decrypt"}, []string{b.arn("kms", b.P, "key/*")}, b.viaService("ssm", b.P))
+	b.add("BackupParametersKMSWrite", []string{"kms:Encrypt"}, []string{b.arn("kms", b.D, "key/*")}, b.viaService("ssm", b.D))
+}
+
+// parameterARNs are the ARNs of the parameters kept in both regions.
+func (b *builder) parameterARNs(region string) []string {
+	var out []string
+	for _, p := range secrets.Parameters(b.cfg) {
+		out = append(out, b.arn("ssm", region, "parameter/"+strings.TrimPrefix(p.Name, "/")))
+	}
+	return out
 }
 
 // imageSources grants CreateImage on the protected instances.
@@ -464,6 +489,7 @@ func (b *builder) prepare() {
 func (b *builder) failover() {
 	b.recoveryPlane("Failover", failoverActions)
 	b.pinMoves()
+	b.handoff()
 	// status says whether deploy's alarms exist.
 	b.add("StatusAlarms", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
 	if b.cfg.Recover.App != nil {
@@ -504,6 +530,10 @@ func (b *builder) failover() {
 		rdsRead = append(rdsRead, "ec2:DescribeImages")
 	}
 	b.add("FailoverPointsRead", rdsRead, []string{"*"}, b.inRegions(b.D))
+	// Failover refuses to start without the DR copies of the app's secrets.
+	if dst := b.parameterARNs(b.D); len(dst) > 0 {
+		b.add("FailoverParametersRead", []string{"ssm:GetParameter", "ssm:ListTagsForResource"}, dst, nil)
+	}
 }
 
 func sidName(svc string) string {

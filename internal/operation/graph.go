@@ -176,6 +176,9 @@ func Recover(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, kin
 	var err error
 	switch kind {
 	case KindFailover:
+		if err := recoverPreCheck(ctx, cfg, env); err != nil {
+			return nil, fmt.Errorf("failover: %w", err)
+		}
 		r := recovery.New(cfg, env, recovery.Options{Kind: recovery.KindFailover, PointID: o.Point, Log: d.Log})
 		g, err = r.Graph()
 		build = r.BuildReport
@@ -239,6 +242,9 @@ type DrillOptions struct {
 // Drill runs the failover's steps into isolated -drill resources, verifies
 // them, tears them down unless Keep, and stores the report.
 func Drill(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o DrillOptions) (*Outcome, error) {
+	if err := recoverPreCheck(ctx, cfg, env); err != nil {
+		return nil, fmt.Errorf("drill: %w", err)
+	}
 	r := recovery.New(cfg, env, recovery.Options{Kind: recovery.KindDrill, PointID: o.Point, Log: d.Log})
 	g, err := r.Graph()
 	if err != nil {

@@ -43,6 +43,8 @@ func BenchmarkFailoverCriticalPath(b *testing.B) {
 		}
 		env := testenv.AWS(b, proxy.URL)
 		cfg := testConfig(b, "cn-north-1", "cn-northwest-1", spec.DNSUpsert)
+		// The app boots beside the restore, as the reference stack's does.
+		useHandoffTemplate(b, cfg)
 		seedProduction(b, env, cfg)
 		if _, err := Prepare(b.Context(), cfg, env); err != nil {
 			b.Fatal(err)

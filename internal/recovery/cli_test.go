@@ -43,6 +43,10 @@ func TestPlanWarnsWhenDNSNeedsThePrimary(t *testing.T) {
 			t.Fatalf("plan lacks step %s:\n%s", step, out)
 		}
 	}
+	// No drill yet: the prediction comes from the duration table.
+	if !strings.Contains(out, "predicted RTO ") || !strings.Contains(out, "critical path network -> database -> launch-template -> app -> dns") || !strings.Contains(out, "no drill yet") {
+		t.Fatalf("plan gives no predicted RTO from the table:\n%s", out)
+	}
 	if after := recovery.Counts(t, env, cfg.DR.Region); after["db"] != before["db"] || after["lb"] != before["lb"] {
 		t.Fatalf("plan changed the DR region: %v -> %v", before, after)
 	}
@@ -52,10 +56,11 @@ func TestPlanWarnsWhenDNSNeedsThePrimary(t *testing.T) {
 	recovery.SeedProduction(t, testenv.AWS(t, acct2.URL), cfg2)
 	code, out, _ = runCLI(t, acct2.URL, "plan", "failover", "--config", cfg2.File, "-o", "json")
 	var plan struct {
-		Warnings []string `json:"warnings"`
-		Points   []string `json:"points"`
+		Warnings  []string             `json:"warnings"`
+		Points    []string             `json:"points"`
+		Predicted *recovery.Prediction `json:"predicted_rto"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Warnings) != 0 || len(plan.Points) != 2 {
+	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Warnings) != 0 || len(plan.Points) != 2 || plan.Predicted == nil || plan.Predicted.Seconds <= 0 {
 		t.Fatalf("plan json: %d %s", code, out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
@@ -34,6 +35,7 @@ type clients struct {
 	r53    *route53.Client
 	cw     *cloudwatch.Client
 	kms    *kms.Client
+	ssm    *ssm.Client
 }
 
 func newClients(env *awsenv.Env, region string) *clients {
@@ -49,6 +51,7 @@ func newClients(env *awsenv.Env, region string) *clients {
 		r53:    route53.NewFromConfig(cfg),
 		cw:     newCloudWatch(cfg),
 		kms:    kms.NewFromConfig(cfg),
+		ssm:    ssm.NewFromConfig(cfg),
 	}
 }
 

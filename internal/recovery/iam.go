@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
+	"github.com/pilotlight/pilotlight/internal/secrets"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
@@ -88,12 +90,30 @@ func ensureAppRole(ctx context.Context, c iamAPI, cfg *spec.Config, ch *changes)
 
 // appPolicy lets the app mount the replica buckets (s3fs) and read its
 // secrets from SSM Parameter Store under /<stack>/ (the DB password: never
-// in the config or the user-data), nothing more.
+// in the config or the user-data; the endpoints of the hand-off) and the
+// parameters kept in the DR region by internal/secrets, nothing more.
 func appPolicy(cfg *spec.Config, p partition.Partition) string {
+	params := []string{p.ARN("ssm", "*", "*", "parameter/"+cfg.Stack+"/*")}
+	var keyed bool
+	for _, sp := range secrets.Parameters(cfg) {
+		if !strings.HasPrefix(sp.Name, "/"+cfg.Stack+"/") {
+			params = append(params, p.ARN("ssm", "*", "*", "parameter/"+strings.TrimPrefix(sp.Name, "/")))
+		}
+		keyed = keyed || sp.DRKMSKey != ""
+	}
 	statements := []map[string]any{{
 		"Effect": "Allow", "Action": []string{"ssm:GetParameter", "ssm:GetParameters"},
-		"Resource": []string{p.ARN("ssm", "*", "*", "parameter/"+cfg.Stack+"/*")},
+		"Resource": params,
 	}}
+	if keyed {
+		// A secret's DR copy encrypted with a customer key: decrypted
+		// through SSM in the DR region only.
+		statements = append(statements, map[string]any{
+			"Effect": "Allow", "Action": []string{"kms:Decrypt"},
+			"Resource":  []string{p.ARN("kms", cfg.DR.Region, "*", "key/*")},
+			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": "ssm." + cfg.DR.Region + "." + p.DNSSuffix}},
+		})
+	}
 	var buckets, objects []string
 	for _, b := range cfg.Protect.Buckets {
 		buckets = append(buckets, p.ARN("s3", "", "", b.Replica))

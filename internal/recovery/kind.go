@@ -44,6 +44,7 @@ var registry = []kind{
 	loadBalancerKind{},
 	launchTemplateKind{},
 	appKind{},
+	handoffKind{},
 	egressKind{},
 	dnsKind{},
 }

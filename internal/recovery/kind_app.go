@@ -62,6 +62,7 @@ type asgAPI interface {
 	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
 	CreateAutoScalingGroup(context.Context, *autoscaling.CreateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.CreateAutoScalingGroupOutput, error)
 	DeleteAutoScalingGroup(context.Context, *autoscaling.DeleteAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteAutoScalingGroupOutput, error)
+	UpdateAutoScalingGroup(context.Context, *autoscaling.UpdateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error)
 }
 
 type appClients struct {
@@ -99,7 +100,9 @@ func appOf(o runbook.Outputs) appOut { return appOut{ASG: o["asg"], Healthy: ato
 
 func (launchTemplateKind) ID() string { return StepLaunchTemplate }
 func (launchTemplateKind) After() []string {
-	return []string{StepPoints, StepNetwork, StepDatabase, StepCache}
+	// Not the database or the cache: the app boots beside them and reads
+	// their endpoints from SSM (kind_handoff.go).
+	return []string{StepPoints, StepNetwork}
 }
 func (launchTemplateKind) Used(r *Recovery) bool { return r.cfg.Recover.App != nil }
 
@@ -107,12 +110,17 @@ func (launchTemplateKind) Plan(r *Recovery) string {
 	if r.opts.Kind == KindFailback {
 		return "launch template " + r.n.launchTemplate() + " with the primary's endpoints"
 	}
-	return fmt.Sprintf("render user-data with the recovered endpoints; launch template %s (%s, newest DR AMI)", r.n.launchTemplate(), r.cfg.Recover.App.InstanceType)
+	if !readsHandoff(r.cfg) {
+		return fmt.Sprintf("wait for the recovered endpoints in SSM (the user-data template renders them in); launch template %s (%s, newest DR AMI)", r.n.launchTemplate(), r.cfg.Recover.App.InstanceType)
+	}
+	return fmt.Sprintf("launch template %s (%s, newest DR AMI); its user-data reads the recovered endpoints from SSM at boot", r.n.launchTemplate(), r.cfg.Recover.App.InstanceType)
 }
 
 func (launchTemplateKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
-	db, cache := databaseOf(rc.Outputs(StepDatabase)), cacheOf(rc.Outputs(StepCache))
-	ep := Endpoints{DBHost: db.Host, DBPort: db.Port, CacheHost: cache.Host, CachePort: cache.Port, Region: r.cfg.DR.Region}
+	ep, err := r.handoffEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ud, err := RenderUserData(r.cfg, ep)
 	if err != nil {
 		return nil, err
@@ -157,13 +165,18 @@ func (appKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {
 	return "delete auto scaling group " + r.n.asg() + " and wait until its instances are gone"
 }
 
-// Endpoints are what the user-data template is rendered with.
+// Endpoints are what the user-data template is rendered with. At failover
+// the hosts are unknown at render time: the template gets the SSM
+// parameters where they will appear instead.
 type Endpoints struct {
 	DBHost    string
 	DBPort    int
 	CacheHost string
 	CachePort int
 	Region    string
+	// DBParameter and CacheParameter name the SSM parameters (in Region)
+	// that will hold host:port.
+	DBParameter, CacheParameter string
 }
 
 // templateData is the user-data template's whole vocabulary; a name not
@@ -183,14 +196,26 @@ func templateData(cfg *spec.Config, ep Endpoints) map[string]any {
 			vars[k] = v
 		}
 	}
+	port := func(p int) any {
+		if p == 0 {
+			return "" // read at boot with the host
+		}
+		return p
+	}
 	return map[string]any{
-		"DBHost": ep.DBHost, "DBPort": ep.DBPort, "CacheHost": ep.CacheHost, "CachePort": ep.CachePort,
+		"DBHost": ep.DBHost, "DBPort": port(ep.DBPort), "CacheHost": ep.CacheHost, "CachePort": port(ep.CachePort),
+		"DBEndpointParameter": ep.DBParameter, "CacheEndpointParameter": ep.CacheParameter,
 		"Region": ep.Region, "Stack": cfg.Stack, "Bucket": bucket, "Buckets": buckets, "Vars": vars,
 	}
 }
 
 // RenderUserData renders the configured user-data template.
 func RenderUserData(cfg *spec.Config, ep Endpoints) (string, error) {
+	return renderUserData(cfg, ep, nil)
+}
+
+// renderUserData renders with the template data, after edit if not nil.
+func renderUserData(cfg *spec.Config, ep Endpoints, edit func(map[string]any)) (string, error) {
 	a := cfg.Recover.App
 	if a == nil || a.UserData == "" {
 		return "", nil
@@ -204,8 +229,12 @@ func RenderUserData(cfg *spec.Config, ep Endpoints) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("recover.app.user_data %s: %w", path, err)
 	}
+	data := templateData(cfg, ep)
+	if edit != nil {
+		edit(data)
+	}
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, templateData(cfg, ep)); err != nil {
+	if err := tmpl.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("recover.app.user_data %s: a variable the recovery cannot supply: %w", path, err)
 	}
 	return b.String(), nil
@@ -298,7 +327,7 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 			VPCZoneIdentifier:      aws.String(strings.Join(net.AppSubnets, ",")),
 			TargetGroupARNs:        []string{lb.TargetGroup},
 			HealthCheckType:        aws.String("ELB"),
-			HealthCheckGracePeriod: aws.Int32(int32(a.LoadBalancer.Grace() / time.Second)),
+			HealthCheckGracePeriod: aws.Int32(bootGrace(cfg)),
 			Tags:                   at,
 		})
 		var exists *asgtypes.AlreadyExistsFault
@@ -306,7 +335,11 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 			return 0, fmt.Errorf("create auto scaling group %s: %s: %w", name, c.region, err)
 		}
 	}
-	return waitHealthy(ctx, c.health, lb.TargetGroup, a.Capacity.Desired, wait)
+	healthy, err := waitHealthy(ctx, c.health, lb.TargetGroup, a.Capacity.Desired, wait)
+	if err != nil {
+		return 0, err
+	}
+	return healthy, settleGrace(ctx, c, name, cfg)
 }
 
 // waitHealthy waits until at least want targets are healthy.
@@ -406,6 +439,9 @@ func userDataCheck(ctx context.Context, r *Recovery, out journalOutputs) report.
 		return check(name, false, "launch template %s: %v", lt, err)
 	}
 	ud := decodeUserData(aws.ToString(v.LaunchTemplateVersions[0].LaunchTemplateData.UserData))
+	if readsHandoff(r.cfg) {
+		return handoffCheck(ctx, r, out)
+	}
 	var missing []string
 	for _, want := range []string{databaseOf(out[StepDatabase]).Host, cacheOf(out[StepCache]).Host} {
 		if want != "" && !strings.Contains(ud, want) {

@@ -56,7 +56,7 @@ func (cacheKind) Plan(r *Recovery) string {
 }
 
 func (cacheKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
-	host, port, err := createCache(ctx, r.c.recoveredCache(), r.cfg, r.n, r.network(rc), r.stepTags(rc, StepCache, "cache"), r.wait)
+	host, port, err := createCache(ctx, r.handoffCacheClients(rc, r.c.recoveredCache()), r.cfg, r.n, r.network(rc), r.stepTags(rc, StepCache, "cache"), r.wait)
 	if err != nil {
 		return nil, err
 	}

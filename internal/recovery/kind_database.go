@@ -53,7 +53,7 @@ func (databaseKind) Plan(r *Recovery) string {
 	if r.opts.Kind == KindFailback {
 		return "restore DB " + r.n.db() + " in " + r.cfg.DR.Region + " (new identifier)"
 	}
-	return fmt.Sprintf("restore DB %s (%s) from the chosen DR snapshot and wait until available", r.n.db(), orDefault(r.cfg.Recover.Database.Class, "snapshot's class"))
+	return fmt.Sprintf("restore DB %s (%s) from the chosen DR snapshot, write its endpoint to SSM %s as soon as AWS gives it, and wait until available", r.n.db(), orDefault(r.cfg.Recover.Database.Class, "snapshot's class"), r.n.dbEndpointParameter())
 }
 
 func (databaseKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContext) (runbook.Outputs, error) {
@@ -63,7 +63,7 @@ func (databaseKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunCont
 	if cluster {
 		t = tags.With(t, "engine", p.DBEngine)
 	}
-	host, port, err := restoreDatabase(ctx, r.c.database(), r.cfg, r.n, p.DBPoint, cluster, r.network(rc), t, r.wait)
+	host, port, err := restoreDatabase(ctx, r.handoffDatabase(rc, r.c.database()), r.cfg, r.n, p.DBPoint, cluster, r.network(rc), t, r.wait)
 	if err != nil {
 		return nil, err
 	}

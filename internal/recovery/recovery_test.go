@@ -361,4 +361,18 @@ func TestAppPolicyReadsStackParametersAndReplicaOnly(t *testing.T) {
 	if strings.Contains(doc, cfg.Protect.Buckets[0].Source) || strings.Contains(doc, `"*"`) {
 		t.Fatalf("app policy grants beyond the replica and the stack's parameters:\n%s", doc)
 	}
+	// The hand-off's endpoints are under /shop/; a secret kept elsewhere
+	// and encrypted with a DR key is readable too, through SSM only.
+	for _, n := range []names{newNames(cfg, ""), newNames(cfg, "drill")} {
+		if !strings.HasPrefix(n.dbEndpointParameter(), "/shop/") || !strings.HasPrefix(n.cacheEndpointParameter(), "/shop/") {
+			t.Fatalf("endpoint parameters %s, %s are not under the stack's prefix", n.dbEndpointParameter(), n.cacheEndpointParameter())
+		}
+	}
+	cfg.Protect.Parameters = []spec.Parameter{{Name: "/shared/api-key", DRKMSKey: "alias/dr"}}
+	doc = appPolicy(cfg, p)
+	for _, want := range []string{`"arn:aws-cn:ssm:*:*:parameter/shared/api-key"`, `"kms:Decrypt"`, `"kms:ViaService":"ssm.cn-north-1.amazonaws.com.cn"`} {
+		if !strings.Contains(doc, want) {
+			t.Fatalf("app policy lacks %s:\n%s", want, doc)
+		}
+	}
 }

@@ -49,6 +49,19 @@ type Protect struct {
 	Databases []Database `yaml:"databases"`
 	Images    []Image    `yaml:"images"`
 	Buckets   []Bucket   `yaml:"buckets"`
+	// Parameters are SSM parameters the app reads at boot (the database
+	// password): kept current in the DR region, re-encrypted there.
+	// recover.app.vars.db_password_parameter is one without being listed.
+	Parameters []Parameter `yaml:"parameters"`
+}
+
+// Parameter is an SSM parameter copied from the primary to the DR region
+// under the same name.
+type Parameter struct {
+	Name string `yaml:"name"`
+	// DRKMSKey encrypts a SecureString copy in the DR region; default the
+	// account's aws/ssm key there.
+	DRKMSKey string `yaml:"dr_kms_key"`
 }
 
 // Keep is a retention policy per region; a point is kept while it is among

@@ -130,6 +130,17 @@ func (v *validator) validate() {
 		v.duration(f+".target_rpo", im.TargetRPO)
 		v.kmsKey(f+".dr_kms_key", im.DRKMSKey)
 	}
+	seenParam := map[string]bool{}
+	for i, p := range c.Protect.Parameters {
+		f := fmt.Sprintf("protect.parameters[%d].name", i)
+		switch {
+		case p.Name == "":
+			v.bad(f, "required")
+		case seenParam[p.Name]:
+			v.bad(f, "%q is listed twice", p.Name)
+		}
+		seenParam[p.Name] = true
+	}
 	for i, b := range c.Protect.Buckets {
 		f := fmt.Sprintf("protect.buckets[%d]", i)
 		if b.Name != "" && !ValidName(b.Name) {

@@ -1,0 +1,197 @@
+package recovery
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/runbook"
+)
+
+// StepEstimate is one step's predicted duration and what it is based on.
+type StepEstimate struct {
+	ID      string  `json:"id"`
+	Seconds float64 `json:"seconds"`
+	// From is "drill" (the last drill's measured duration) or "table".
+	From string `json:"from"`
+}
+
+// Prediction is a failover's predicted RTO and the chain of steps that
+// sets it.
+type Prediction struct {
+	Seconds      float64        `json:"seconds"`
+	CriticalPath []string       `json:"critical_path"`
+	Steps        []StepEstimate `json:"steps"`
+	// Basis says where the durations come from, for a person.
+	Basis string `json:"basis"`
+}
+
+// Duration is the predicted RTO.
+func (p Prediction) Duration() time.Duration { return time.Duration(p.Seconds * float64(time.Second)) }
+
+// DurationTable is what each step takes on AWS when no drill has measured
+// it: a base, and for the database a part growing with the snapshot's
+// size. The figures are AWS's typical times for the reference stack
+// (db.t3/r-class restore, cache.t3 Redis, t3 instances booting the
+// stack's AMI); a drill on the user's account replaces them.
+type DurationTable struct {
+	Points, Network, LaunchTemplate time.Duration
+	// DBInstance and DBCluster (Aurora: the cluster and its writer) are the
+	// restore's fixed part; DBPerGB and DBClusterPerGB its part per GB of
+	// snapshot.
+	DBInstance, DBCluster, DBPerGB, DBClusterPerGB, DBMultiAZ time.Duration
+	Cache                                                     time.Duration
+	LoadBalancer, PreparedLoadBalancer                        time.Duration
+	Egress                                                    time.Duration
+	// App is launch, boot and user-data up to healthy targets, when the
+	// database is already there.
+	App time.Duration
+	// AppAfterDB is how long after the database is available the app's
+	// targets turn healthy (user-data connects, health checks pass).
+	AppAfterDB time.Duration
+	DNS        time.Duration
+}
+
+// AWSClock is the table the prediction falls back to. Its AWS figures are
+// those of the emulator's clock table (internal/emulator/durations.go on
+// main: DBRestore 12 min + 2 s/GB, ClusterRestore 8 min + 1 s/GB plus a
+// 10 min writer, CacheCluster 10 min, NatGateway 2 min, LoadBalancer
+// 3 min); App (boot, user-data, health-check threshold) and DNS are
+// estimates.
+var AWSClock = DurationTable{
+	Points: 5 * time.Second, Network: 10 * time.Second, LaunchTemplate: 5 * time.Second,
+	DBInstance: 12 * time.Minute, DBCluster: 18 * time.Minute, DBPerGB: 2 * time.Second, DBClusterPerGB: time.Second, DBMultiAZ: 5 * time.Minute,
+	Cache:        10 * time.Minute,
+	LoadBalancer: 3 * time.Minute, PreparedLoadBalancer: 5 * time.Second,
+	Egress:     2 * time.Minute,
+	App:        6 * time.Minute,
+	AppAfterDB: 90 * time.Second,
+	DNS:        time.Minute,
+}
+
+// tableDuration is step id's duration in the table for r's config and a
+// snapshot of db (nil: unknown size, counted as 0 GB).
+func (t DurationTable) tableDuration(r *Recovery, id string, db *points.Point) time.Duration {
+	switch id {
+	case StepPoints:
+		return t.Points
+	case StepNetwork:
+		return t.Network
+	case StepDatabase:
+		d, perGB := t.DBInstance, t.DBPerGB
+		gb := 0
+		if db != nil {
+			gb = db.SizeGB
+			if db.Kind == points.KindRDSCluster {
+				d, perGB = t.DBCluster, t.DBClusterPerGB
+			}
+		}
+		if r.cfg.Recover.Database != nil && r.cfg.Recover.Database.MultiAZ {
+			d += t.DBMultiAZ
+		}
+		return d + time.Duration(gb)*perGB
+	case StepCache:
+		return t.Cache
+	case StepLoadBalancer:
+		if r.usesPreparedLB() {
+			return t.PreparedLoadBalancer
+		}
+		return t.LoadBalancer
+	case StepEgress:
+		return t.Egress
+	case StepLaunchTemplate:
+		return t.LaunchTemplate
+	case StepApp:
+		return t.App
+	case StepDNS:
+		d := t.DNS
+		if r.cfg.Recover.DNS != nil && r.cfg.Recover.DNS.TTL > 0 {
+			d += time.Duration(r.cfg.Recover.DNS.TTL) * time.Second
+		}
+		return d
+	}
+	return 0
+}
+
+// Predict predicts r's failover RTO and its critical path. Each step takes
+// what it took in last (the newest drill's report) when last measured it,
+// and otherwise what table says for the snapshot db. The app boots beside
+// the restore but cannot turn healthy before the database answers: it
+// ends no earlier than the database's end plus table.AppAfterDB. A drill's
+// measured app step already holds that wait.
+func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) (Prediction, error) {
+	g, err := r.Graph()
+	if err != nil {
+		return Prediction{}, err
+	}
+	measured := map[string]float64{}
+	if last != nil {
+		for _, s := range last.Steps {
+			if s.Phase == string(runbook.PhaseDone) && s.Seconds > 0 {
+				measured[s.ID] = s.Seconds
+			}
+		}
+	}
+	p := Prediction{Basis: tableBasis(db)}
+	if len(measured) > 0 {
+		p.Basis = fmt.Sprintf("the steps of drill %s (%s), the table for any it did not measure", last.RunID, last.Start.UTC().Format(time.RFC3339))
+	}
+	steps := g.Steps()
+	finish := map[string]float64{}
+	prev := map[string]string{}
+	for _, s := range steps {
+		est := StepEstimate{ID: s.ID, From: "table", Seconds: table.tableDuration(r, s.ID, db).Seconds()}
+		if v, ok := measured[s.ID]; ok {
+			est.Seconds, est.From = v, "drill"
+		}
+		p.Steps = append(p.Steps, est)
+		start, from := 0.0, ""
+		for _, n := range s.Needs {
+			if finish[n] > start || from == "" {
+				start, from = finish[n], n
+			}
+		}
+		// A template that renders the endpoints in waits for them
+		// (kind_handoff.go) though the graph has no such edge.
+		if dbEnd, ok := finish[StepDatabase]; ok && s.ID == StepLaunchTemplate && !readsHandoff(r.cfg) && dbEnd > start {
+			start, from = dbEnd, StepDatabase
+		}
+		end := start + est.Seconds
+		if s.ID == StepApp {
+			if dbEnd, ok := finish[StepDatabase]; ok && dbEnd+table.AppAfterDB.Seconds() > end {
+				end, from = dbEnd+table.AppAfterDB.Seconds(), StepDatabase
+			}
+		}
+		finish[s.ID], prev[s.ID] = end, from
+	}
+	best := ""
+	for _, s := range steps {
+		if best == "" || finish[s.ID] > finish[best] {
+			best = s.ID
+		}
+	}
+	for id := best; id != ""; id = prev[id] {
+		p.CriticalPath = append([]string{id}, p.CriticalPath...)
+	}
+	p.Seconds = math.Round(finish[best])
+	return p, nil
+}
+
+func tableBasis(db *points.Point) string {
+	if db == nil {
+		return "AWS's typical step times (no drill yet)"
+	}
+	return fmt.Sprintf("AWS's typical step times for a %d GB snapshot (no drill yet)", db.SizeGB)
+}
+
+// Compare is the drill report's line on a prediction: predicted against
+// measured RTO, and the error as a fraction of the measured one.
+func (p Prediction) Compare(measuredSeconds float64) (errFraction float64, line string) {
+	if measuredSeconds <= 0 {
+		return 0, fmt.Sprintf("predicted RTO %s; nothing measured", p.Duration().Round(time.Second))
+	}
+	errFraction = (p.Seconds - measuredSeconds) / measuredSeconds
+	return errFraction, fmt.Sprintf("predicted RTO %s, measured %s (%+.0f%%); critical path %v",
+		p.Duration().Round(time.Second), time.Duration(measuredSeconds*float64(time.Second)).Round(time.Second), errFraction*100, p.CriticalPath)
+}
