@@ -1,17 +1,14 @@
 package recovery
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -165,79 +162,17 @@ func (appKind) TeardownPlan(r *Recovery, opts TeardownOptions) string {
 	return "delete auto scaling group " + r.n.asg() + " and wait until its instances are gone"
 }
 
-// Endpoints are what the user-data template is rendered with. At failover
-// the hosts are unknown at render time: the template gets the SSM
-// parameters where they will appear instead.
-type Endpoints struct {
-	DBHost    string
-	DBPort    int
-	CacheHost string
-	CachePort int
-	Region    string
-	// DBParameter and CacheParameter name the SSM parameters (in Region)
-	// that will hold host:port.
-	DBParameter, CacheParameter string
-}
-
-// templateData is the user-data template's whole vocabulary; a name not
-// in it is an error at plan time (missingkey=error), not a blank at boot.
-func templateData(cfg *spec.Config, ep Endpoints) map[string]any {
-	buckets := map[string]any{}
-	bucket := ""
-	for i, b := range cfg.Protect.Buckets {
-		buckets[b.Name] = b.Replica
-		if i == 0 {
-			bucket = b.Replica
-		}
-	}
-	vars := map[string]any{}
-	if cfg.Recover.App != nil {
-		for k, v := range cfg.Recover.App.Vars {
-			vars[k] = v
-		}
-	}
-	port := func(p int) any {
-		if p == 0 {
-			return "" // read at boot with the host
-		}
-		return p
-	}
-	return map[string]any{
-		"DBHost": ep.DBHost, "DBPort": port(ep.DBPort), "CacheHost": ep.CacheHost, "CachePort": port(ep.CachePort),
-		"DBEndpointParameter": ep.DBParameter, "CacheEndpointParameter": ep.CacheParameter,
-		"Region": ep.Region, "Stack": cfg.Stack, "Bucket": bucket, "Buckets": buckets, "Vars": vars,
-	}
-}
+// Endpoints are what the user-data template is rendered with; spec owns
+// the template's vocabulary, its quoting and EC2's size limit.
+type Endpoints = spec.Endpoints
 
 // RenderUserData renders the configured user-data template.
 func RenderUserData(cfg *spec.Config, ep Endpoints) (string, error) {
-	return renderUserData(cfg, ep, nil)
-}
-
-// renderUserData renders with the template data, after edit if not nil.
-func renderUserData(cfg *spec.Config, ep Endpoints, edit func(map[string]any)) (string, error) {
-	a := cfg.Recover.App
-	if a == nil || a.UserData == "" {
-		return "", nil
-	}
-	path := cfg.RelPath(a.UserData)
-	src, err := os.ReadFile(path)
+	ud, err := cfg.RenderUserData(ep)
 	if err != nil {
 		return "", fmt.Errorf("recover.app.user_data: %w", err)
 	}
-	tmpl, err := template.New(a.UserData).Option("missingkey=error").Parse(string(src))
-	if err != nil {
-		return "", fmt.Errorf("recover.app.user_data %s: %w", path, err)
-	}
-	data := templateData(cfg, ep)
-	if edit != nil {
-		edit(data)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("recover.app.user_data %s: a variable the recovery cannot supply: %w", path, err)
-	}
-	return b.String(), nil
+	return ud, nil
 }
 
 // CheckUserData renders the template with placeholder endpoints so that

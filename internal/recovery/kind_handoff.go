@@ -347,11 +347,7 @@ func readsHandoff(cfg *spec.Config) bool {
 	if cfg.Recover.App == nil || cfg.Recover.App.UserData == "" {
 		return true // nothing renders the endpoints in: nothing to wait for
 	}
-	_, err := renderUserData(cfg, Endpoints{Region: cfg.DR.Region}, func(d map[string]any) {
-		delete(d, "DBEndpointParameter")
-		delete(d, "CacheEndpointParameter")
-	})
-	return err != nil && (strings.Contains(err.Error(), "DBEndpointParameter") || strings.Contains(err.Error(), "CacheEndpointParameter"))
+	return cfg.UserDataReads("DBEndpointParameter") || cfg.UserDataReads("CacheEndpointParameter")
 }
 
 // steadyGrace is the app's health-check grace period once it serves:

@@ -33,6 +33,10 @@ type Endpoints struct {
 	CacheHost string
 	CachePort int
 	Region    string
+	// DBParameter and CacheParameter name the SSM parameters (in Region)
+	// that will hold host:port: the hand-off, for an app that boots beside
+	// the restore and reads its endpoints there.
+	DBParameter, CacheParameter string
 }
 
 // UserDataPath is recover.app.user_data resolved beside the config. A path
@@ -68,6 +72,20 @@ func (c *Config) UserDataPath() (string, error) {
 // shell-quoted for the place it lands in the script (see shellEscape), and
 // the result must fit EC2's user-data limit. "" when there is no template.
 func (c *Config) RenderUserData(ep Endpoints) (string, error) {
+	return c.renderUserData(ep, nil)
+}
+
+// UserDataReads reports whether the template uses the value key (e.g.
+// DBEndpointParameter): rendered without it, it fails naming it.
+func (c *Config) UserDataReads(key string) bool {
+	if c.Recover.App == nil || c.Recover.App.UserData == "" {
+		return false
+	}
+	_, err := c.renderUserData(c.placeholderEndpoints(), []string{key})
+	return err != nil && strings.Contains(err.Error(), key)
+}
+
+func (c *Config) renderUserData(ep Endpoints, omit []string) (string, error) {
 	p, err := c.UserDataPath()
 	if err != nil || p == "" {
 		return "", err
@@ -80,8 +98,12 @@ func (c *Config) RenderUserData(ep Endpoints) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	values := c.userDataValues(ep)
+	for _, k := range omit {
+		delete(values, k)
+	}
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, c.userDataValues(ep)); err != nil {
+	if err := tmpl.Execute(&b, values); err != nil {
 		return "", err // text/template names the template, line and action
 	}
 	if n := b.Len(); n > UserDataMaxBytes {
@@ -112,8 +134,15 @@ func (c *Config) userDataValues(ep Endpoints) map[string]any {
 			vars[k] = v
 		}
 	}
+	port := func(p int) any {
+		if p == 0 {
+			return "" // read at boot with the host, from the hand-off
+		}
+		return p
+	}
 	return map[string]any{
-		"DBHost": ep.DBHost, "DBPort": ep.DBPort, "CacheHost": ep.CacheHost, "CachePort": ep.CachePort,
+		"DBHost": ep.DBHost, "DBPort": port(ep.DBPort), "CacheHost": ep.CacheHost, "CachePort": port(ep.CachePort),
+		"DBEndpointParameter": ep.DBParameter, "CacheEndpointParameter": ep.CacheParameter,
 		"Region": ep.Region, "Stack": c.Stack, "Bucket": bucket, "Buckets": buckets, "Vars": vars,
 	}
 }
@@ -130,6 +159,9 @@ func (c *Config) placeholderEndpoints() Endpoints {
 		CacheHost: "master." + strings.Repeat("c", 40) + ".abcdef." + r + ".cache.amazonaws.com.cn",
 		CachePort: 65535,
 		Region:    r,
+		// The longest operation suffix the hand-off names use.
+		DBParameter:    "/" + c.Stack + "/recovery/db-endpoint-failback",
+		CacheParameter: "/" + c.Stack + "/recovery/cache-endpoint-failback",
 	}
 }
 
