@@ -12,7 +12,12 @@ import (
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(holdLockEnv); cfg != "" {
+		os.Exit(holdLock(cfg))
+	}
+	os.Exit(testenv.Main(m))
+}
 
 // run executes the CLI in-process and returns exit code, stdout, stderr.
 func run(t *testing.T, args ...string) (int, string, string) {

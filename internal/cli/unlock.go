@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -13,7 +14,7 @@ import (
 func init() { register(newUnlockCmd) }
 
 func newUnlockCmd(app *App) *cobra.Command {
-	var dryRun bool
+	var o unlockOptions
 	cmd := &cobra.Command{
 		Use:   "unlock LOCK-ID",
 		Short: "Remove the stack's lock left by a crashed operation (as terraform force-unlock)",
@@ -22,14 +23,24 @@ LOCK-ID (printed in the "stack is locked" error and by ` + "`pilotlight runs`" +
 Use it only when the process that took the lock is gone: two operations at
 once on one stack can undo each other's work. The interrupted run is not
 lost: run the operation again and it resumes from its journal. --force-unlock
-LOCK-ID on a mutating verb does the same just before it takes the lock.`,
+LOCK-ID on a mutating verb does the same just before it takes the lock.
+
+A lock whose process still runs on this host is refused (exit 3): removing
+it would let a second operation resume the same journal beside the first.
+--force removes it anyway, with a warning.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUnlock(cmd.Context(), app, args[0], dryRun)
+			return runUnlock(cmd.Context(), app, args[0], o)
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the lock that would be removed; remove nothing")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "show the lock that would be removed; remove nothing")
+	cmd.Flags().BoolVar(&o.force, "force", false, "remove the lock even while its process runs on this host")
 	return cmd
+}
+
+// unlockOptions are the unlock verb's flags.
+type unlockOptions struct {
+	dryRun, force bool
 }
 
 type unlockResult struct {
@@ -40,7 +51,8 @@ type unlockResult struct {
 	DryRun   bool            `json:"dry_run,omitempty"`
 }
 
-func runUnlock(ctx context.Context, app *App, lockID string, dryRun bool) error {
+func runUnlock(ctx context.Context, app *App, lockID string, o unlockOptions) error {
+	dryRun := o.dryRun
 	cfg, store, err := app.configState(ctx)
 	if err != nil {
 		return err
@@ -59,7 +71,15 @@ func runUnlock(ctx context.Context, app *App, lockID string, dryRun bool) error 
 		return Exit(ExitUsage, fmt.Errorf("unlock %s: stack %s is locked by %s with lock %s (pid %d on %s): nothing was unlocked",
 			lockID, cfg.Stack, holder.Operation, holder.ID, holder.PID, holder.Host))
 	case !dryRun:
-		if err := store.ForceUnlock(ctx, cfg.Stack, lockID); err != nil {
+		if o.force {
+			app.Log.Warn("removing a lock whose process may still run: two operations at once can undo each other's work",
+				"lock", lockID, "pid", holder.PID, "host", holder.Host)
+		}
+		err := state.Unlock(ctx, store, cfg.Stack, lockID, state.UnlockOptions{Force: o.force})
+		if errors.Is(err, state.ErrHolderAlive) {
+			return Exit(ExitLockHeld, fmt.Errorf("%w; once sure it must go, run `pilotlight unlock %s --force`", err, lockID))
+		}
+		if err != nil {
 			return Exit(ExitFailed, err)
 		}
 		res.Released = true
