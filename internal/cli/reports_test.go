@@ -52,6 +52,9 @@ func TestInterruptedRecoveryReportIsStoredWithHTML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No app secret to find in the DR region: the failover must get past
+	// its pre-check (which would fail on this silent endpoint) into a step.
+	cfg.Recover.App.Vars["db_password_parameter"] = ""
 	env, err := awsenv.Load(context.Background(), awsenv.Options{Endpoint: "http://" + l.Addr().String(), ResponseTimeout: 2 * time.Second,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", "")})
 	if err != nil {
