@@ -150,7 +150,8 @@ func TestDiscoverByVPC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantUD := "echo '{{ not a template }}' > /etc/motd\nDB_HOST=db.dr\nREDIS_HOST=cache.dr\ns3fs " + cfg.Protect.Buckets[0].Replica
+			// Every value is shell-quoted where it lands (spec.RenderUserData).
+			wantUD := "echo '{{ not a template }}' > /etc/motd\nDB_HOST='db.dr'\nREDIS_HOST='cache.dr'\ns3fs '" + cfg.Protect.Buckets[0].Replica + "'"
 			if !strings.Contains(ud, wantUD) || strings.Contains(ud, pair.Primary) {
 				t.Errorf("rendered user-data:\n%s\nwant it to contain:\n%s\nand no %s", ud, wantUD, pair.Primary)
 			}
