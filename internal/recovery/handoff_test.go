@@ -154,7 +154,8 @@ func TestAppBootsWhileTheDatabaseRestores(t *testing.T) {
 		t.Fatalf("cache endpoint parameter %q, want %q", got, wantCache)
 	}
 	ud := userData(t, env, dr, out[StepLaunchTemplate]["launch_template_name"])
-	if !strings.Contains(ud, "DB_PARAM=/shop/recovery/db-endpoint ") || !strings.Contains(ud, "DB=: ") {
+	// Values are shell-quoted where they land (spec.RenderUserData).
+	if !strings.Contains(ud, "DB_PARAM='/shop/recovery/db-endpoint' ") || !strings.Contains(ud, "DB='':'' ") {
 		t.Fatalf("user-data does not hand off through SSM:\n%s", ud)
 	}
 	if c := handoffCheck(ctx, r, outputsOfJournal(res.j)); !c.Pass {

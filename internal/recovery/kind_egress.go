@@ -53,11 +53,17 @@ func (c *clients) egress() egressClients {
 	return egressClients{region: c.region, ec2: c.ec2, asg: c.asg}
 }
 
-// egressOut is what the egress step hands on.
-type egressOut struct{ NAT, RouteTable string }
+// egressOut is what the egress step hands on. EIP is set only when this
+// operation made the NAT gateway (and so its address): a NAT shared with
+// another operation is not this one's to report as created.
+type egressOut struct{ NAT, EIP, RouteTable string }
 
 func (o egressOut) outputs() runbook.Outputs {
-	return outputs("nat", o.NAT, "route_table", o.RouteTable)
+	return outputs("nat", o.NAT, "eip", o.EIP, "route_table", o.RouteTable)
+}
+
+func egressOf(o runbook.Outputs) egressOut {
+	return egressOut{NAT: o["nat"], EIP: o["eip"], RouteTable: o["route_table"]}
 }
 
 func (egressKind) ID() string      { return StepEgress }
@@ -108,8 +114,9 @@ func (egressKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContex
 	if err != nil {
 		return nil, err
 	}
+	var eip string
 	if nat == "" {
-		eip, err := ensureEIP(ctx, c, r, rc)
+		eip, err = ensureEIP(ctx, c, r, rc)
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +170,7 @@ func (egressKind) Create(ctx context.Context, r *Recovery, rc *runbook.RunContex
 			return nil, fmt.Errorf("default route via %s in %s: %s: %w", nat, rt, c.region, err)
 		}
 	}
-	return egressOut{NAT: nat, RouteTable: rt}.outputs(), nil
+	return egressOut{NAT: nat, EIP: eip, RouteTable: rt}.outputs(), nil
 }
 
 // findNAT returns a live NAT gateway of the stack in vpc, made by opKind

@@ -77,7 +77,7 @@ func TestPrepareFailoverTeardown(t *testing.T) {
 					t.Fatalf("restored from %s, newest DR copy is %s", out[StepPoints]["db_point"], newest.ID)
 				}
 				ud := userData(t, env, cfg.DR.Region, out[StepLaunchTemplate]["launch_template_name"])
-				for _, want := range []string{out[StepDatabase]["db_host"], out[StepCache]["cache_host"], "BUCKET=" + cfg.Protect.Buckets[0].Replica, "REGION=" + cfg.DR.Region, "USER=shop"} {
+				for _, want := range []string{out[StepDatabase]["db_host"], out[StepCache]["cache_host"], "BUCKET='" + cfg.Protect.Buckets[0].Replica + "'", "REGION='" + cfg.DR.Region + "'", "USER='shop'"} {
 					if want == "" || !strings.Contains(ud, want) {
 						t.Fatalf("user-data lacks %q:\n%s", want, ud)
 					}
@@ -114,6 +114,15 @@ func TestPrepareFailoverTeardown(t *testing.T) {
 				rep := r.BuildReport(j)
 				if rep.RTOSeconds <= 0 || len(rep.Points) != 2 || rep.Points[0].RPOSeconds <= 0 || len(rep.Resources) < 4 {
 					t.Fatalf("report: %+v", rep)
+				}
+				// The failover made the NAT gateway and its address: the
+				// report's created list names both, for teardown and cost.
+				made := map[string]bool{}
+				for _, res := range rep.Resources {
+					made[res.Type] = res.ID != ""
+				}
+				if r.ownsEgress() && (!made["nat-gateway"] || !made["elastic-ip"]) {
+					t.Fatalf("report's created list lacks the NAT gateway or its Elastic IP: %+v", rep.Resources)
 				}
 
 				tg, err := r.TeardownGraph(TeardownOptions{Force: true})

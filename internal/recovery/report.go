@@ -96,6 +96,10 @@ func (r *Recovery) BuildReport(j *runbook.Journal) *Report {
 		add("load-balancer", lb.ARN)
 		add("target-group", lb.TargetGroup)
 	}
+	if e := egressOf(out[StepEgress]); e.EIP != "" {
+		add("nat-gateway", e.NAT)
+		add("elastic-ip", e.EIP)
+	}
 	add("launch-template", launchTemplateOf(out[StepLaunchTemplate]).ID)
 	add("auto-scaling-group", appOf(out[StepApp]).ASG)
 	rep.DNS = out[StepDNS]
