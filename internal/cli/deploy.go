@@ -90,7 +90,12 @@ func runDeploy(ctx context.Context, app *App, opts deployOptions) error {
 		app.Log.Warn(w)
 	}
 	if opts.ZipOnly != "" {
-		if err := os.WriteFile(opts.ZipOnly, pkg.Zip, 0o644); err != nil {
+		// The package carries pilotlight.yaml and the user-data template:
+		// the owner's alone, as init writes them.
+		if err := os.WriteFile(opts.ZipOnly, pkg.Zip, 0o600); err != nil {
+			return Exit(ExitFailed, err)
+		}
+		if err := os.Chmod(opts.ZipOnly, 0o600); err != nil {
 			return Exit(ExitFailed, err)
 		}
 		return app.Print(map[string]any{"zip": opts.ZipOnly, "sha256": pkg.SHA256, "arch": pkg.Arch, "files": pkg.Files, "bytes": len(pkg.Zip)},

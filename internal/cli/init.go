@@ -155,17 +155,23 @@ func runInit(ctx context.Context, app *App, o initOptions) error {
 }
 
 // writeNew writes a file, refusing to replace one unless force: O_EXCL
-// closes the gap between the early check and the write.
+// closes the gap between the early check and the write. The config and the
+// user-data template may hold secrets (whatever the user-data holds), so
+// both are the owner's alone (0600), a replaced file included.
 func writeNew(path string, data []byte, force bool) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
+	f, err := os.OpenFile(path, flags, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s exists: init does not overwrite it without --force", path)
 	}
 	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := f.Write(data); err != nil {

@@ -49,6 +49,10 @@ func TestDeployZipOnly(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || !strings.Contains(strings.Join(res.Files, ","), "bootstrap,pilotlight,pilotlight.yaml") {
 		t.Fatalf("%v %s", err, out)
 	}
+	// L6: the zip holds the config and the user-data template.
+	if fi, err := os.Stat(zip); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("zip mode %v %v, want 0600", fi.Mode(), err)
+	}
 	if code, _, _ := run(t, "deploy", "--config", "../../examples/wordpress/pilotlight.yaml", "--binary", "/bin/true", "--timeout", "20m"); code != ExitUsage {
 		t.Fatalf("--timeout 20m: exit %d", code)
 	}

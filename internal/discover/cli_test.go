@@ -56,6 +56,13 @@ func TestInitAcceptance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// L6: the config and the template hold what the user-data
+			// holds, secrets included: the owner's alone.
+			for _, f := range []string{out, cfg.RelPath(cfg.Recover.App.UserData)} {
+				if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: mode %v %v, want 0600", f, fi.Mode(), err)
+				}
+			}
 			if code, vout, verr := pilotlight(t, acct.URL, "validate", "--config", out); code != 0 {
 				t.Fatalf("validate: %d %s %s", code, vout, verr)
 			}
