@@ -56,6 +56,10 @@ func Required(service, operation string) []string {
 	switch {
 	case p == "sts" && operation == "GetCallerIdentity":
 		return nil
+	case p == "s3control":
+		// S3 Control's operations (Batch Operations jobs) are authorised
+		// as s3: actions.
+		return []string{"s3:" + operation}
 	case p == "s3":
 		if a, ok := s3Actions[operation]; ok {
 			return a

@@ -2,6 +2,7 @@ package iampolicy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -40,7 +41,22 @@ func BoundaryFor(cfg *spec.Config, account string) (*Document, error) {
 	}
 	b := &builder{cfg: cfg, acct: account, P: cfg.Primary.Region, D: cfg.DR.Region}
 	b.p, _ = partition.Of(cfg.Primary.Region)
-	b.stmts = doc.Statement
+	// Nothing of IAM under the boundary, not even backup's exact PassRole
+	// of the AWS Backup role: the Lambda therefore cannot start AWS Backup
+	// jobs (the aws-backup engine runs from the CLI, whose caller holds
+	// --for backup).
+	for _, s := range doc.Statement {
+		var acts []string
+		for _, a := range s.Action {
+			if !strings.HasPrefix(a, "iam:") {
+				acts = append(acts, a)
+			}
+		}
+		if len(acts) > 0 {
+			s.Action = acts
+			b.stmts = append(b.stmts, s)
+		}
+	}
 	base := cfg.Stack + "-pilotlight"
 	b.add("BoundaryLambdaLogs", []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 		[]string{b.arn("logs", b.D, "log-group:/aws/lambda/"+base+":*")}, nil)

@@ -118,6 +118,8 @@ var implied = map[string]string{
 	"cloudwatch:TagResource":              "PutMetricAlarm with Tags (deploy's alarms, the failover pin)",
 	"sns:TagResource":                     "CreateTopic with Tags",
 	"ssm:AddTagsToResource":               "PutParameter with Tags",
+	"s3:GetObjectRetention":               "HeadObject returns a locked object's retention only to holders of it",
+	"s3:GetObjectLegalHold":               "HeadObject returns a locked object's legal hold only to holders of it",
 }
 
 // packageVerbs says which verbs' policies must cover a package's calls.
@@ -151,7 +153,12 @@ func coverageConfig(t *testing.T) *spec.Config {
 	t.Helper()
 	cfg := exampleConfig(t)
 	cfg.State.Path = "s3://wordpress-dr-state/pilotlight"
-	cfg.Protect.Databases = append(cfg.Protect.Databases, spec.Database{ID: "wordpress-aurora", Kind: "cluster", DRKMSKey: "alias/dr"})
+	// The cluster copies with AWS Backup (auto), as the China regions need.
+	cfg.Protect.Databases = append(cfg.Protect.Databases, spec.Database{ID: "wordpress-aurora", Kind: "cluster", DRKMSKey: "alias/dr",
+		Engine: "auto", BackupRole: "arn:aws-cn:iam::123456789012:role/wordpress-backup"})
+	// The app's image is copied with a customer managed DR key, whose
+	// policy prepare completes for the Auto Scaling service-linked role.
+	cfg.Protect.Images[0].DRKMSKey = "alias/dr-ami"
 	return cfg
 }
 

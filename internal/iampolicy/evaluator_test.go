@@ -284,6 +284,42 @@ func ownCalls() map[string][]call {
 		{"AMI copy", "kms:ReEncrypt*", []res{fresh(keyD)}, viaEC2},
 		{"AMI copy", "kms:GenerateDataKeyWithoutPlaintext", []res{fresh(keyD)}, viaEC2},
 	}, state...)
+	// The aws-backup engine (the Aurora cluster, engine auto): a job into
+	// the primary vault, a copy job to the DR vault, both vaults pruned.
+	vaultP, vaultD := arnOf("backup", P, "backup-vault:pilotlight-wordpress"), arnOf("backup", D, "backup-vault:pilotlight-wordpress")
+	rpP := arnOf("rds", P, "cluster-snapshot:awsbackup:job-6e2d3b1c-0a9f-4c1e-9d7b-2f1a5e8c4b10")
+	rpD := arnOf("rds", D, "cluster-snapshot:awsbackup:copyjob-0f4b2a8e-3c1d-4e5f-8a9b-7c6d5e4f3a21")
+	backupRole := map[string][]string{"iam:PassedToService": {"backup.amazonaws.com"}}
+	copyTo := map[string][]string{"backup:CopyTargets": {vaultD}}
+	out[Backup] = append(out[Backup],
+		call{"engine auto", "rds:DescribeSourceRegions", []res{fresh("*")}, region(D)},
+		call{"backup job", "backup:StartBackupJob", []res{fresh(vaultP)}, nil},
+		call{"backup job", "iam:PassRole", []res{fresh(role("wordpress-backup"))}, backupRole},
+		call{"backup job", "backup:DescribeBackupJob", []res{fresh("*")}, region(P)},
+		call{"copy job", "backup:StartCopyJob", []res{tagged(rpP)}, copyTo},
+		call{"copy job", "backup:DescribeCopyJob", []res{fresh("*")}, region(P)},
+		call{"retention", "backup:ListRecoveryPointsByBackupVault", []res{fresh(vaultP)}, nil},
+		call{"retention", "backup:ListRecoveryPointsByBackupVault", []res{fresh(vaultD)}, nil},
+		call{"retention", "backup:DeleteRecoveryPoint", []res{tagged(rpP)}, nil},
+		call{"retention", "backup:DeleteRecoveryPoint", []res{tagged(rpD)}, nil},
+		call{"retention", "backup:DeleteRecoveryPoint", []res{tagged(arnOf("backup", D, "recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"))}, nil},
+		call{"AMI snapshots", "ec2:DescribeSnapshots", []res{fresh("*")}, region(P)},
+	)
+	// The DR copy of the app's SSM parameters (internal/secrets).
+	paramP, paramD := arnOf("ssm", P, "parameter/wordpress/db-password"), arnOf("ssm", D, "parameter/wordpress/db-password")
+	viaSSM := func(r string) map[string][]string {
+		return map[string][]string{"kms:ViaService": {"ssm." + r + ".amazonaws.com.cn"}}
+	}
+	out[Backup] = append(out[Backup],
+		call{"parameters", "ssm:GetParameter", []res{fresh(paramP)}, nil},
+		call{"parameters", "ssm:ListTagsForResource", []res{fresh(paramP)}, nil},
+		call{"parameters", "kms:Decrypt", []res{fresh(arnOf("kms", P, "key/0a1b2c3d-1111-2222-3333-444455556666"))}, viaSSM(P)},
+		call{"parameters", "ssm:GetParameter", []res{fresh(paramD)}, nil},
+		call{"parameters", "ssm:ListTagsForResource", []res{fresh(paramD)}, nil},
+		call{"parameters", "ssm:PutParameter", []res{fresh(paramD)}, ctxTag()},
+		call{"parameters", "ssm:AddTagsToResource", []res{fresh(paramD)}, ctxTag()},
+		call{"parameters", "kms:Encrypt", []res{fresh(keyD)}, viaSSM(D)},
+	)
 	out[Replicate] = append(append(append(buckets("replicate", "s3:ListBucket", "s3:GetEncryptionConfiguration"),
 		objects("read", "wordpress-media-prod", "s3:GetObject", "s3:GetObjectTagging")...),
 		objects("write", "wordpress-media-dr", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject")...),
@@ -291,6 +327,15 @@ func ownCalls() map[string][]call {
 		call{"SSE-KMS", "kms:Decrypt", []res{fresh(keyD)}, viaS3},
 		call{"SSE-KMS", "kms:GenerateDataKey", []res{fresh(keyD)}, viaS3},
 		call{"SSE-KMS", "kms:Encrypt", []res{fresh(keyD)}, viaS3})
+	// Object Lock: retention and legal hold read from the source, set on
+	// the replica's copy.
+	out[Replicate] = append(out[Replicate], buckets("object lock", "s3:GetObjectLockConfiguration")...)
+	out[Replicate] = append(out[Replicate], objects("object lock", "wordpress-media-prod", "s3:GetObjectRetention", "s3:GetObjectLegalHold")...)
+	out[Replicate] = append(out[Replicate], objects("object lock", "wordpress-media-dr", "s3:PutObjectRetention", "s3:PutObjectLegalHold")...)
+	// S3 Batch Replication of the older objects, in the source's region.
+	out[Replicate] = append(out[Replicate],
+		call{"batch replication", "s3:CreateJob", []res{fresh("*")}, with(region(P), "s3:RequestJobOperation", "S3ReplicateObject")},
+		call{"batch replication", "s3:DescribeJob", []res{fresh("*")}, region(P)})
 	out[Replicate] = append(out[Replicate], state...)
 
 	prep := append(buckets("replication set-up", "s3:GetBucketLocation", "s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketVersioning",
@@ -338,6 +383,18 @@ func ownCalls() map[string][]call {
 		call{"failback network", "ec2:CreateVpc", []res{fresh(arnOf("ec2", P, "vpc/*"))}, ctxTag()},
 		call{"failback network", "ec2:CreateSubnet", []res{fresh(arnOf("ec2", P, "subnet/*")), tagged(arnOf("ec2", P, "vpc/vpc-2"))}, ctxTag()},
 		call{"failback network", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", P, "security-group/sg-2"))}, nil})
+	pin := arnOf("cloudwatch", D, "alarm:pilotlight-wordpress-failed-over")
+	tgD := tagged(arnOf("elasticloadbalancing", D, "targetgroup/wordpress-dr/6d0ecf831eec9f09"))
+	amiKey := arnOf("kms", D, "key/7f3e2d1c-aaaa-bbbb-cccc-0123456789ab")
+	aliasKey := map[string][]string{"kms:ResourceAliases": {"alias/dr-ami"}}
+	prep = append(prep,
+		call{"failover pin", "cloudwatch:PutMetricAlarm", []res{fresh(pin)}, ctxTag()},
+		call{"failover pin", "cloudwatch:TagResource", []res{fresh(pin)}, ctxTag()},
+		call{"DR LB health check", "elasticloadbalancing:ModifyTargetGroup", []res{tgD}, nil},
+		call{"DR image key", "kms:DescribeKey", []res{fresh(amiKey)}, aliasKey},
+		call{"DR image key", "kms:GetKeyPolicy", []res{fresh(amiKey)}, aliasKey},
+		call{"DR image key", "kms:PutKeyPolicy", []res{fresh(amiKey)}, aliasKey},
+	)
 	out[Prepare] = append(prep, state...)
 
 	lt := tagged(ec2r("launch-template/lt-1"))
@@ -413,6 +470,36 @@ func ownCalls() map[string][]call {
 	} {
 		fo = append(fo, call{"teardown", d.action, []res{tagged(d.arn)}, nil})
 	}
+	// The app's boot grace back to the configured one, the target
+	// group's health check, the SSM hand-off (failback's in the primary),
+	// the DR copies of the secrets checked, the pin moved.
+	asg := tagged(arnOf("autoscaling", D, "autoScalingGroup:4c2d0b7e-1111-2222-3333-444455556666:autoScalingGroupName/wordpress-app"))
+	fo = append(fo,
+		call{"boot grace", "autoscaling:UpdateAutoScalingGroup", []res{asg}, nil},
+		call{"app LB health check", "elasticloadbalancing:ModifyTargetGroup", []res{tagged(arnOf("elasticloadbalancing", D, "targetgroup/wordpress-app/50dc6c495c0c9188"))}, nil},
+		call{"failback LB health check", "elasticloadbalancing:ModifyTargetGroup", []res{tagged(arnOf("elasticloadbalancing", P, "targetgroup/wordpress-app-fb/73e2d6bc24d8a067"))}, nil},
+		call{"secrets", "ssm:GetParameter", []res{fresh(paramD)}, nil},
+		call{"secrets", "ssm:ListTagsForResource", []res{fresh(paramD)}, nil},
+		call{"pin", "cloudwatch:DescribeAlarms", []res{fresh(pin)}, nil},
+		call{"pin", "cloudwatch:SetAlarmState", []res{fresh(pin)}, nil},
+		call{"pin", "cloudwatch:PutMetricData", []res{fresh("*")}, region(D)},
+		call{"teardown --network", "cloudwatch:DeleteAlarms", []res{fresh(pin)}, nil},
+		call{"newest DR recovery point", "backup:ListRecoveryPointsByBackupVault", []res{fresh(vaultD)}, nil},
+	)
+	for _, r := range []string{D, P} {
+		for _, n := range []string{"db-endpoint", "cache-endpoint-drill"} {
+			p := arnOf("ssm", r, "parameter/wordpress/recovery/"+n)
+			fo = append(fo,
+				call{"hand-off", "ssm:PutParameter", []res{fresh(p)}, ctxTag()},
+				call{"hand-off", "ssm:AddTagsToResource", []res{fresh(p)}, ctxTag()},
+				call{"hand-off", "ssm:GetParameter", []res{fresh(p)}, nil},
+				call{"hand-off", "ssm:ListTagsForResource", []res{fresh(p)}, nil},
+				call{"teardown", "ssm:DeleteParameter", []res{fresh(p)}, nil})
+		}
+	}
+	fo = append(fo, buckets("failback object lock", "s3:GetObjectLockConfiguration")...)
+	fo = append(fo, objects("failback object lock", "wordpress-media-dr", "s3:GetObjectRetention", "s3:GetObjectLegalHold")...)
+	fo = append(fo, objects("failback object lock", "wordpress-media-prod", "s3:PutObjectRetention", "s3:PutObjectLegalHold")...)
 	out[Failover] = append(fo, state...)
 
 	fn := arnOf("lambda", D, "function:wordpress-pilotlight")
@@ -425,6 +512,17 @@ func ownCalls() map[string][]call {
 	}
 	for _, a := range []string{"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"} {
 		dep = append(dep, call{"schedule", a, []res{fresh(arnOf("scheduler", D, "schedule/default/wordpress-wordpress-db"))}, nil})
+	}
+	topic := arnOf("sns", D, "wordpress-pilotlight-alarms")
+	dep = append(dep,
+		call{"alarm topic", "sns:CreateTopic", []res{fresh(topic)}, ctxTag()},
+		call{"alarm topic", "sns:TagResource", []res{fresh(topic)}, ctxTag()})
+	for _, n := range []string{"pilotlight-wordpress-wordpress-db-rpo", "pilotlight-wordpress-wordpress-db-failures"} {
+		a := arnOf("cloudwatch", D, "alarm:"+n)
+		dep = append(dep,
+			call{"alarms", "cloudwatch:PutMetricAlarm", []res{fresh(a)}, ctxTag()},
+			call{"alarms", "cloudwatch:TagResource", []res{fresh(a)}, ctxTag()},
+			call{"alarms of resources gone from the config", "cloudwatch:DeleteAlarms", []res{tagged(a)}, nil})
 	}
 	out[Deploy] = append(dep, state...)
 
@@ -565,6 +663,19 @@ func TestEscalationsAreDenied(t *testing.T) {
 		{"delete production's DB in the primary region", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", P, "db:wordpress-db"))}, nil},
 		{"restore over production's DB name", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(arnOf("rds", P, "db:billing-db")), tagged(arnOf("rds", P, "snapshot:wordpress-wordpress-db-1"))}, ctxTag()},
 		{"mutate in a third region", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", "us-east-1", "security-group/sg-1"))}, nil},
+		{"copy a recovery point to another vault", "backup:StartCopyJob", []res{tagged(arnOf("rds", P, "cluster-snapshot:awsbackup:job-1"))},
+			map[string][]string{"backup:CopyTargets": {"arn:aws-cn:backup:cn-north-1:999999999999:backup-vault:exfil"}}},
+		{"copy a recovery point naming no target", "backup:StartCopyJob", []res{tagged(arnOf("rds", P, "cluster-snapshot:awsbackup:job-1"))}, nil},
+		{"delete another stack's recovery point", "backup:DeleteRecoveryPoint", []res{theirs(arnOf("rds", D, "cluster-snapshot:awsbackup:copyjob-1"))}, nil},
+		{"delete an untagged recovery point", "backup:DeleteRecoveryPoint", []res{fresh(arnOf("backup", D, "recovery-point:1"))}, nil},
+		{"back up into another vault", "backup:StartBackupJob", []res{fresh(arnOf("backup", P, "backup-vault:Default"))}, nil},
+		{"pass the production role to AWS Backup", "iam:PassRole", []res{fresh(prodRole)}, map[string][]string{"iam:PassedToService": {"backup.amazonaws.com"}}},
+		{"pass the backup role to Lambda", "iam:PassRole", []res{fresh(role("wordpress-backup"))}, map[string][]string{"iam:PassedToService": {"lambda.amazonaws.com"}}},
+		{"rewrite another key's policy", "kms:PutKeyPolicy", []res{fresh(arnOf("kms", D, "key/9999"))}, map[string][]string{"kms:ResourceAliases": {"alias/billing"}}},
+		{"rewrite a key's policy by the DR image key's alias in the primary", "kms:PutKeyPolicy", []res{fresh(arnOf("kms", P, "key/9999"))},
+			map[string][]string{"kms:ResourceAliases": {"alias/dr-ami"}}},
+		{"start a batch job that is no replication", "s3:CreateJob", []res{fresh("*")}, with(region(P), "s3:RequestJobOperation", "S3DeleteObjectTagging")},
+		{"set retention on another bucket's objects", "s3:PutObjectRetention", []res{fresh("arn:aws-cn:s3:::billing/a.csv")}, nil},
 	}
 	for _, c := range deny {
 		if ok, _ := evaluate(t, all, c); ok {
@@ -632,4 +743,21 @@ func CoveredByEvaluator(doc *Document, verb, action string) bool {
 		}
 	}
 	return false
+}
+
+// TestDeployCannotMoveThePin: deploy's alarms share the failover pin's
+// prefix; the deploy policy must not let a deploy delete or rewrite the
+// pin (a deploy while failed over would send traffic back to a primary
+// that is down).
+func TestDeployCannotMoveThePin(t *testing.T) {
+	_, docs := policyConfig(t)
+	pin := tagged(arnOf("cloudwatch", D, "alarm:pilotlight-wordpress-failed-over"))
+	for _, a := range []string{"cloudwatch:DeleteAlarms", "cloudwatch:PutMetricAlarm"} {
+		if ok, _ := evaluate(t, docs[Deploy], call{"deploy", a, []res{pin}, ctxTag()}); ok {
+			t.Errorf("--for deploy allows %s on the failover pin", a)
+		}
+	}
+	if ok, why := evaluate(t, docs[Failover], call{"failback", "cloudwatch:SetAlarmState", []res{pin}, nil}); !ok {
+		t.Errorf("--for failover cannot move the pin: %s", why)
+	}
 }

@@ -412,14 +412,18 @@ func (b *builder) pinAndKeys() {
 		b.add("PreparePinAlarm", []string{"cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"}, []string{b.pinAlarm()}, nil)
 		b.add("PreparePinRead", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
 	}
-	var keys []string
-	for _, im := range b.cfg.Protect.Images {
-		if im.DRKMSKey != "" {
-			keys = append(keys, b.keyARNs(im.DRKMSKey, b.D)...)
-		}
+	// Only the key the app's image is copied with (recovery's appKey):
+	// the other images' keys are no business of the app's launch.
+	a := b.cfg.Recover.App
+	if a == nil {
+		return
 	}
-	if len(keys) > 0 {
-		b.add("PrepareDRKeyPolicy", []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy"}, uniq(keys), nil)
+	im, ok := b.cfg.Image(a.ImageFrom)
+	if !ok || im.DRKMSKey == "" {
+		return
+	}
+	if keys, cond := b.keyPolicyScope(im.DRKMSKey); len(keys) > 0 {
+		b.add("PrepareDRKeyPolicy", []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy"}, keys, cond)
 	}
 }
 

@@ -296,7 +296,7 @@ func (b *builder) backup() {
 		b.add("BackupRDSClusterRetention", []string{"rds:DeleteDBClusterSnapshot"}, b.both("rds", "cluster-snapshot:"+pre+"*"), stackTag(c.Stack))
 	}
 	if len(c.Protect.Images) > 0 {
-		describe = append(describe, "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages")
+		describe = append(describe, "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeSnapshots")
 		// The instance side of CreateImage: scoped by id or by the
 		// selector's tags when every image selects the same way.
 		b.imageSources()
@@ -312,6 +312,7 @@ func (b *builder) backup() {
 		b.add("BackupAMIRetention", []string{"ec2:DeregisterImage", "ec2:DeleteSnapshot"}, both, stackTag(c.Stack))
 	}
 	b.add("BackupDescribe", describe, []string{"*"}, b.inRegions(b.P, b.D))
+	b.backupEngine()
 
 	// KMS: the DR key is looked up before an encrypted copy; RDS and EC2
 	// then use it (and the source key) on the caller's behalf, which needs
@@ -405,9 +406,15 @@ func (b *builder) replicate() {
 	if len(buckets) == 0 {
 		return
 	}
-	b.add("ReplicateBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration"}, buckets, nil)
+	b.add("ReplicateBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration", "s3:GetObjectLockConfiguration"}, buckets, nil)
 	b.add("ReplicateRead", []string{"s3:GetObject", "s3:GetObjectTagging"}, append(append([]string{}, src...), dst...), nil)
-	b.add("ReplicateWrite", []string{"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject"}, dst, nil)
+	// HeadObject shows an object's retention and legal hold only to a
+	// holder of these: without them a locked object's copy would silently
+	// go unprotected.
+	b.add("ReplicateReadLock", []string{"s3:GetObjectRetention", "s3:GetObjectLegalHold"}, src, nil)
+	b.add("ReplicateWrite", []string{"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject",
+		"s3:PutObjectRetention", "s3:PutObjectLegalHold"}, dst, nil)
+	b.batchReplication()
 	b.add("ReplicateKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
 	// Copies of SSE-KMS objects decrypt with the source key and encrypt
 	// with the replica's, both through S3.
@@ -508,8 +515,10 @@ func (b *builder) failover() {
 		objs = append(objs, b.bucketARN(bk.Source)+"/*", b.bucketARN(bk.Replica)+"/*")
 	}
 	if len(buckets) > 0 {
-		b.add("FailbackBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration"}, buckets, nil)
-		b.add("FailbackObjects", []string{"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"}, objs, nil)
+		b.add("FailbackBuckets", []string{"s3:ListBucket", "s3:GetEncryptionConfiguration", "s3:GetObjectLockConfiguration"}, buckets, nil)
+		// The copy back keeps Object Lock as replicate's copy does.
+		b.add("FailbackObjects", []string{"s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload",
+			"s3:GetObjectRetention", "s3:GetObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectLegalHold"}, objs, nil)
 	}
 	// Failback copies the DR database's snapshot back to the primary
 	// region, where the copy is named like every pilotlight snapshot.
@@ -530,6 +539,11 @@ func (b *builder) failover() {
 		rdsRead = append(rdsRead, "ec2:DescribeImages")
 	}
 	b.add("FailoverPointsRead", rdsRead, []string{"*"}, b.inRegions(b.D))
+	// A database on the aws-backup (or auto) engine restores from the
+	// newest recovery point in the DR vault.
+	if len(b.backupEngineRoles()) > 0 {
+		b.add("FailoverBackupVaultRead", []string{"backup:ListRecoveryPointsByBackupVault"}, []string{b.vault(b.D)}, nil)
+	}
 	// Failover refuses to start without the DR copies of the app's secrets.
 	if dst := b.parameterARNs(b.D); len(dst) > 0 {
 		b.add("FailoverParametersRead", []string{"ssm:GetParameter", "ssm:ListTagsForResource"}, dst, nil)
@@ -569,8 +583,12 @@ func (b *builder) deploy() {
 	b.add("DeploySchedules", []string{"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"},
 		[]string{b.arn("scheduler", b.D, "schedule/*/"+b.cfg.Stack+"-*")}, nil)
 	b.add("DeployListSchedules", []string{"scheduler:ListSchedules"}, []string{"*"}, b.inRegions(b.D))
+	// deploy's alarms end in -rpo or -failures: the failover pin
+	// (pilotlight-<stack>-failed-over) shares their prefix and must stay
+	// out of deploy's reach, or a deploy while failed over could unpin.
+	alarm := "alarm:pilotlight-" + b.cfg.Stack + "-*-"
 	b.add("DeployAlarms", []string{"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"},
-		[]string{b.arn("cloudwatch", b.D, "alarm:pilotlight-"+b.cfg.Stack+"-*")}, nil)
+		[]string{b.arn("cloudwatch", b.D, alarm+"rpo"), b.arn("cloudwatch", b.D, alarm+"failures")}, nil)
 	b.add("DescribeAlarms", []string{"cloudwatch:DescribeAlarms"}, []string{"*"}, b.inRegions(b.D))
 	b.add("DeployAlarmTopic", []string{"sns:CreateTopic", "sns:TagResource"},
 		[]string{b.arn("sns", b.D, base+"-alarms")}, nil)

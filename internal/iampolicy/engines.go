@@ -1,0 +1,134 @@
+package iampolicy
+
+import (
+	"strings"
+
+	"github.com/pilotlight/pilotlight/internal/partition"
+)
+
+// The database engine names of spec.Database.Engine (points.EngineAWSBackup
+// and points.EngineAuto), spelled here to keep this package free of the
+// points package's SDK clients.
+const (
+	engineAWSBackup = "aws-backup"
+	engineAuto      = "auto"
+)
+
+// vaultName is points.VaultName.
+func (b *builder) vaultName() string { return "pilotlight-" + b.cfg.Stack }
+
+// vault is the stack's backup vault in region.
+func (b *builder) vault(region string) string {
+	return b.arn("backup", region, "backup-vault:"+b.vaultName())
+}
+
+// recoveryPoints are the recovery points of the stack's vault in region: a
+// recovery point of RDS is the DB (cluster) snapshot AWS Backup names
+// awsbackup:job-… (a copy: awsbackup:copyjob-…), other services' are
+// backup recovery-point ARNs.
+func (b *builder) recoveryPoints(region string) []string {
+	return []string{b.arn("backup", region, "recovery-point:*"),
+		b.arn("rds", region, "snapshot:awsbackup:*"), b.arn("rds", region, "cluster-snapshot:awsbackup:*")}
+}
+
+// backupEngineRoles are the roles AWS Backup is given for the databases on
+// the aws-backup or auto engine: each database's backup_role, else the
+// account's AWSBackupDefaultServiceRole (what points.placeOf passes). None
+// when every database copies its snapshots itself.
+func (b *builder) backupEngineRoles() []string {
+	var out []string
+	for _, d := range b.cfg.Protect.Databases {
+		if d.Engine != engineAWSBackup && d.Engine != engineAuto {
+			continue
+		}
+		r := d.BackupRole
+		switch {
+		case r == "":
+			r = b.role("service-role/AWSBackupDefaultServiceRole")
+		case strings.HasPrefix(r, "arn:"):
+			// Passed as configured.
+		default:
+			r = b.role(strings.TrimPrefix(r, "role/"))
+		}
+		out = append(out, r)
+	}
+	return uniq(out)
+}
+
+// backupEngine grants the aws-backup engine (internal/points/awsbackup.go):
+// a backup job into the primary vault, a copy job to the DR vault, the
+// points of both vaults listed and pruned, and the one RDS call of auto.
+func (b *builder) backupEngine() {
+	roles := b.backupEngineRoles()
+	if len(roles) == 0 {
+		return
+	}
+	auto := false
+	for _, d := range b.cfg.Protect.Databases {
+		auto = auto || d.Engine == engineAuto
+	}
+	if auto {
+		// Asked in the DR region: may RDS copy snapshots from the primary?
+		b.add("BackupEngineSourceRegions", []string{"rds:DescribeSourceRegions"}, []string{"*"}, b.inRegions(b.D))
+	}
+	b.add("BackupEngineStart", []string{"backup:StartBackupJob"}, []string{b.vault(b.P)}, nil)
+	b.add("BackupEngineList", []string{"backup:ListRecoveryPointsByBackupVault"}, []string{b.vault(b.P), b.vault(b.D)}, nil)
+	// Jobs have no resource-level permission; both are read where they
+	// were started, the primary region.
+	b.add("BackupEngineJobs", []string{"backup:DescribeBackupJob", "backup:DescribeCopyJob"}, []string{"*"}, b.inRegions(b.P))
+	// A copy only of the primary's points, and only into the stack's DR
+	// vault: never out of the account or to another vault.
+	key := "backup:CopyTargets"
+	b.add("BackupEngineCopy", []string{"backup:StartCopyJob"}, b.recoveryPoints(b.P), map[string]map[string]any{
+		"ForAllValues:StringEquals": {key: []string{b.vault(b.D)}},
+		"Null":                      {key: false},
+	})
+	// Retention: points carry the stack's tag (RecoveryPointTags).
+	b.add("BackupEngineRetention", []string{"backup:DeleteRecoveryPoint"},
+		append(b.recoveryPoints(b.P), b.recoveryPoints(b.D)...), stackTag(b.cfg.Stack))
+	// StartBackupJob and StartCopyJob pass the configured role to AWS
+	// Backup, that role alone.
+	b.add("BackupEnginePassRole", []string{"iam:PassRole"}, roles,
+		map[string]map[string]any{"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}})
+}
+
+// batchReplication grants S3 Batch Replication (s3sync.StartBatchReplication,
+// BatchStatus) in the primary region, the source buckets' region.
+// CreateJob has no resource-level permission: it is held to the primary
+// region and to the one operation pilotlight starts. The job's role
+// (BatchOptions.RoleARN) is given at run time and named by no config, so
+// iam:PassRole of it to batchoperations.s3.amazonaws.com is not granted
+// here: an administrator grants it for that exact role, or batch
+// replication is refused with AccessDenied.
+func (b *builder) batchReplication() {
+	b.add("ReplicateBatchCreate", []string{"s3:CreateJob"}, []string{"*"}, map[string]map[string]any{
+		"StringEquals": {"aws:RequestedRegion": b.P, "s3:RequestJobOperation": "S3ReplicateObject"}})
+	// DescribeJob is a read, held to the primary region like the other
+	// reads on "*". IAM would take the job's ARN (…:s3:<region>:<account>:
+	// job/*), but moto's policy validator refuses a region in an S3 ARN,
+	// and deploy puts this policy on the Lambda's role in its moto tests.
+	b.add("ReplicateBatchRead", []string{"s3:DescribeJob"}, []string{"*"}, b.inRegions(b.P))
+}
+
+// keyPolicyScope scopes the grants on a DR key's policy: the key itself
+// when the config names it by ARN or id; for an alias, the keys of the DR
+// region the alias names (kms:ResourceAliases), never every key, since
+// PutKeyPolicy on any key would hand the holder every key in the region.
+func (b *builder) keyPolicyScope(key string) ([]string, map[string]map[string]any) {
+	region := b.D
+	if _, _, r, _, res, ok := partition.ParseARN(key); ok {
+		if r != region {
+			return nil, nil
+		}
+		if strings.HasPrefix(res, "key/") {
+			return []string{key}, nil
+		}
+		key = res // alias/…
+	}
+	if !strings.HasPrefix(key, "alias/") {
+		return []string{b.arn("kms", region, "key/"+key)}, nil
+	}
+	return []string{b.arn("kms", region, "key/*")}, map[string]map[string]any{
+		"ForAnyValue:StringEquals": {"kms:ResourceAliases": []string{key}},
+	}
+}
