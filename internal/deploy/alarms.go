@@ -200,10 +200,20 @@ func ExistingAlarms(ctx context.Context, cw interface {
 			return nil, fmt.Errorf("describe alarms %s*: %s: %w", AlarmPrefix(stack), region, err)
 		}
 		for _, a := range page.MetricAlarms {
-			out[aws.ToString(a.AlarmName)] = a
+			// Only deploy's own alarms: the prefix also matches the
+			// failover pin (pilotlight-<stack>-failed-over), which
+			// prepare makes and which deploy must never delete.
+			if name := aws.ToString(a.AlarmName); deployAlarm(name) {
+				out[name] = a
+			}
 		}
 	}
 	return out, nil
+}
+
+// deployAlarm reports whether name is one of the alarms deploy makes.
+func deployAlarm(name string) bool {
+	return strings.HasSuffix(name, "-rpo") || strings.HasSuffix(name, "-failures")
 }
 
 func sameAlarm(cur cwtypes.MetricAlarm, a Alarm, stack, topic string) bool {

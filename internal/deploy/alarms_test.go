@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"strings"
 	"testing"
 
@@ -93,6 +94,15 @@ func TestDeployMakesAlarms(t *testing.T) {
 		t.Fatalf("second deploy changed %q", again.Changes)
 	}
 
+	// The failover pin that prepare made shares the prefix: deploy must
+	// leave it alone (deleting it would unpin a stack that failed over).
+	pin := "pilotlight-wordpress-failed-over"
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String(pin), Namespace: aws.String("pilotlight"),
+		MetricName: aws.String("FailedOver"), Statistic: cwtypes.StatisticMaximum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
+		Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The user's own topic, and a bucket dropped: its alarm goes.
 	mine := "arn:aws-cn:sns:cn-north-1:" + strings.Split(res.AlarmTopic, ":")[4] + ":oncall"
 	cfg2 := writeConfig(t, cfgText+"alarms: { sns_topic: \""+mine+"\" }\n")
@@ -107,6 +117,9 @@ func TestDeployMakesAlarms(t *testing.T) {
 	got, _ = ExistingAlarms(ctx, cw, "wordpress", "cn-north-1")
 	if _, ok := got["pilotlight-wordpress-uploads-failures"]; ok || len(got) != 5 {
 		t.Fatalf("after the third deploy: %v", keys(got))
+	}
+	if all, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{pin}}); err != nil || len(all.MetricAlarms) != 1 {
+		t.Fatalf("deploy deleted the failover pin %s: %v %v", pin, all, err)
 	}
 	for name, a := range got {
 		if len(a.AlarmActions) != 1 || a.AlarmActions[0] != mine {
