@@ -199,7 +199,7 @@ func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan
 		lastStart = last.Started
 	}
 	for {
-		at := d.nextFire(j, lastStart)
+		tick, at := d.nextFire(j, lastStart)
 		if at.IsZero() {
 			d.opts.Log.Info("schedule has no more fire times", "resource", j.Resource, "schedule", j.Schedule.String())
 			return
@@ -214,7 +214,10 @@ func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan
 			return
 		}
 		lastStart = d.opts.Now()
-		d.runOnce(runCtx, j, "schedule")
+		// A protect run is one step of the job: it holds its slot for a
+		// few API calls, never for the hours a copy takes in AWS, so
+		// images and bucket verifies keep their schedules.
+		d.runOnce(runCtx, j, Trigger{Name: "schedule", Tick: tick.UTC().Format(time.RFC3339Nano)})
 		<-sem
 	}
 }
@@ -222,14 +225,14 @@ func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan
 // nextFire is when j runs next, jitter included. An interval schedule runs
 // an interval after the last successful start, at once when that is past
 // (fire times missed while a run was going are skipped, not queued); a
-// cron schedule runs at its next wall-clock time.
-func (d *Daemon) nextFire(j Job, lastStart time.Time) time.Time {
+// cron schedule runs at its next wall-clock time. It returns the
+// schedule's time (the run's tick) and that time with jitter.
+func (d *Daemon) nextFire(j Job, lastStart time.Time) (tick, at time.Time) {
 	now := d.opts.Now()
-	var at time.Time
 	if j.Schedule.IsCron() {
 		at = j.Schedule.Next(now)
 		if at.IsZero() {
-			return at
+			return at, at
 		}
 	} else {
 		at = now
@@ -242,7 +245,7 @@ func (d *Daemon) nextFire(j Job, lastStart time.Time) time.Time {
 			}
 		}
 	}
-	return at.Add(d.jitter(j.Schedule.Period(now)))
+	return at, at.Add(d.jitter(j.Schedule.Period(now)))
 }
 
 // jitter spreads runs that share a schedule so that many resources (or
@@ -283,7 +286,7 @@ func (d *Daemon) sleepUntil(ctx context.Context, t time.Time) bool {
 // runOnce runs j unless it is already running, then records the result
 // (state store first, metrics after) with a context of its own, so that an
 // interrupted run is recorded too.
-func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bool) {
+func (d *Daemon) runOnce(ctx context.Context, j Job, trigger Trigger) (Result, bool) {
 	st := d.status[j.Resource]
 	if !st.busy.CompareAndSwap(false, true) {
 		d.opts.Log.Warn("run skipped: the previous run of this resource is still going", "resource", j.Resource)
@@ -295,7 +298,7 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 	d.mu.Unlock()
 	d.metrics.running(j, true)
 	log := d.opts.Log.With("resource", j.Resource, "kind", j.Kind)
-	log.Info("run started", "trigger", trigger)
+	log.Info("run started", "trigger", trigger.Name)
 
 	r := d.opts.Runner.Run(ctx, j, trigger)
 
@@ -313,6 +316,9 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 		log.Warn("run interrupted; the next run resumes it", "error", r.Error, "created", r.Created, "copied", r.Copied)
 	case !r.OK:
 		log.Error("run failed", "error", r.Error)
+	case r.Pending:
+		log.Info("protect job in progress; the next run checks on it", "phase", r.JobPhase, "queued", r.Queued,
+			"created", r.Created, "age", d.opts.Now().Sub(r.JobStarted).Round(time.Second).String())
 	default:
 		log.Info("run finished", "duration", r.Ended.Sub(r.Started).Round(time.Millisecond).String(),
 			"created", r.Created, "copied", r.Copied, "synced", r.Synced)
