@@ -46,9 +46,9 @@ type Result struct {
 	JobStarted time.Time `json:"job_started,omitzero"`
 	Engine     string    `json:"engine,omitempty"`
 	Created    string    `json:"created,omitempty"`
-	Copied  string   `json:"copied,omitempty"`
-	Resumed string   `json:"resumed,omitempty"`
-	Deleted []string `json:"deleted,omitempty"`
+	Copied     string    `json:"copied,omitempty"`
+	Resumed    string    `json:"resumed,omitempty"`
+	Deleted    []string  `json:"deleted,omitempty"`
 	// CycleDuration is points' own time for the resource: point, copy to
 	// the DR region and prune.
 	CycleDuration time.Duration `json:"cycle_duration_ns,omitempty"`
