@@ -31,7 +31,7 @@ func StaticEngine(cfg *spec.Config, d spec.Database) Engine {
 		return Engine{Database: d.ID, Resolved: true, EngineChoice: points.EngineChoice{Engine: points.EngineAWSBackup, Why: "configured"}}
 	}
 	return Engine{Database: d.ID, EngineChoice: points.EngineChoice{Engine: points.EngineAuto, Why: fmt.Sprintf(
-		"auto: asks RDS DescribeSourceRegions in %s whether it lists %s; snapshot-copy if it does, aws-backup if not (AWS documents no DB snapshot copy to or from Beijing or Ningxia; AWS Backup copies between them)",
+		"asks RDS DescribeSourceRegions in %s whether it lists %s; snapshot-copy if it does, aws-backup if not (AWS documents no DB snapshot copy to or from Beijing or Ningxia; AWS Backup copies between them)",
 		cfg.DR.Region, cfg.Primary.Region)}}
 }
 
