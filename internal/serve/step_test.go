@@ -232,3 +232,30 @@ func TestLambdaReturnsWhileCopyRuns(t *testing.T) {
 		t.Fatalf("primary snapshots %d, %v: want one", len(out.DBSnapshots), err)
 	}
 }
+
+// TestVerifyOutOfTimeIsNotTheLastVerify: a bucket verify that runs out of
+// time (a Lambda near its deadline) leaves its position in the state store
+// and succeeds without recording its partial counts as the bucket's verify
+// result; a run with time finishes and is recorded.
+func TestVerifyOutOfTimeIsNotTheLastVerify(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	jobs, _ := Select(f.jobs(t), []string{"media"})
+	// Less time left than the checkpoint margin: the verify stops at once.
+	short, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := f.runner().Run(short, jobs[0], Trigger{Name: "lambda"})
+	if !r.OK || !r.VerifyIncomplete || r.Verify != nil {
+		t.Fatalf("out-of-time verify %+v, want success, incomplete, no verify result", r)
+	}
+	if _, err := f.store.Get(context.Background(), VerifyKey("media")); err == nil {
+		t.Fatal("an incomplete verify was recorded as the bucket's last verify")
+	}
+	r = f.runner().Run(context.Background(), jobs[0], Trigger{Name: "lambda"})
+	if !r.OK || r.VerifyIncomplete || r.Verify == nil || !r.Verify.Converged || r.Synced != 3 {
+		t.Fatalf("verify with time %+v", r)
+	}
+	if _, err := f.store.Get(context.Background(), VerifyKey("media")); err != nil {
+		t.Fatalf("complete verify not recorded: %v", err)
+	}
+}
