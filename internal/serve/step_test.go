@@ -216,15 +216,21 @@ func TestLambdaReturnsWhileCopyRuns(t *testing.T) {
 			break
 		}
 	}
+	began := time.Now() // the job started before this
 	// Lambda's retry of the same event: the same tick joins the job.
 	retry := invoke(ev)
 	if r := retry.Results[0]; !retry.OK || r.Created != "" || !r.Pending {
 		t.Fatalf("retry %+v, want it to join the running job", retry)
 	}
 	clock.Advance(time.Hour)
+	spanned := time.Since(began)
 	done := invoke(ev)
 	if r := done.Results[0]; !done.OK || r.Pending || r.JobPhase != string(points.PhaseDone) || r.Copied == "" {
 		t.Fatalf("after the copy finished %+v, want the job done", done)
+	}
+	// The cycle's duration is the job's, over all its runs.
+	if d := done.Results[0].CycleDuration; d < spanned {
+		t.Errorf("cycle duration %v, want the job's %v or more", d, spanned)
 	}
 	out, err := rds.NewFromConfig(f.env.For(primary)).DescribeDBSnapshots(context.Background(),
 		&rds.DescribeDBSnapshotsInput{DBInstanceIdentifier: aws.String("wordpress-db"), SnapshotType: aws.String("manual")})

@@ -49,8 +49,9 @@ type Result struct {
 	Copied     string    `json:"copied,omitempty"`
 	Resumed    string    `json:"resumed,omitempty"`
 	Deleted    []string  `json:"deleted,omitempty"`
-	// CycleDuration is points' own time for the resource: point, copy to
-	// the DR region and prune.
+	// CycleDuration is the protect job's time for the resource, from its
+	// first step to the run that finished it: point, copy to the DR region
+	// and prune.
 	CycleDuration time.Duration `json:"cycle_duration_ns,omitempty"`
 	// NewestDR is when the newest available DR point's data was taken.
 	NewestDR   time.Time `json:"newest_dr,omitempty"`
@@ -151,6 +152,11 @@ func (r *AWSRunner) protect(ctx context.Context, job Job, tick string, res *Resu
 		x := rep.Results[0]
 		res.Created, res.Copied, res.Resumed, res.Deleted, res.CycleDuration = x.Created, x.Copied, x.Resumed, x.Deleted, x.Duration
 		res.JobPhase, res.Pending, res.Queued, res.JobStarted, res.Engine = string(x.Phase), x.InProgress, x.Queued, x.Since, x.Engine
+		if x.Phase == points.PhaseDone && x.Copied != "" && !x.Since.IsZero() {
+			// The job took several runs: its cycle is from its start
+			// (on the same clock, opts.Now) to now.
+			res.CycleDuration = max(res.CycleDuration, now().Sub(x.Since))
+		}
 	}
 	// The newest DR point is read whatever happened: a failed run leaves
 	// the previous point in place, and its age is what the RPO is about.
