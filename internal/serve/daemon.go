@@ -32,6 +32,12 @@ type Options struct {
 	Seed uint64
 	// Parallelism bounds runs in progress across resources (default 4).
 	Parallelism int
+	// FollowUp is how soon after a run that left a protect job running
+	// (a copy in AWS) the daemon checks on it again, without starting a
+	// new job, so that a finished copy is pruned and shown done before the
+	// next scheduled run. 0 means a quarter of the schedule's period, at
+	// most 5 minutes.
+	FollowUp time.Duration
 	// Grace is how long runs in progress may go on after shutdown begins
 	// before they are cancelled and recorded as interrupted (default 5m).
 	Grace time.Duration
@@ -195,14 +201,27 @@ func (d *Daemon) restore(ctx context.Context, j Job) *Result {
 // goroutine per job is what keeps a resource from running twice at once.
 func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan struct{}) {
 	var lastStart time.Time
+	var lastTick string
+	pending := false
 	if last != nil && last.OK {
-		lastStart = last.Started
+		lastStart, pending = last.Started, last.Pending
+		if last.FollowUp && !last.JobStarted.IsZero() {
+			// A follow-up does not move the schedule: its job's first
+			// run does.
+			lastStart = last.JobStarted
+		}
 	}
 	for {
 		tick, at := d.nextFire(j, lastStart)
 		if at.IsZero() {
 			d.opts.Log.Info("schedule has no more fire times", "resource", j.Resource, "schedule", j.Schedule.String())
 			return
+		}
+		trigger := Trigger{Name: "schedule", Tick: tick.UTC().Format(time.RFC3339Nano)}
+		if pending {
+			if f := d.opts.Now().Add(d.followUp(j)); f.Before(at) {
+				at, trigger = f, Trigger{Name: "schedule", Tick: lastTick, FollowUp: true}
+			}
 		}
 		d.setNext(j, at)
 		if !d.sleepUntil(ctx, at) {
@@ -213,13 +232,24 @@ func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan
 		case <-ctx.Done():
 			return
 		}
-		lastStart = d.opts.Now()
+		if !trigger.FollowUp {
+			lastStart, lastTick = d.opts.Now(), trigger.Tick
+		}
 		// A protect run is one step of the job: it holds its slot for a
 		// few API calls, never for the hours a copy takes in AWS, so
 		// images and bucket verifies keep their schedules.
-		d.runOnce(runCtx, j, Trigger{Name: "schedule", Tick: tick.UTC().Format(time.RFC3339Nano)})
+		r, ran := d.runOnce(runCtx, j, trigger)
 		<-sem
+		pending = ran && r.OK && r.Pending
 	}
+}
+
+// followUp is how soon a pending protect job is checked again.
+func (d *Daemon) followUp(j Job) time.Duration {
+	if d.opts.FollowUp > 0 {
+		return d.opts.FollowUp
+	}
+	return min(j.Schedule.Period(d.opts.Now())/4, 5*time.Minute)
 }
 
 // nextFire is when j runs next, jitter included. An interval schedule runs

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/emulator"
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -263,5 +264,51 @@ func TestVerifyOutOfTimeIsNotTheLastVerify(t *testing.T) {
 	}
 	if _, err := f.store.Get(context.Background(), VerifyKey("media")); err != nil {
 		t.Fatalf("complete verify not recorded: %v", err)
+	}
+}
+
+// TestServeFollowsUpRunningCopy: a run that leaves a copy running in AWS
+// is followed up well before the next scheduled run (here an hour away),
+// without a new job, so the finished copy is pruned and shown done soon
+// after AWS finishes it.
+func TestServeFollowsUpRunningCopy(t *testing.T) {
+	t.Parallel()
+	f, _ := slowCopyFixture(t, 2*time.Second)
+	f.cfg.Protect.Databases[0].Every, _ = spec.ParseSchedule("1h")
+	jobs, _ := Select(f.jobs(t), []string{"wordpress-db"})
+	rec := &recordingRunner{Runner: f.runner()}
+	d, err := New(Options{Stack: "wordpress", Jobs: jobs, Runner: rec, Store: f.store, MaxJitter: -1, FollowUp: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	finished := func() bool {
+		runs := rec.of("wordpress-db")
+		return len(runs) > 0 && runs[len(runs)-1].JobPhase == string(points.PhaseDone)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !finished() && time.Now().Before(deadline); {
+		tick := time.NewTimer(100 * time.Millisecond)
+		<-tick.C
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	runs := rec.of("wordpress-db")
+	if !finished() || len(runs) < 2 {
+		t.Fatalf("the running copy was not followed up to done within 30s of an hourly schedule: %+v", runs)
+	}
+	if runs[0].FollowUp || runs[0].Created == "" {
+		t.Errorf("first run %+v, want the scheduled run that starts the job", runs[0])
+	}
+	for _, r := range runs[1:] {
+		if !r.FollowUp || !r.OK || r.Created != "" {
+			t.Errorf("follow-up %+v, want a successful run that starts nothing", r)
+		}
+	}
+	if last := runs[len(runs)-1]; last.Copied == "" || last.NewestDRID == "" {
+		t.Errorf("finishing run %+v, want the copy and the newest DR point", last)
 	}
 }

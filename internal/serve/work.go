@@ -45,10 +45,12 @@ type Result struct {
 	Queued     bool      `json:"queued,omitempty"`
 	JobStarted time.Time `json:"job_started,omitzero"`
 	Engine     string    `json:"engine,omitempty"`
-	Created    string    `json:"created,omitempty"`
-	Copied     string    `json:"copied,omitempty"`
-	Resumed    string    `json:"resumed,omitempty"`
-	Deleted    []string  `json:"deleted,omitempty"`
+	// FollowUp: the run only advanced a running job (Trigger.FollowUp).
+	FollowUp bool     `json:"follow_up,omitempty"`
+	Created  string   `json:"created,omitempty"`
+	Copied   string   `json:"copied,omitempty"`
+	Resumed  string   `json:"resumed,omitempty"`
+	Deleted  []string `json:"deleted,omitempty"`
 	// CycleDuration is the protect job's time for the resource, from its
 	// first step to the run that finished it: point, copy to the DR region
 	// and prune.
@@ -93,6 +95,9 @@ type Trigger struct {
 	// retry of it, so that a retried tick joins the protect job it started
 	// instead of taking a second point (points.BackupOptions.Tick).
 	Tick string
+	// FollowUp: the run checks on a job left running by an earlier run
+	// and starts no new one (points.BackupOptions.ContinueOnly).
+	FollowUp bool
 }
 
 // LastKey is the state-store key of a resource's last run.
@@ -132,7 +137,8 @@ func (r *AWSRunner) Run(ctx context.Context, job Job, trigger Trigger) Result {
 	case KindBucket:
 		err = r.bucket(ctx, job, &res, log)
 	default:
-		err = r.protect(ctx, job, trigger.Tick, &res, log, now)
+		res.FollowUp = trigger.FollowUp
+		err = r.protect(ctx, job, trigger, &res, log, now)
 	}
 	res.Ended = now().UTC()
 	if err != nil {
@@ -143,11 +149,11 @@ func (r *AWSRunner) Run(ctx context.Context, job Job, trigger Trigger) Result {
 	return res
 }
 
-func (r *AWSRunner) protect(ctx context.Context, job Job, tick string, res *Result, log *slog.Logger, now func() time.Time) error {
+func (r *AWSRunner) protect(ctx context.Context, job Job, trigger Trigger, res *Result, log *slog.Logger, now func() time.Time) error {
 	// Only a result with an error fails the run: a job still copying is
 	// pending, and the next run advances it.
 	rep, err := points.Step(ctx, r.Env, r.Cfg, points.BackupOptions{Only: []string{job.Resource}, Now: now, Log: log,
-		Store: r.Store, Tick: tick})
+		Store: r.Store, Tick: trigger.Tick, ContinueOnly: trigger.FollowUp})
 	if rep != nil && len(rep.Results) == 1 {
 		x := rep.Results[0]
 		res.Created, res.Copied, res.Resumed, res.Deleted, res.CycleDuration = x.Created, x.Copied, x.Resumed, x.Deleted, x.Duration
