@@ -40,9 +40,18 @@ func newLambdaCmd(app *App) *cobra.Command {
 		Short:  "Run as an AWS Lambda handler for EventBridge Scheduler events (the deployed bootstrap runs this)",
 		Hidden: true,
 		Long: `lambda serves Lambda invocations until the runtime stops the process. Events:
-  {"action":"backup","only":["wordpress-db"]}   protect cycle of databases and images
-  {"action":"verify","only":["media"]}          verify buckets, back-fill what is missing
-"only" is optional. Each run is recorded in the state store as serve's are.`,
+  {"action":"backup","only":["wordpress-db"],"tick":"2026-12-07T06:00:00Z"}
+      one step of each database's and image's protect job: start a point,
+      start its copy when AWS's copy quota has a slot, prune once it is in
+      the DR region; a copy still running is pending, not a failure
+  {"action":"verify","only":["media"]}
+      verify buckets (resuming a verify that ran out of time), back-fill
+      what is missing
+"only" is optional; "tick" is the schedule's time, the same on every retry,
+so a retried invocation joins the job it started (without it, Lambda's
+request id, kept across retries, stands in). An invocation never waits for
+a copy and fails only when a resource's step failed. Each run is recorded in
+the state store as serve's are.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLambda(cmd.Context(), app) },
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 )
@@ -59,6 +60,9 @@ type planOutput struct {
 	Warnings  []string   `json:"warnings,omitempty"`
 	// Predicted is failover's and drill's predicted RTO.
 	Predicted *recovery.Prediction `json:"predicted_rto,omitempty"`
+	// Engines is each database's copy engine and why (auto resolved when
+	// the state store opens).
+	Engines []readiness.Engine `json:"engines,omitempty"`
 }
 
 func runPlan(ctx context.Context, app *App, o planOptions) error {
@@ -123,6 +127,12 @@ func runPlan(ctx context.Context, app *App, o planOptions) error {
 	for _, s := range g.Steps() {
 		out.Steps = append(out.Steps, planStep{ID: s.ID, Needs: s.Needs, Plan: s.Plan})
 	}
+	if store, err := app.openState(ctx, cfg); err == nil {
+		out.Engines = readiness.Engines(ctx, env, cfg, store)
+		store.Close()
+	} else {
+		out.Engines = readiness.Engines(ctx, env, cfg, nil)
+	}
 	return app.Print(out, func(w io.Writer) {
 		for _, warn := range out.Warnings {
 			fmt.Fprintf(w, "WARNING: %s\n\n", warn)
@@ -130,6 +140,9 @@ func runPlan(ctx context.Context, app *App, o planOptions) error {
 		fmt.Fprintf(w, "plan %s of %s in %s (nothing is changed):\n", op, cfg.Stack, cfg.DR.Region)
 		for _, p := range out.Points {
 			fmt.Fprintf(w, "  point: %s\n", p)
+		}
+		for _, e := range out.Engines {
+			fmt.Fprintf(w, "  engine: %s: %s: %s\n", e.Database, e.Engine, e.Why)
 		}
 		for _, s := range out.Steps {
 			needs := ""

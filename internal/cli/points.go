@@ -56,6 +56,63 @@ type pointsResult struct {
 	// Kept are snapshots no retention rule prunes (failback's, teardown's
 	// final one): listed so that they are not forgotten and paid for.
 	Kept []readiness.Kept `json:"kept"`
+	// Jobs are the newest protect job of each resource (from the state
+	// store), with its phase and age.
+	Jobs []protectJob `json:"jobs,omitempty"`
+}
+
+// protectJob is a recorded protect job with its age now.
+type protectJob struct {
+	points.Job
+	Age time.Duration `json:"age_ns"`
+}
+
+// readJobs reads the stack's protect jobs from the state store; a store
+// that cannot be read is a warning, as the points themselves are in AWS.
+func readJobs(ctx context.Context, app *App, cfg *spec.Config, only []string) ([]protectJob, string) {
+	store, err := app.openState(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Sprintf("protect jobs not read from the state store %s: %v", cfg.State.Path, err)
+	}
+	defer store.Close()
+	jobs, err := points.Jobs(ctx, store, cfg.Stack)
+	if err != nil {
+		return nil, fmt.Sprintf("protect jobs not read: %v", err)
+	}
+	want := map[string]bool{}
+	for _, o := range only {
+		want[o] = true
+	}
+	now := time.Now()
+	var out []protectJob
+	for _, j := range jobs {
+		if len(want) == 0 || want[j.Resource] {
+			out = append(out, protectJob{Job: j, Age: j.Age(now)})
+		}
+	}
+	return out, ""
+}
+
+// jobLine says what a resource's protect job is doing, or "" when its
+// newest job is done.
+func jobLine(jobs []protectJob, resource string) string {
+	for _, j := range jobs {
+		if j.Resource != resource || j.Phase == points.PhaseDone {
+			continue
+		}
+		s := fmt.Sprintf("protect job %s for %s", j.Phase, pointsAge(j.Age))
+		if j.Phase == points.PhaseFailed {
+			s = fmt.Sprintf("protect job failed %s after it started: %s", pointsAge(j.Age), j.Error)
+		}
+		if j.Point != "" {
+			s += " (point " + j.Point + ")"
+		}
+		if j.Engine != "" && j.Engine != points.EngineSnapshotCopy {
+			s += ", engine " + j.Engine
+		}
+		return s
+	}
+	return ""
 }
 
 func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
@@ -107,11 +164,15 @@ func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	kept, kerrs := readiness.ListKept(ctx, env, cfg, regions)
 	res.Kept = append([]readiness.Kept{}, kept...)
 	res.Warnings = append(res.Warnings, kerrs...)
+	var jwarn string
+	if res.Jobs, jwarn = readJobs(ctx, app, cfg, opts.Only); jwarn != "" {
+		res.Warnings = append(res.Warnings, jwarn)
+	}
 	if perr := app.Print(res, func(w io.Writer) {
 		for _, warn := range res.Warnings {
 			fmt.Fprintf(w, "WARNING: %s\n\n", warn)
 		}
-		printPointsCatalogue(w, cat)
+		printPointsCatalogue(w, cat, res.Jobs)
 		printKept(w, res.Kept)
 	}); perr != nil {
 		return perr
@@ -119,12 +180,15 @@ func runPoints(ctx context.Context, app *App, opts pointsOptions) error {
 	return Exit(ExitFailed, err)
 }
 
-func printPointsCatalogue(w io.Writer, cat *points.Catalogue) {
+func printPointsCatalogue(w io.Writer, cat *points.Catalogue, jobs []protectJob) {
 	for i, r := range cat.Resources {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s (%s): %s\n", r.Resource, r.Kind, pointsRPOLine(r))
+		if l := jobLine(jobs, r.Resource); l != "" {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", r.Error)
 			continue

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
@@ -29,6 +30,9 @@ type validateResult struct {
 	Summary  string   `json:"summary,omitempty"`
 	Problems []string `json:"problems,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Engines states each database's copy engine and the rule behind it,
+	// without asking AWS: auto says what it will ask.
+	Engines []readiness.Engine `json:"engines,omitempty"`
 }
 
 func runValidate(app *App) error {
@@ -48,10 +52,16 @@ func runValidate(app *App) error {
 		return Exit(ExitUsage, ps)
 	}
 	res := validateResult{Valid: true, Summary: cfg.Summary(), Warnings: cfg.Warnings()}
+	for _, d := range cfg.Protect.Databases {
+		res.Engines = append(res.Engines, readiness.StaticEngine(cfg, d))
+	}
 	return app.Print(res, func(w io.Writer) {
 		for _, warn := range res.Warnings {
 			fmt.Fprintf(app.Stderr, "warning: %s\n", warn)
 		}
 		fmt.Fprintf(w, "%s: valid: %s\n", app.ConfigPath, res.Summary)
+		for _, e := range res.Engines {
+			fmt.Fprintf(w, "  %s: copy engine %s: %s\n", e.Database, e.Engine, e.Why)
+		}
 	})
 }

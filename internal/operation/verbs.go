@@ -18,15 +18,43 @@ import (
 // Backup runs one protect cycle and records one result per resource.
 // The report is nil only when the cycle could not start.
 func Backup(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o points.BackupOptions) (*points.BackupReport, *Record, error) {
+	return BackupWith(ctx, d, cfg, env, o, BackupWait{})
+}
+
+// BackupWait says how Backup waits for the protect jobs it steps.
+type BackupWait struct {
+	// NoWait runs one step of every job and returns: a copy still running
+	// in AWS is reported pending, and the next backup (or serve tick)
+	// advances it.
+	NoWait bool
+	// Progress, when set, sees the report of every step while Backup waits.
+	Progress func(*points.BackupReport)
+}
+
+// BackupWith is Backup with a choice of waiting. With the state store
+// (d.Store) every resource is a protect job stepped with its lease, copy
+// quotas counted from AWS and every copy engine; without one (or for a dry
+// run) it is points.Backup's cycle in this process.
+func BackupWith(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o points.BackupOptions, w BackupWait) (*points.BackupReport, *Record, error) {
 	d.Stack = cfg.Stack
 	if o.Log == nil {
 		o.Log = d.Log
+	}
+	if o.Store == nil && !o.DryRun {
+		o.Store = d.Store
 	}
 	var rep *points.BackupReport
 	rec, err := Run(ctx, d, KindBackup, func(ctx context.Context, rec *Record) error {
 		rec.DryRun = o.DryRun
 		var err error
-		rep, err = points.Backup(ctx, env, cfg, o)
+		switch {
+		case o.Store != nil && w.NoWait:
+			rep, err = points.Step(ctx, env, cfg, o)
+		case o.Store != nil:
+			rep, err = points.StepUntilDone(ctx, env, cfg, o, w.Progress)
+		default:
+			rep, err = points.Backup(ctx, env, cfg, o)
+		}
 		if rep == nil {
 			return err
 		}
@@ -34,6 +62,14 @@ func Backup(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o po
 			res := Result{Resource: r.Resource, Kind: string(r.Kind), Phase: PhaseCompleted, Error: r.Error,
 				Seconds: r.Duration.Round(time.Millisecond).Seconds()}
 			var did []string
+			if r.Phase != "" && r.Phase != points.PhaseDone && r.Phase != points.PhaseFailed {
+				// A job left running in AWS (backup --no-wait).
+				res.Phase = PhaseInProgress
+				did = append(did, string(r.Phase))
+				if r.Queued {
+					did = append(did, "queued for a copy slot")
+				}
+			}
 			for _, kv := range [][2]string{{"created", r.Created}, {"resumed", r.Resumed}, {"copied", r.Copied}} {
 				if kv[1] != "" {
 					did = append(did, kv[0]+" "+kv[1])
@@ -41,6 +77,9 @@ func Backup(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o po
 			}
 			if len(r.Deleted) > 0 {
 				did = append(did, fmt.Sprintf("deleted %d", len(r.Deleted)))
+			}
+			if r.Engine != "" && r.Engine != points.EngineSnapshotCopy {
+				did = append(did, "engine "+r.Engine)
 			}
 			res.Detail = strings.Join(did, ", ")
 			if r.Error != "" {

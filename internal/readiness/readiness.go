@@ -70,6 +70,10 @@ type Status struct {
 	PrimaryUnreachable bool     `json:"primary_unreachable,omitempty"`
 	Checks             []Check  `json:"checks"`
 	Warnings           []string `json:"warnings,omitempty"`
+	// Engines is each database's copy engine and why.
+	Engines []Engine `json:"engines,omitempty"`
+	// Jobs is each resource's newest protect job, with phase and age.
+	Jobs []Job `json:"jobs,omitempty"`
 }
 
 type replicationAPI interface {
@@ -87,14 +91,37 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 		st.Checks = append(st.Checks, Check{Resource: resource, Name: name, Ready: true, Warn: true, Detail: fmt.Sprintf(format, args...)})
 	}
 	k := kms.NewFromConfig(env.For(cfg.DR.Region))
-	for _, d := range cfg.Protect.Databases {
+	st.Engines = Engines(ctx, env, cfg, store)
+	jobs, err := Jobs(ctx, store, cfg.Stack, now)
+	if err != nil {
+		st.Warnings = append(st.Warnings, err.Error())
+	}
+	st.Jobs = jobs
+	// A running job is not a readiness problem (the RPO check judges the
+	// newest finished copy); it is shown so that an operator sees a copy
+	// of hours under way. A failed one is a warning.
+	jobCheck := func(resource string) {
+		for _, j := range jobs {
+			switch {
+			case j.Resource != resource || j.Phase == points.PhaseDone:
+			case j.Phase == points.PhaseFailed:
+				warn(resource, "protect job", "%s", j.Describe())
+			default:
+				add(resource, "protect job", true, "%s", j.Describe())
+			}
+		}
+	}
+	for i, d := range cfg.Protect.Databases {
 		pointCheck(ctx, env, cfg, d.ID, d.TargetRPO.D, now, add)
+		add(d.ID, "copy engine", true, "%s: %s", st.Engines[i].Engine, st.Engines[i].Why)
+		jobCheck(d.ID)
 		if d.DRKMSKey != "" {
 			keyCheck(ctx, k, cfg.DR.Region, d.ID, d.DRKMSKey, add)
 		}
 	}
 	for _, im := range cfg.Protect.Images {
 		pointCheck(ctx, env, cfg, im.Name, im.TargetRPO.D, now, add)
+		jobCheck(im.Name)
 		if im.DRKMSKey != "" {
 			keyCheck(ctx, k, cfg.DR.Region, im.Name, im.DRKMSKey, add)
 		}

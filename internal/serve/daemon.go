@@ -32,6 +32,12 @@ type Options struct {
 	Seed uint64
 	// Parallelism bounds runs in progress across resources (default 4).
 	Parallelism int
+	// FollowUp is how soon after a run that left a protect job running
+	// (a copy in AWS) the daemon checks on it again, without starting a
+	// new job, so that a finished copy is pruned and shown done before the
+	// next scheduled run. 0 means a quarter of the schedule's period, at
+	// most 5 minutes.
+	FollowUp time.Duration
 	// Grace is how long runs in progress may go on after shutdown begins
 	// before they are cancelled and recorded as interrupted (default 5m).
 	Grace time.Duration
@@ -195,14 +201,27 @@ func (d *Daemon) restore(ctx context.Context, j Job) *Result {
 // goroutine per job is what keeps a resource from running twice at once.
 func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan struct{}) {
 	var lastStart time.Time
+	var lastTick string
+	pending := false
 	if last != nil && last.OK {
-		lastStart = last.Started
+		lastStart, pending = last.Started, last.Pending
+		if last.FollowUp && !last.JobStarted.IsZero() {
+			// A follow-up does not move the schedule: its job's first
+			// run does.
+			lastStart = last.JobStarted
+		}
 	}
 	for {
-		at := d.nextFire(j, lastStart)
+		tick, at := d.nextFire(j, lastStart)
 		if at.IsZero() {
 			d.opts.Log.Info("schedule has no more fire times", "resource", j.Resource, "schedule", j.Schedule.String())
 			return
+		}
+		trigger := Trigger{Name: "schedule", Tick: tick.UTC().Format(time.RFC3339Nano)}
+		if pending {
+			if f := d.opts.Now().Add(d.followUp(j)); f.Before(at) {
+				at, trigger = f, Trigger{Name: "schedule", Tick: lastTick, FollowUp: true}
+			}
 		}
 		d.setNext(j, at)
 		if !d.sleepUntil(ctx, at) {
@@ -213,23 +232,37 @@ func (d *Daemon) loop(ctx, runCtx context.Context, j Job, last *Result, sem chan
 		case <-ctx.Done():
 			return
 		}
-		lastStart = d.opts.Now()
-		d.runOnce(runCtx, j, "schedule")
+		if !trigger.FollowUp {
+			lastStart, lastTick = d.opts.Now(), trigger.Tick
+		}
+		// A protect run is one step of the job: it holds its slot for a
+		// few API calls, never for the hours a copy takes in AWS, so
+		// images and bucket verifies keep their schedules.
+		r, ran := d.runOnce(runCtx, j, trigger)
 		<-sem
+		pending = ran && r.OK && r.Pending
 	}
+}
+
+// followUp is how soon a pending protect job is checked again.
+func (d *Daemon) followUp(j Job) time.Duration {
+	if d.opts.FollowUp > 0 {
+		return d.opts.FollowUp
+	}
+	return min(j.Schedule.Period(d.opts.Now())/4, 5*time.Minute)
 }
 
 // nextFire is when j runs next, jitter included. An interval schedule runs
 // an interval after the last successful start, at once when that is past
 // (fire times missed while a run was going are skipped, not queued); a
-// cron schedule runs at its next wall-clock time.
-func (d *Daemon) nextFire(j Job, lastStart time.Time) time.Time {
+// cron schedule runs at its next wall-clock time. It returns the
+// schedule's time (the run's tick) and that time with jitter.
+func (d *Daemon) nextFire(j Job, lastStart time.Time) (tick, at time.Time) {
 	now := d.opts.Now()
-	var at time.Time
 	if j.Schedule.IsCron() {
 		at = j.Schedule.Next(now)
 		if at.IsZero() {
-			return at
+			return at, at
 		}
 	} else {
 		at = now
@@ -242,7 +275,7 @@ func (d *Daemon) nextFire(j Job, lastStart time.Time) time.Time {
 			}
 		}
 	}
-	return at.Add(d.jitter(j.Schedule.Period(now)))
+	return at, at.Add(d.jitter(j.Schedule.Period(now)))
 }
 
 // jitter spreads runs that share a schedule so that many resources (or
@@ -283,7 +316,7 @@ func (d *Daemon) sleepUntil(ctx context.Context, t time.Time) bool {
 // runOnce runs j unless it is already running, then records the result
 // (state store first, metrics after) with a context of its own, so that an
 // interrupted run is recorded too.
-func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bool) {
+func (d *Daemon) runOnce(ctx context.Context, j Job, trigger Trigger) (Result, bool) {
 	st := d.status[j.Resource]
 	if !st.busy.CompareAndSwap(false, true) {
 		d.opts.Log.Warn("run skipped: the previous run of this resource is still going", "resource", j.Resource)
@@ -295,7 +328,7 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 	d.mu.Unlock()
 	d.metrics.running(j, true)
 	log := d.opts.Log.With("resource", j.Resource, "kind", j.Kind)
-	log.Info("run started", "trigger", trigger)
+	log.Info("run started", "trigger", trigger.Name)
 
 	r := d.opts.Runner.Run(ctx, j, trigger)
 
@@ -313,6 +346,9 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger string) (Result, bo
 		log.Warn("run interrupted; the next run resumes it", "error", r.Error, "created", r.Created, "copied", r.Copied)
 	case !r.OK:
 		log.Error("run failed", "error", r.Error)
+	case r.Pending:
+		log.Info("protect job in progress; the next run checks on it", "phase", r.JobPhase, "queued", r.Queued,
+			"created", r.Created, "age", d.opts.Now().Sub(r.JobStarted).Round(time.Second).String())
 	default:
 		log.Info("run finished", "duration", r.Ended.Sub(r.Started).Round(time.Millisecond).String(),
 			"created", r.Created, "copied", r.Copied, "synced", r.Synced)

@@ -75,6 +75,9 @@ func (e *EMF) Write(r Result) error {
 		"Phase":           r.Phase(),
 		"Trigger":         r.Trigger,
 	}
+	if r.JobPhase != "" {
+		line["JobPhase"] = r.JobPhase
+	}
 	var metrics []emfMetric
 	add := func(name, unit string, v float64) {
 		line[name] = v

@@ -122,7 +122,8 @@ func TestLambdaCycleWritesEMF(t *testing.T) {
 
 type failing struct{}
 
-func (failing) Run(_ context.Context, j Job, trigger string) Result {
+func (failing) Run(_ context.Context, j Job, tr Trigger) Result {
+	trigger := tr.Name
 	now := time.Now()
 	return Result{Resource: j.Resource, Kind: j.Kind, Trigger: trigger, Started: now, Ended: now, Error: errors.New("AccessDenied").Error()}
 }

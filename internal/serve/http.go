@@ -131,7 +131,7 @@ small{color:#666}
 <td>{{.Resource}}</td><td>{{.Kind}}</td><td><code>{{.Schedule}}</code></td>
 <td>{{if .Running}}<span class="run">running</span>{{else if .Last}}{{ago .Last.Ended}}{{else}}—{{end}}</td>
 <td>{{if eq .LastResult "ok"}}<span class="ok">ok</span>{{else if not .Last}}never run{{else}}<span class="bad">{{.LastResult}}</span>{{end}}
-{{with .Last}}{{if .Error}}<br><small>{{.Error}}</small>{{end}}{{with .Verify}}<br><small>pending {{.Pending}}, missing {{.Missing}}, different {{.Different}}, lag {{dur .Lag}}</small>{{end}}{{end}}</td>
+{{with .Last}}{{if .Error}}<br><small>{{.Error}}</small>{{end}}{{if .Pending}}<br><small>protect job {{.JobPhase}}{{if .Queued}}, queued for a copy slot{{end}}, started {{ago .JobStarted}}</small>{{end}}{{if .VerifyIncomplete}}<br><small>verify continues next run</small>{{end}}{{with .Verify}}<br><small>pending {{.Pending}}, missing {{.Missing}}, different {{.Different}}, lag {{dur .Lag}}</small>{{end}}{{end}}</td>
 <td>{{if .HasDR}}<span class="{{if .Late}}bad{{else}}ok{{end}}">{{dur .NewestDR}} old</span>{{if .TargetRPO}} <small>(target {{dur .TargetRPO}})</small>{{end}}{{else}}—{{end}}</td>
 <td>{{in .Next}}</td>
 </tr>{{end}}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/pilotlight/pilotlight/internal/state"
 )
 
@@ -25,6 +27,11 @@ const (
 type Event struct {
 	Action string   `json:"action"`
 	Only   []string `json:"only,omitempty"`
+	// Tick is the schedule's time (EventBridge Scheduler's
+	// <aws.scheduler.scheduled-time>), the same on every retry. Without
+	// it the invocation's request id stands in: Lambda keeps it across
+	// the retries of an asynchronous invocation.
+	Tick string `json:"tick,omitempty"`
 }
 
 // Response is what an invocation returns (and Lambda logs).
@@ -51,9 +58,12 @@ type Lambda struct {
 	Reserve time.Duration
 }
 
-// Handle runs one event. Its error is non-nil when any resource failed,
-// so that Lambda counts the invocation as failed and its asynchronous
-// retry resumes the work (every run is idempotent).
+// Handle runs one event: one step of each resource's protect job, or one
+// verify of each bucket. A copy still running is pending, not a failure:
+// the invocation returns at once and the next scheduled one advances it.
+// Its error is non-nil only when a resource's step failed, so that Lambda
+// counts the invocation as failed and its asynchronous retry, with the
+// same tick, joins the job it started (every run is idempotent).
 func (l *Lambda) Handle(ctx context.Context, ev Event) (Response, error) {
 	log := l.Log
 	if log == nil {
@@ -63,6 +73,12 @@ func (l *Lambda) Handle(ctx context.Context, ev Event) (Response, error) {
 	jobs, err := l.pick(ev)
 	if err != nil {
 		return resp, err
+	}
+	tick := ev.Tick
+	if tick == "" {
+		if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+			tick = "lambda/" + lc.AwsRequestID
+		}
 	}
 	reserve := l.Reserve
 	if reserve <= 0 {
@@ -87,7 +103,7 @@ func (l *Lambda) Handle(ctx context.Context, ev Event) (Response, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := l.Runner.Run(runCtx, j, "lambda")
+			r := l.Runner.Run(runCtx, j, Trigger{Name: "lambda", Tick: tick})
 			r = record(context.WithoutCancel(ctx), l.Store, r, log.With("resource", j.Resource))
 			if err := l.Metrics.Write(r); err != nil {
 				log.Warn("metrics not written", "resource", j.Resource, "error", err)
@@ -103,7 +119,13 @@ func (l *Lambda) Handle(ctx context.Context, ev Event) (Response, error) {
 		}
 	}
 	resp.OK = len(failed) == 0
-	log.Info("invocation done", "action", ev.Action, "resources", len(jobs), "failed", len(failed))
+	pending := 0
+	for _, r := range resp.Results {
+		if r.Pending {
+			pending++
+		}
+	}
+	log.Info("invocation done", "action", ev.Action, "resources", len(jobs), "failed", len(failed), "pending", pending)
 	if len(failed) > 0 {
 		return resp, fmt.Errorf("%s failed for %d of %d resources: %s", ev.Action, len(failed), len(jobs), strings.Join(failed, "; "))
 	}

@@ -223,10 +223,11 @@ func TestShutdownRecordsHalfMadeCopy(t *testing.T) {
 		t.Fatalf("recorded %+v", r)
 	}
 
-	// The next run resumes the recorded snapshot.
-	next := f.runner().Run(context.Background(), jobs[0], "schedule")
-	if !next.OK || next.Resumed != r.Created || next.Created != "" || next.Copied == "" {
-		t.Fatalf("next run %+v, want it to resume %s", next, r.Created)
+	// The next run continues the interrupted job: it copies the recorded
+	// snapshot (the DR copy keeps its name) and takes no second one.
+	next := f.runner().Run(context.Background(), jobs[0], Trigger{Name: "schedule"})
+	if !next.OK || next.Created != "" || next.Copied != r.Created || next.JobPhase != "done" {
+		t.Fatalf("next run %+v, want it to finish the job of %s", next, r.Created)
 	}
 }
 
@@ -319,7 +320,8 @@ type blockingRunner struct {
 	maxSeen atomic.Int32
 }
 
-func (b *blockingRunner) Run(ctx context.Context, j Job, trigger string) Result {
+func (b *blockingRunner) Run(ctx context.Context, j Job, tr Trigger) Result {
+	trigger := tr.Name
 	n := b.active.Add(1)
 	defer b.active.Add(-1)
 	for {
@@ -362,10 +364,10 @@ func TestNeverTwoRunsOfOneResource(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); d.runOnce(context.Background(), j, "schedule") }()
+	go func() { defer wg.Done(); d.runOnce(context.Background(), j, Trigger{Name: "schedule"}) }()
 	<-br.started
 	// A second start while the first is running is refused.
-	if _, ran := d.runOnce(context.Background(), j, "lambda"); ran {
+	if _, ran := d.runOnce(context.Background(), j, Trigger{Name: "lambda"}); ran {
 		t.Fatal("second run started")
 	}
 	close(br.release)
@@ -373,7 +375,7 @@ func TestNeverTwoRunsOfOneResource(t *testing.T) {
 	if br.maxSeen.Load() != 1 {
 		t.Fatalf("%d runs at once", br.maxSeen.Load())
 	}
-	if _, ran := d.runOnce(context.Background(), j, "schedule"); !ran {
+	if _, ran := d.runOnce(context.Background(), j, Trigger{Name: "schedule"}); !ran {
 		t.Fatal("a run after the first finished was refused")
 	}
 }
@@ -386,7 +388,7 @@ func TestJitterIsBoundedAndSeeded(t *testing.T) {
 			MaxJitter: time.Minute, Now: func() time.Time { return now }})
 		var out []time.Duration
 		for i := 0; i < 50; i++ {
-			at := d.nextFire(j, now.Add(-time.Hour))
+			_, at := d.nextFire(j, now.Add(-time.Hour))
 			jit := at.Sub(now.Add(time.Hour))
 			if jit < 0 || jit >= time.Minute {
 				t.Fatalf("jitter %v outside [0, 1m)", jit)
@@ -405,7 +407,8 @@ func TestJitterIsBoundedAndSeeded(t *testing.T) {
 	short := job(t, "db", "2s")
 	d, _ := New(Options{Stack: "s", Jobs: []Job{short}, Runner: &blockingRunner{}, Seed: 1, Now: func() time.Time { return now }})
 	for i := 0; i < 50; i++ {
-		if jit := d.nextFire(short, time.Time{}).Sub(now); jit < 0 || jit >= 200*time.Millisecond {
+		_, at := d.nextFire(short, time.Time{})
+		if jit := at.Sub(now); jit < 0 || jit >= 200*time.Millisecond {
 			t.Fatalf("2s schedule jittered by %v", jit)
 		}
 	}
@@ -415,7 +418,7 @@ func TestOverdueIntervalRunsAtOnceAndCountsSkips(t *testing.T) {
 	j := job(t, "db", "1h")
 	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	d, _ := New(Options{Stack: "s", Jobs: []Job{j}, Runner: &blockingRunner{}, MaxJitter: -1, Now: func() time.Time { return now }})
-	if at := d.nextFire(j, now.Add(-3*time.Hour-time.Minute)); !at.Equal(now) {
+	if _, at := d.nextFire(j, now.Add(-3*time.Hour-time.Minute)); !at.Equal(now) {
 		t.Fatalf("overdue job scheduled at %v", at)
 	}
 	m := map[string]float64{}

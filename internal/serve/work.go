@@ -35,13 +35,25 @@ type Result struct {
 	// failure alarm fires on two.
 	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
 
-	// Databases and images.
-	Created string   `json:"created,omitempty"`
-	Copied  string   `json:"copied,omitempty"`
-	Resumed string   `json:"resumed,omitempty"`
-	Deleted []string `json:"deleted,omitempty"`
-	// CycleDuration is points' own time for the resource: point, copy to
-	// the DR region and prune.
+	// Databases and images. A run is one step of the resource's protect
+	// job: JobPhase is where the job is after it, Pending that it is still
+	// running in AWS (a copy takes hours; that is not a failure), Queued
+	// that its copy waits for a slot in AWS's copy quota, JobStarted when
+	// the job began.
+	JobPhase   string    `json:"job_phase,omitempty"`
+	Pending    bool      `json:"pending,omitempty"`
+	Queued     bool      `json:"queued,omitempty"`
+	JobStarted time.Time `json:"job_started,omitzero"`
+	Engine     string    `json:"engine,omitempty"`
+	// FollowUp: the run only advanced a running job (Trigger.FollowUp).
+	FollowUp bool     `json:"follow_up,omitempty"`
+	Created  string   `json:"created,omitempty"`
+	Copied   string   `json:"copied,omitempty"`
+	Resumed  string   `json:"resumed,omitempty"`
+	Deleted  []string `json:"deleted,omitempty"`
+	// CycleDuration is the protect job's time for the resource, from its
+	// first step to the run that finished it: point, copy to the DR region
+	// and prune.
 	CycleDuration time.Duration `json:"cycle_duration_ns,omitempty"`
 	// NewestDR is when the newest available DR point's data was taken.
 	NewestDR   time.Time `json:"newest_dr,omitempty"`
@@ -49,6 +61,10 @@ type Result struct {
 
 	// Buckets.
 	Verify *BucketStatus `json:"verify,omitempty"`
+	// VerifyIncomplete: the verify ran out of time and left its position
+	// in the state store; the next run continues from there. Verify is
+	// then unset: the last complete verify stays the bucket's answer.
+	VerifyIncomplete bool `json:"verify_incomplete,omitempty"`
 	// Synced counts objects the run back-filled because verify found
 	// them missing or different.
 	Synced int64 `json:"synced,omitempty"`
@@ -68,7 +84,20 @@ type BucketStatus struct {
 // Runner does one run of one job. It never returns an error: failures
 // are in the Result, so that one failing resource never stops the others.
 type Runner interface {
-	Run(ctx context.Context, job Job, trigger string) Result
+	Run(ctx context.Context, job Job, trigger Trigger) Result
+}
+
+// Trigger is what started a run.
+type Trigger struct {
+	// Name is schedule or lambda.
+	Name string
+	// Tick names the schedule's fire time the run is for, equal on every
+	// retry of it, so that a retried tick joins the protect job it started
+	// instead of taking a second point (points.BackupOptions.Tick).
+	Tick string
+	// FollowUp: the run checks on a job left running by an earlier run
+	// and starts no new one (points.BackupOptions.ContinueOnly).
+	FollowUp bool
 }
 
 // LastKey is the state-store key of a resource's last run.
@@ -78,7 +107,8 @@ func LastKey(resource string) string { return operation.ServeLastKey(resource) }
 // `status` reads.
 func VerifyKey(bucket string) string { return operation.VerifyKey(bucket) }
 
-// AWSRunner runs jobs against AWS: points.Backup for databases and images,
+// AWSRunner runs jobs against AWS: one points.Step for databases and
+// images (it never waits for a copy: the next run checks on it), and
 // s3sync.Verify (and Sync of what is missing) for buckets.
 type AWSRunner struct {
 	Env *awsenv.Env
@@ -91,7 +121,7 @@ type AWSRunner struct {
 }
 
 // Run implements Runner.
-func (r *AWSRunner) Run(ctx context.Context, job Job, trigger string) Result {
+func (r *AWSRunner) Run(ctx context.Context, job Job, trigger Trigger) Result {
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
@@ -101,13 +131,14 @@ func (r *AWSRunner) Run(ctx context.Context, job Job, trigger string) Result {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("stack", r.Cfg.Stack, "resource", job.Resource, "kind", job.Kind)
-	res := Result{Resource: job.Resource, Kind: job.Kind, Trigger: trigger, Started: now().UTC()}
+	res := Result{Resource: job.Resource, Kind: job.Kind, Trigger: trigger.Name, Started: now().UTC()}
 	var err error
 	switch job.Kind {
 	case KindBucket:
 		err = r.bucket(ctx, job, &res, log)
 	default:
-		err = r.protect(ctx, job, &res, log, now)
+		res.FollowUp = trigger.FollowUp
+		err = r.protect(ctx, job, trigger, &res, log, now)
 	}
 	res.Ended = now().UTC()
 	if err != nil {
@@ -118,11 +149,20 @@ func (r *AWSRunner) Run(ctx context.Context, job Job, trigger string) Result {
 	return res
 }
 
-func (r *AWSRunner) protect(ctx context.Context, job Job, res *Result, log *slog.Logger, now func() time.Time) error {
-	rep, err := points.Backup(ctx, r.Env, r.Cfg, points.BackupOptions{Only: []string{job.Resource}, Now: now, Log: log})
+func (r *AWSRunner) protect(ctx context.Context, job Job, trigger Trigger, res *Result, log *slog.Logger, now func() time.Time) error {
+	// Only a result with an error fails the run: a job still copying is
+	// pending, and the next run advances it.
+	rep, err := points.Step(ctx, r.Env, r.Cfg, points.BackupOptions{Only: []string{job.Resource}, Now: now, Log: log,
+		Store: r.Store, Tick: trigger.Tick, ContinueOnly: trigger.FollowUp})
 	if rep != nil && len(rep.Results) == 1 {
 		x := rep.Results[0]
 		res.Created, res.Copied, res.Resumed, res.Deleted, res.CycleDuration = x.Created, x.Copied, x.Resumed, x.Deleted, x.Duration
+		res.JobPhase, res.Pending, res.Queued, res.JobStarted, res.Engine = string(x.Phase), x.InProgress, x.Queued, x.Since, x.Engine
+		if x.Phase == points.PhaseDone && x.Copied != "" && !x.Since.IsZero() {
+			// The job took several runs: its cycle is from its start
+			// (on the same clock, opts.Now) to now.
+			res.CycleDuration = max(res.CycleDuration, now().Sub(x.Since))
+		}
 	}
 	// The newest DR point is read whatever happened: a failed run leaves
 	// the previous point in place, and its age is what the RPO is about.
@@ -142,9 +182,21 @@ func (r *AWSRunner) bucket(ctx context.Context, job Job, res *Result, log *slog.
 	if !ok {
 		return fmt.Errorf("bucket %q is not in the config", job.Resource)
 	}
-	v, err := s3sync.Verify(ctx, r.Env, r.Cfg, b)
+	// With a store, a verify of a large bucket that runs out of time
+	// (a Lambda's deadline) leaves its position there and the next run
+	// continues; an incomplete result is not the bucket's verify result.
+	opts := s3sync.VerifyOptions{Log: log}
+	if r.Store != nil {
+		opts.Checkpoint = r.Store
+	}
+	v, err := s3sync.VerifyWith(ctx, r.Env, r.Cfg, b, opts)
 	if err != nil {
 		return fmt.Errorf("verify %s -> %s: %w", b.Source, b.Replica, err)
+	}
+	if r.Store != nil && !v.Complete {
+		res.VerifyIncomplete = true
+		log.Info("verify ran out of time; the next run continues", "resume_after", v.ResumeAfter, "passes", v.Passes)
+		return nil
 	}
 	if v.MissingCount+v.DifferentCount > 0 {
 		// Replication missed objects (or they predate the rule): copy
