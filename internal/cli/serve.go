@@ -113,7 +113,10 @@ func runServe(ctx context.Context, app *App, opts serveOptions) error {
 	if err != nil {
 		return Exit(ExitUsage, err)
 	}
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// M8: idle and trickling clients must not hold connections (and file
+	// descriptors the daemon's AWS calls and state writes need) for ever.
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	app.Log.Info("listening", "addr", ln.Addr().String(), "stack", cfg.Stack, "resources", len(jobs))

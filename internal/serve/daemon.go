@@ -38,6 +38,16 @@ type Options struct {
 	// next scheduled run. 0 means a quarter of the schedule's period, at
 	// most 5 minutes.
 	FollowUp time.Duration
+	// RunTimeout bounds one run (default 1h): a protect step makes a few
+	// calls and never waits on a copy, and a verify checkpoints, so a run
+	// at its bound is cancelled and recorded as interrupted rather than
+	// holding its resource for ever behind an endpoint that never answers.
+	RunTimeout time.Duration
+	// StuckAfter is how long a run may be in progress before /healthz
+	// answers 503 "stuck" (default RunTimeout + 5m: a run still going past
+	// its own bound is not honouring cancellation, and a restart is the
+	// remedy a liveness probe can apply).
+	StuckAfter time.Duration
 	// Grace is how long runs in progress may go on after shutdown begins
 	// before they are cancelled and recorded as interrupted (default 5m).
 	Grace time.Duration
@@ -313,6 +323,35 @@ func (d *Daemon) sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
+func (d *Daemon) runTimeout() time.Duration {
+	if d.opts.RunTimeout > 0 {
+		return d.opts.RunTimeout
+	}
+	return time.Hour
+}
+
+func (d *Daemon) stuckAfter() time.Duration {
+	if d.opts.StuckAfter > 0 {
+		return d.opts.StuckAfter
+	}
+	return d.runTimeout() + 5*time.Minute
+}
+
+// Stuck lists the resources whose run has been in progress longer than
+// StuckAfter.
+func (d *Daemon) Stuck() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.opts.Now()
+	var out []string
+	for _, j := range d.opts.Jobs {
+		if st := d.status[j.Resource]; st.Running && now.Sub(st.Since) > d.stuckAfter() {
+			out = append(out, j.Resource)
+		}
+	}
+	return out
+}
+
 // runOnce runs j unless it is already running, then records the result
 // (state store first, metrics after) with a context of its own, so that an
 // interrupted run is recorded too.
@@ -330,7 +369,9 @@ func (d *Daemon) runOnce(ctx context.Context, j Job, trigger Trigger) (Result, b
 	log := d.opts.Log.With("resource", j.Resource, "kind", j.Kind)
 	log.Info("run started", "trigger", trigger.Name)
 
-	r := d.opts.Runner.Run(ctx, j, trigger)
+	runCtx, cancel := context.WithTimeout(ctx, d.runTimeout())
+	r := d.opts.Runner.Run(runCtx, j, trigger)
+	cancel()
 
 	r = record(context.WithoutCancel(ctx), d.opts.Store, r, log)
 	d.metrics.Observe(r)

@@ -23,12 +23,14 @@ func (d *Daemon) Handler() http.Handler {
 }
 
 // Health is the /healthz answer. It is liveness: 200 while the daemon
-// schedules, 503 once it is shutting down. A late resource does not make
-// the daemon unhealthy (restarting it would not help); Late names it.
+// schedules, 503 once it is shutting down or while a run is stuck past
+// StuckAfter (a restart frees it). A late resource does not make the
+// daemon unhealthy (restarting it would not help); Late names it.
 type Health struct {
 	Status  string   `json:"status"`
 	Running []string `json:"running"`
 	Late    []string `json:"late"`
+	Stuck   []string `json:"stuck,omitempty"`
 }
 
 func (d *Daemon) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -42,8 +44,12 @@ func (d *Daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 		h.Running = []string{}
 	}
 	code := http.StatusOK
-	if d.stopping.Load() || !d.running.Load() {
+	h.Stuck = d.Stuck()
+	switch {
+	case d.stopping.Load() || !d.running.Load():
 		h.Status, code = "stopping", http.StatusServiceUnavailable
+	case len(h.Stuck) > 0:
+		h.Status, code = "stuck", http.StatusServiceUnavailable
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

@@ -472,3 +472,60 @@ func TestRestartContinuesInterval(t *testing.T) {
 	default:
 	}
 }
+
+// M1: a run that never ends (an endpoint that accepts and never answers,
+// a call that ignores cancellation) made /healthz say ok for ever. A run
+// is now bounded by RunTimeout, and one still going past StuckAfter makes
+// /healthz answer 503 so that a liveness probe restarts the daemon.
+func TestStuckRunMakesHealthzUnhealthy(t *testing.T) {
+	hung := &blockingRunner{started: make(chan string, 10), release: make(chan struct{})}
+	j := job(t, "db", "2s")
+	d, err := New(Options{Stack: "s", Jobs: []Job{j}, Runner: hung, Grace: time.Minute, StuckAfter: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.running.Store(true)
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	health := func() (int, Health) {
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var h Health
+		_ = json.NewDecoder(resp.Body).Decode(&h)
+		return resp.StatusCode, h
+	}
+	if code, h := health(); code != http.StatusOK {
+		t.Fatalf("idle daemon: %d %+v", code, h)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); d.runOnce(context.Background(), j, Trigger{Name: "schedule"}) }()
+	defer func() { close(hung.release); wg.Wait() }()
+	<-hung.started
+	waitFor(t, "healthz to report the stuck run", func() bool {
+		code, h := health()
+		return code == http.StatusServiceUnavailable && h.Status == "stuck" && len(h.Stuck) == 1 && h.Stuck[0] == "db"
+	})
+}
+
+// A run is cancelled at RunTimeout (its runner sees the context end) and
+// recorded, instead of holding its resource.
+func TestRunIsBoundedByRunTimeout(t *testing.T) {
+	hung := &blockingRunner{started: make(chan string, 10), release: make(chan struct{})}
+	j := job(t, "db", "2s")
+	d, err := New(Options{Stack: "s", Jobs: []Job{j}, Runner: hung, Grace: time.Minute, RunTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, ran := d.runOnce(context.Background(), j, Trigger{Name: "schedule"})
+	if !ran || time.Since(start) > 30*time.Second {
+		t.Fatalf("run not bounded: ran %v after %s", ran, time.Since(start))
+	}
+	if r.OK {
+		t.Fatalf("a run cut at its bound is recorded as not ok: %+v", r)
+	}
+}
