@@ -12,6 +12,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
+	"github.com/pilotlight/pilotlight/internal/secrets"
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
@@ -86,6 +87,22 @@ func BackupWith(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, 
 				res.Phase = PhaseFailed
 			}
 			rec.Results = append(rec.Results, res)
+		}
+		// The app's secrets travel with a whole cycle: a rotated password
+		// in the primary reaches the DR region at the next one.
+		if !o.DryRun && len(o.Only) == 0 && len(secrets.Parameters(cfg)) > 0 {
+			copied, serr := secrets.Sync(ctx, env, cfg)
+			for _, c := range copied {
+				detail := fmt.Sprintf("version %d in %s", c.Version, cfg.DR.Region)
+				if c.Changed {
+					detail = "copied " + detail
+				}
+				rec.Results = append(rec.Results, Result{Resource: c.Name, Kind: "parameter", Phase: PhaseCompleted, Detail: detail})
+			}
+			if serr != nil {
+				rec.Results = append(rec.Results, Result{Resource: "parameters", Kind: "parameter", Phase: PhaseFailed, Error: serr.Error()})
+				err = errors.Join(err, serr)
+			}
 		}
 		return err
 	})

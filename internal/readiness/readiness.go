@@ -26,6 +26,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
+	"github.com/pilotlight/pilotlight/internal/secrets"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/state"
 )
@@ -144,6 +145,27 @@ func Evaluate(ctx context.Context, env *awsenv.Env, cfg *spec.Config, store stat
 		add("network", "DR network baseline", false, "missing in %s: %s (run `pilotlight prepare`)", cfg.DR.Region, strings.Join(missing, ", "))
 	default:
 		add("network", "DR network baseline", true, "complete in %s", cfg.DR.Region)
+	}
+	// The app reads its secrets at boot in the DR region: a missing or
+	// stale copy there is a failover that boots an app that cannot log in.
+	if names := secrets.Parameters(cfg); len(names) > 0 {
+		problems := secrets.Check(ctx, env, cfg)
+		bad := map[string]bool{}
+		for _, p := range problems {
+			bad[p.Name] = true
+			if p.Region == cfg.Primary.Region {
+				// The DR copy is there; only the comparison needs the
+				// primary, which may be the region that failed.
+				warn(p.Name, "secret current in DR", "%s", p.String())
+				continue
+			}
+			add(p.Name, "secret current in DR", false, "%s", p.String())
+		}
+		for _, p := range names {
+			if !bad[p.Name] {
+				add(p.Name, "secret current in DR", true, "copy in %s holds the primary's version", cfg.DR.Region)
+			}
+		}
 	}
 	drillCheck(ctx, store, add, warn)
 	st.Checks = append(st.Checks, AlarmCheck(ctx, cloudwatch.NewFromConfig(env.For(cfg.DR.Region)), cfg))

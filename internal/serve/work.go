@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pilotlight/pilotlight/internal/secrets"
 	"log/slog"
 	"time"
 
@@ -162,6 +163,13 @@ func (r *AWSRunner) protect(ctx context.Context, job Job, trigger Trigger, res *
 			// The job took several runs: its cycle is from its start
 			// (on the same clock, opts.Now) to now.
 			res.CycleDuration = max(res.CycleDuration, now().Sub(x.Since))
+		}
+	}
+	// The app's secrets travel with its database: a rotated password in
+	// the primary reaches the DR region at the next database run.
+	if job.Kind == KindDatabase && len(secrets.Parameters(r.Cfg)) > 0 && ctx.Err() == nil {
+		if _, serr := secrets.Sync(ctx, r.Env, r.Cfg); serr != nil {
+			err = errors.Join(err, serr)
 		}
 	}
 	// The newest DR point is read whatever happened: a failed run leaves
