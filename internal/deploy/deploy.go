@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,9 +169,16 @@ func Schedules(cfg *spec.Config) ([]Schedule, error) {
 		if j.Kind == serve.KindBucket {
 			action = serve.ActionVerify
 		}
-		in, _ := json.Marshal(serve.Event{Action: action, Only: []string{j.Resource}})
+		// Scheduler fills in its context attribute with the fire time,
+		// the same on every retry of one tick, so that a retried
+		// invocation joins the protect job its tick started.
+		// (Not HTML-escaped: Scheduler matches the attribute's text.)
+		var in bytes.Buffer
+		enc := json.NewEncoder(&in)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(serve.Event{Action: action, Only: []string{j.Resource}, Tick: "<aws.scheduler.scheduled-time>"})
 		out = append(out, Schedule{Name: ScheduleName(cfg.Stack, j.Resource), Resource: j.Resource,
-			Expression: scheds[j.Resource].Expression(), Input: string(in)})
+			Expression: scheds[j.Resource].Expression(), Input: strings.TrimSpace(in.String())})
 	}
 	return out, nil
 }
@@ -327,7 +335,11 @@ func (d *deployer) role(ctx context.Context, name string, trustDoc map[string]an
 	case isCode(err, "NoSuchEntity"):
 		d.change("create role %s", name)
 		if !d.opts.DryRun {
-			if _, err := d.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name),
+			boundary, err := iampolicy.BoundaryARN(d.cfg.DR.Region, d.acct, d.cfg.Stack)
+			if err != nil {
+				return "", err
+			}
+			if _, err := d.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), PermissionsBoundary: aws.String(boundary),
 				AssumeRolePolicyDocument: aws.String(string(trustJSON)), Tags: tags.IAM(tags.Base(d.cfg.Stack)),
 				Description: aws.String("pilotlight " + d.cfg.Stack)}); err != nil {
 				return "", fmt.Errorf("create role %s: %w", name, err)

@@ -133,9 +133,9 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 	}
 	sc := scheduler.NewFromConfig(env.For("cn-north-1"))
 	for _, want := range []struct{ name, expr, input string }{
-		{"wordpress-wordpress-db", "rate(2 hours)", `{"action":"backup","only":["wordpress-db"]}`},
-		{"wordpress-wordpress", "cron(0 3 * * ? *)", `{"action":"backup","only":["wordpress"]}`},
-		{"wordpress-media", "rate(1 hour)", `{"action":"verify","only":["media"]}`},
+		{"wordpress-wordpress-db", "rate(2 hours)", `{"action":"backup","only":["wordpress-db"],"tick":"<aws.scheduler.scheduled-time>"}`},
+		{"wordpress-wordpress", "cron(0 3 * * ? *)", `{"action":"backup","only":["wordpress"],"tick":"<aws.scheduler.scheduled-time>"}`},
+		{"wordpress-media", "rate(1 hour)", `{"action":"verify","only":["media"],"tick":"<aws.scheduler.scheduled-time>"}`},
 	} {
 		s, err := sc.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(want.name)})
 		if err != nil {
@@ -150,6 +150,14 @@ func TestDeployAgainstMotoIsIdempotent(t *testing.T) {
 		RoleName: aws.String(SchedulerRoleName("wordpress")), PolicyName: aws.String(inlinePolicy)})
 	if err != nil || !strings.Contains(aws.ToString(pol.PolicyDocument), "InvokeFunction") {
 		t.Fatalf("scheduler role policy: %v %v", pol, err)
+	}
+	// H4: every role pilotlight makes carries the stack's boundary.
+	for _, name := range []string{RoleName("wordpress"), SchedulerRoleName("wordpress")} {
+		r, err := iam.NewFromConfig(env.For("cn-north-1")).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+		if err != nil || r.Role.PermissionsBoundary == nil ||
+			!strings.HasSuffix(aws.ToString(r.Role.PermissionsBoundary.PermissionsBoundaryArn), ":policy/wordpress-pilotlight-boundary") {
+			t.Fatalf("role %s has no permissions boundary: %+v %v", name, r, err)
+		}
 	}
 
 	second, err := Deploy(ctx, env, cfg, Options{CloudWatchOptions: queryProtocol, Package: pkg})

@@ -3,6 +3,7 @@ package s3sync
 import (
 	"bytes"
 	"context"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"strings"
 	"testing"
 
@@ -244,6 +245,12 @@ func TestSetupIdempotentAndDryRun(t *testing.T) {
 	}
 	if len(first.Changed) != 6 || first.RoleARN != dry.RoleARN {
 		t.Fatalf("first run: %+v (dry run said role %s)", first, dry.RoleARN)
+	}
+	// H4: the replication role is made with the stack's boundary.
+	role, err := iam.NewFromConfig(f.env.For("cn-northwest-1")).GetRole(f.ctx, &iam.GetRoleInput{RoleName: aws.String(RoleName(f.cfg.Stack))})
+	if err != nil || role.Role.PermissionsBoundary == nil ||
+		!strings.HasSuffix(aws.ToString(role.Role.PermissionsBoundary.PermissionsBoundaryArn), ":policy/"+f.cfg.Stack+"-pilotlight-boundary") {
+		t.Fatalf("replication role without the permissions boundary: %+v %v", role, err)
 	}
 	for i := 0; i < 2; i++ {
 		again, err := runSetup(f.ctx, deps, f.cfg, f.b, i == 1)

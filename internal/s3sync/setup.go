@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -321,7 +322,18 @@ func (r *setupRun) role(ctx context.Context, k replicationKeys) (created bool, e
 			}
 			r.res.RoleARN = r.part.ARN("iam", "", acct, "role/"+name)
 		} else {
+			acct, err := r.account(ctx)
+			if err != nil {
+				return false, err
+			}
+			// Only with the stack's permissions boundary: the policy that
+			// lets pilotlight create roles requires it (iampolicy).
+			boundary, err := iampolicy.BoundaryARN(r.cfg.DR.Region, acct, r.cfg.Stack)
+			if err != nil {
+				return false, err
+			}
 			c, err := r.iam.CreateRole(ctx, &iam.CreateRoleInput{
+				PermissionsBoundary:      aws.String(boundary),
 				RoleName:                 aws.String(name),
 				AssumeRolePolicyDocument: aws.String(trust),
 				Description:              aws.String("S3 replication for pilotlight stack " + r.cfg.Stack),
