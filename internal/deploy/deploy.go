@@ -335,7 +335,7 @@ func (d *deployer) role(ctx context.Context, name string, trustDoc map[string]an
 	case isCode(err, "NoSuchEntity"):
 		d.change("create role %s", name)
 		if !d.opts.DryRun {
-			boundary, err := iampolicy.BoundaryARN(d.cfg.DR.Region, d.acct, d.cfg.Stack)
+			boundary, err := partition.BoundaryARN(d.cfg.DR.Region, d.acct, d.cfg.Stack)
 			if err != nil {
 				return "", err
 			}

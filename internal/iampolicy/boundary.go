@@ -1,7 +1,6 @@
 package iampolicy
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/pilotlight/pilotlight/internal/partition"
@@ -13,20 +12,14 @@ import (
 // policy named BoundaryName(stack), before the first prepare or deploy.
 const Boundary = "boundary"
 
-// BoundaryName is the managed policy every role pilotlight creates must
-// carry as its permissions boundary. The policies of every verb allow
-// CreateRole, PutRolePolicy and UpdateAssumeRolePolicy only with it, so a
-// holder of those rights cannot make or grow a role beyond it.
-func BoundaryName(stack string) string { return stack + "-pilotlight-boundary" }
+// BoundaryName and BoundaryARN live in partition (a leaf package) so that
+// the role creators (recovery, s3sync, deploy) can name the boundary
+// without importing the policy generator.
+func BoundaryName(stack string) string { return partition.BoundaryName(stack) }
 
-// BoundaryARN is the ARN of BoundaryName(stack) in account, in the
-// partition of region. Role creators pass it as PermissionsBoundary.
+// BoundaryARN: see partition.BoundaryARN.
 func BoundaryARN(region, account, stack string) (string, error) {
-	p, err := partition.Of(region)
-	if err != nil {
-		return "", fmt.Errorf("permissions boundary of %s: %w", stack, err)
-	}
-	return "arn:" + p.ID + ":iam::" + account + ":policy/" + BoundaryName(stack), nil
+	return partition.BoundaryARN(region, account, stack)
 }
 
 // BoundaryFor writes the permissions boundary of cfg's roles: the union of

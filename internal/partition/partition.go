@@ -128,3 +128,20 @@ func ParseARN(s string) (part, service, region, account, resource string, ok boo
 	}
 	return f[1], f[2], f[3], f[4], f[5], true
 }
+
+// BoundaryName is the managed policy every role pilotlight creates must
+// carry as its permissions boundary. The generated policies of every verb
+// (internal/iampolicy) allow CreateRole, PutRolePolicy and
+// UpdateAssumeRolePolicy only with it, so a holder of those rights cannot
+// make or grow a role beyond it.
+func BoundaryName(stack string) string { return stack + "-pilotlight-boundary" }
+
+// BoundaryARN is the ARN of BoundaryName(stack) in account, in the
+// partition of region. Role creators pass it as PermissionsBoundary.
+func BoundaryARN(region, account, stack string) (string, error) {
+	p, err := Of(region)
+	if err != nil {
+		return "", fmt.Errorf("permissions boundary of %s: %w", stack, err)
+	}
+	return p.ARN("iam", "", account, "policy/"+BoundaryName(stack)), nil
+}

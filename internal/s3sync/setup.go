@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
-	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -328,7 +327,7 @@ func (r *setupRun) role(ctx context.Context, k replicationKeys) (created bool, e
 			}
 			// Only with the stack's permissions boundary: the policy that
 			// lets pilotlight create roles requires it (iampolicy).
-			boundary, err := iampolicy.BoundaryARN(r.cfg.DR.Region, acct, r.cfg.Stack)
+			boundary, err := partition.BoundaryARN(r.cfg.DR.Region, acct, r.cfg.Stack)
 			if err != nil {
 				return false, err
 			}
