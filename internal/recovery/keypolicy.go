@@ -132,7 +132,7 @@ func ensureKeyGrants(ctx context.Context, kc keyPolicyAPI, env *awsenv.Env, cfg 
 	if err != nil || len(g.Missing) == 0 {
 		return err
 	}
-	if ch.would("add to the policy of DR KMS key %s: %s", g.Key, strings.Join(g.Missing, ", ")) {
+	if ch.would("grant the Auto Scaling service-linked role use of DR KMS key %s (key policy), adding the statements %s", g.Key, strings.Join(g.Missing, ", ")) {
 		return nil
 	}
 	stmts, _ := doc["Statement"].([]any)

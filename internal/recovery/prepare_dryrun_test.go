@@ -47,7 +47,7 @@ func writes(p *testenv.Proxy) []string {
 // create vpc shop-dr-vpc (10.8.0.0/16)" to the same "create vpc": a dry
 // run cannot know the ids a real run is given.
 func changeKinds(list []string) []string {
-	past := map[string]string{"created": "create", "associated": "associate", "replaced": "replace", "upserted": "upsert", "deleted": "delete"}
+	past := map[string]string{"created": "create", "associated": "associate", "replaced": "replace", "upserted": "upsert", "deleted": "delete", "granted": "grant"}
 	var out []string
 	for _, c := range list {
 		f := strings.Fields(strings.TrimPrefix(c, "would "))
