@@ -69,8 +69,16 @@ func changeKinds(list []string) []string {
 // then makes (the replaced production record shown old and new), and a dry
 // run after the real one says there is nothing to do.
 func TestPrepareDryRunListsWhatPrepareDoes(t *testing.T) {
-	t.Parallel()
-	cfg, proxy, env := dryRunEnv(t, "us-east-1", "us-west-2")
+	for _, pair := range []struct{ primary, dr string }{{"cn-northwest-1", "cn-north-1"}, {"us-east-1", "us-west-2"}} {
+		t.Run(pair.dr, func(t *testing.T) {
+			t.Parallel()
+			prepareDryRunThenRun(t, pair.primary, pair.dr)
+		})
+	}
+}
+
+func prepareDryRunThenRun(t *testing.T, primary, dr string) {
+	cfg, proxy, env := dryRunEnv(t, primary, dr)
 	ctx := ctxTimeout(t)
 	before := recordsOf(t, env, cfg.DR.Region, "shop.example.com")
 
@@ -95,15 +103,18 @@ func TestPrepareDryRunListsWhatPrepareDoes(t *testing.T) {
 	}
 	text := strings.Join(dry.Changes, "\n")
 	for _, want := range []string{
-		"would create vpc", "would create load balancer shop-dr", "would create Route 53",
-		"would create CloudWatch alarm", "would create IAM role",
+		"would create vpc", "would create load balancer shop-dr", "would create Route 53", "would create IAM role",
 		// The old record, and the new pair pointing at the load balancer to be.
-		`would replace the record "shop.example.com. 60 CNAME prod-lb.us-east-1.example.net"`,
+		`would replace the record "shop.example.com. 60 CNAME prod-lb.` + primary + `.example.net"`,
 		"would upsert primary failover record", "would upsert secondary failover record",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("dry run does not say %q:\n%s", want, text)
 		}
+	}
+
+	if usesPin(cfg) && !strings.Contains(text, "would create CloudWatch alarm") {
+		t.Errorf("dry run does not create the failover pin:\n%s", text)
 	}
 
 	proxy.ResetCalls()
@@ -128,6 +139,22 @@ func TestPrepareDryRunListsWhatPrepareDoes(t *testing.T) {
 	}
 	if w := writes(proxy); len(w) > 0 {
 		t.Fatalf("the dry run after prepare changed the account: %v", w)
+	}
+
+	// A moved primary target: the dry run shows the record it would replace.
+	cfg.Recover.DNS.PrimaryTarget = "prod-lb-2." + primary + ".example.net"
+	proxy.ResetCalls()
+	moved, err := PrepareDryRun(ctx, cfg, env)
+	if err != nil {
+		t.Fatalf("dry run with a moved primary target: %v", err)
+	}
+	text = strings.Join(moved.Changes, "\n")
+	if !strings.Contains(text, `would upsert primary failover record "shop.example.com. A ALIAS prod-lb-2.`+primary+`.example.net" (replacing "shop.example.com. A ALIAS prod-lb.`+primary+`.example.net")`) ||
+		!strings.Contains(text, "would delete stale Route 53 health check") || strings.Contains(text, "secondary") {
+		t.Errorf("dry run with a moved primary target:\n%s", text)
+	}
+	if w := writes(proxy); len(w) > 0 {
+		t.Fatalf("the dry run with a moved primary target changed the account: %v", w)
 	}
 }
 
