@@ -15,6 +15,7 @@ func init() { register(newPrepareCmd) }
 // prepareOptions are the prepare verb's flags.
 type prepareOptions struct {
 	ForceUnlock string
+	DryRun      bool
 }
 
 func newPrepareCmd(app *App) *cobra.Command {
@@ -28,10 +29,14 @@ load balancer/app/db security groups, DB and cache subnet groups), the app's
 IAM role and instance profile, and in failover-records DNS mode the DR load
 balancer with the Route 53 failover record pair and health check. Where the
 config names an existing network, it verifies it and lists what is missing.
-A second run changes nothing and says so.`,
+A second run changes nothing and says so. With --dry-run it makes only read
+calls and prints every change it would make (each resource it would create,
+each record it would replace with the old and new record, each key-policy
+statement it would add), or the refusal a real run would meet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPrepare(cmd.Context(), app, o) },
 	}
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print every change prepare would make, and make none")
 	cmd.Flags().StringVar(&o.ForceUnlock, "force-unlock", "", "take over the stack's lock left by a crashed process (its lock ID)")
 	return cmd
 }
@@ -42,7 +47,11 @@ func runPrepare(ctx context.Context, app *App, o prepareOptions) error {
 		return err
 	}
 	defer store.Close()
-	res, _, err := operation.Prepare(ctx, app.opDeps(cfg, store, o.ForceUnlock), cfg, env)
+	run := operation.Prepare
+	if o.DryRun {
+		run = operation.PrepareDryRun
+	}
+	res, _, err := run(ctx, app.opDeps(cfg, store, o.ForceUnlock), cfg, env)
 	if res != nil {
 		_ = app.Print(res, func(w io.Writer) {
 			if len(res.Changes) == 0 && err == nil {
@@ -53,6 +62,12 @@ func runPrepare(ctx context.Context, app *App, o prepareOptions) error {
 			}
 			for _, m := range res.Missing {
 				fmt.Fprintf(w, "  missing: %s\n", m)
+			}
+			if o.DryRun {
+				if err == nil {
+					fmt.Fprintf(w, "dry run: nothing was changed in %s\n", res.Region)
+				}
+				return
 			}
 			if err == nil {
 				fmt.Fprintf(w, "prepared %s: vpc %s", res.Region, res.Network.VPC)

@@ -112,11 +112,26 @@ func BackupWith(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, 
 // Prepare builds what must exist in the DR region before a disaster,
 // under the stack's lock, and records each change.
 func Prepare(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env) (*recovery.PrepareResult, *Record, error) {
+	return prepare(ctx, d, cfg, env, false)
+}
+
+// PrepareDryRun changes nothing and records, as a dry-run operation, what
+// Prepare would change.
+func PrepareDryRun(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env) (*recovery.PrepareResult, *Record, error) {
+	return prepare(ctx, d, cfg, env, true)
+}
+
+func prepare(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, dryRun bool) (*recovery.PrepareResult, *Record, error) {
 	d.Stack = cfg.Stack
 	var res *recovery.PrepareResult
 	rec, err := Run(ctx, d, KindPrepare, func(ctx context.Context, rec *Record) error {
 		var err error
-		res, err = recovery.Prepare(ctx, cfg, env)
+		rec.DryRun = dryRun
+		if dryRun {
+			res, err = recovery.PrepareDryRun(ctx, cfg, env)
+		} else {
+			res, err = recovery.Prepare(ctx, cfg, env)
+		}
 		if res == nil {
 			return err
 		}

@@ -51,6 +51,7 @@ func ensureAppRole(ctx context.Context, c iamAPI, cfg *spec.Config, ch *changes)
 	_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 	var nf *iamtypes.NoSuchEntityException
 	switch {
+	case errors.As(err, &nf) && ch.would("create IAM role %s", name):
 	case errors.As(err, &nf):
 		if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{
 			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust)),
@@ -62,12 +63,17 @@ func ensureAppRole(ctx context.Context, c iamAPI, cfg *spec.Config, ch *changes)
 	case err != nil:
 		return "", fmt.Errorf("get role %s: %w", name, err)
 	}
-	// PutRolePolicy replaces the inline policy: it is idempotent.
-	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(appPolicy(cfg, p))}); err != nil {
-		return "", fmt.Errorf("put policy on role %s: %w", name, err)
+	// PutRolePolicy replaces the inline policy: it is idempotent and a real
+	// run does not report it, so a dry run skips it without a word.
+	if !ch.dry {
+		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("media"), PolicyDocument: aws.String(appPolicy(cfg, p))}); err != nil {
+			return "", fmt.Errorf("put policy on role %s: %w", name, err)
+		}
 	}
 	prof, err := c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
 	switch {
+	case errors.As(err, &nf) && ch.would("create instance profile %s with role %s", name, name):
+		return name, nil
 	case errors.As(err, &nf):
 		if _, err := c.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(name)}); err != nil {
 			return "", fmt.Errorf("create instance profile %s: %w", name, err)
@@ -81,6 +87,9 @@ func ensureAppRole(ctx context.Context, c iamAPI, cfg *spec.Config, ch *changes)
 				return name, nil
 			}
 		}
+	}
+	if ch.would("add role %s to instance profile %s", name, name) {
+		return name, nil
 	}
 	if _, err := c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(name), RoleName: aws.String(name)}); err != nil {
 		return "", fmt.Errorf("add role %s to its instance profile: %w", name, err)

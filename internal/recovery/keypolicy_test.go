@@ -38,6 +38,17 @@ func TestPrepareLetsAutoScalingUseTheDRKey(t *testing.T) {
 				!strings.Contains(g.Missing[0], "kms:Decrypt") || !strings.Contains(g.Missing[1], "kms:GrantIsForAWSResource") {
 				t.Fatalf("missing grants of a fresh key: %+v", g)
 			}
+			dry, err := PrepareDryRun(ctx, cfg, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := strings.Join(dry.Changes, "\n"); !strings.Contains(text, "would grant the Auto Scaling service-linked role") ||
+				!strings.Contains(text, "kms:Decrypt") || !strings.Contains(text, "kms:GrantIsForAWSResource") {
+				t.Fatalf("the dry run does not show the key-policy statements: %v", dry.Changes)
+			}
+			if g, err := MissingKeyGrants(ctx, env, cfg); err != nil || len(g.Missing) != 2 {
+				t.Fatalf("the dry run changed the key policy: %+v %v", g, err)
+			}
 			res, err := Prepare(ctx, cfg, env)
 			if err != nil {
 				t.Fatal(err)

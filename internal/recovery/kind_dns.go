@@ -426,8 +426,10 @@ func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, 
 	if err != nil {
 		return err
 	}
-	if err := saveReplaced(ctx, store, cfg.Stack, d.Record, plain, len(existing) > 0); err != nil {
-		return err
+	if !ch.dry {
+		if err := saveReplaced(ctx, store, cfg.Stack, d.Record, plain, len(existing) > 0); err != nil {
+			return err
+		}
 	}
 	checks, err := listHealthChecks(ctx, c)
 	if err != nil {
@@ -465,6 +467,9 @@ func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, 
 	for _, rr := range plain {
 		rr := rr
 		todo = append(todo, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
+		if ch.would("replace the record %q with the failover pair (kept in the state store for `teardown --network`)", recordText(rr)) {
+			continue
+		}
 		ch.add("replaced the record %q with the failover pair (kept in the state store for `teardown --network`)", recordText(rr))
 	}
 	for _, want := range []r53types.ResourceRecordSet{primary, secondary} {
@@ -473,15 +478,24 @@ func ensureFailoverRecords(ctx context.Context, c dnsClients, cfg *spec.Config, 
 		}
 		want := want
 		todo = append(todo, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &want})
+		if ch.would("upsert %s failover record %q", strings.ToLower(string(want.Failover)), recordText(want)) {
+			if have, ok := existing[aws.ToString(want.SetIdentifier)]; ok {
+				ch.list[len(ch.list)-1] += fmt.Sprintf(" (replacing %q)", recordText(have))
+			}
+			continue
+		}
 		ch.add("upserted %s failover record %s", strings.ToLower(string(want.Failover)), d.Record)
 	}
-	if len(todo) > 0 {
+	if len(todo) > 0 && !ch.dry {
 		if err := changeRecords(ctx, c, zoneID, wait, todo...); err != nil {
 			return err
 		}
 	}
 	// Checks of earlier targets or settings watch nothing now.
 	for _, h := range staleChecks(checks, cfg.Stack, keep) {
+		if ch.would("delete stale Route 53 health check %s", aws.ToString(h.Id)) {
+			continue
+		}
 		if _, err := c.r53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: h.Id}); err != nil {
 			return fmt.Errorf("delete stale health check %s: %w", aws.ToString(h.Id), err)
 		}
@@ -533,6 +547,9 @@ func ensureHealthCheck(ctx context.Context, c dnsClients, checks []r53types.Heal
 		if strings.HasPrefix(aws.ToString(h.CallerReference), prefix) {
 			return aws.ToString(h.Id), nil
 		}
+	}
+	if ch.would("create Route 53 %s health check (%s)", string(want.Type), role) {
+		return placeholder(role + " health check"), nil
 	}
 	ref := prefix + strconv.FormatInt(time.Now().UnixMilli(), 36)
 	out, err := c.r53.CreateHealthCheck(ctx, &route53.CreateHealthCheckInput{CallerReference: aws.String(ref), HealthCheckConfig: want})

@@ -94,6 +94,9 @@ func ensurePinAlarm(ctx context.Context, c pinClients, stack string, ch *changes
 	if len(out.MetricAlarms) > 0 {
 		return nil
 	}
+	if ch.would("create CloudWatch alarm %s in %s (the failover pin)", name, c.region) {
+		return nil
+	}
 	t := tags.With(tags.Base(stack), tags.OpKind, "prepare", tags.Role, "failover-pin")
 	var tl []cwtypes.Tag
 	for _, k := range slices.Sorted(maps.Keys(t)) {

@@ -146,7 +146,9 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 		}
 		// A target group prepared before the matcher was configurable
 		// counts an app's redirect as unhealthy.
-		if m := tgs.TargetGroups[0].Matcher; m == nil || aws.ToString(m.HttpCode) != a.LoadBalancer.TargetMatcher() {
+		m := tgs.TargetGroups[0].Matcher
+		if (m == nil || aws.ToString(m.HttpCode) != a.LoadBalancer.TargetMatcher()) &&
+			!ch.would("make target group %s count HTTP %s as healthy", tgName, a.LoadBalancer.TargetMatcher()) {
 			if _, err := c.elb.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{
 				TargetGroupArn: aws.String(lb.TargetGroup), Matcher: &elbtypes.Matcher{HttpCode: aws.String(a.LoadBalancer.TargetMatcher())},
 			}); err != nil {
@@ -154,6 +156,8 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 			}
 			ch.add("target group %s counts HTTP %s as healthy", tgName, a.LoadBalancer.TargetMatcher())
 		}
+	case (err == nil || errors.As(err, &tgnf)) && ch.would("create target group %s", tgName):
+		lb.TargetGroup = placeholder("target group")
 	case err == nil || errors.As(err, &tgnf):
 		out, err := c.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String(tgName), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80), VpcId: aws.String(net.VPC),
@@ -177,6 +181,8 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 		if err := checkELBOwner(ctx, c, "load balancer", lbName, lb.ARN, t); err != nil {
 			return lb, err
 		}
+	case (err == nil || errors.As(err, &lbnf)) && ch.would("create load balancer %s", lbName):
+		lb.ARN, lb.DNS = placeholder("load balancer"), placeholder("load balancer "+lbName+" DNS name")
 	case err == nil || errors.As(err, &lbnf):
 		sgs := []string{}
 		if net.LBSecurityGroup != "" {
@@ -195,16 +201,18 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	default:
 		return lb, fmt.Errorf("describe load balancer %s: %s: %w", lbName, c.region, err)
 	}
-	ls, err := c.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lb.ARN)})
-	if err != nil {
-		return lb, fmt.Errorf("describe listeners of %s: %s: %w", lbName, c.region, err)
-	}
 	have := map[int32]bool{}
-	for _, l := range ls.Listeners {
-		have[aws.ToInt32(l.Port)] = true
+	if !isPlaceholder(lb.ARN) {
+		ls, err := c.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lb.ARN)})
+		if err != nil {
+			return lb, fmt.Errorf("describe listeners of %s: %s: %w", lbName, c.region, err)
+		}
+		for _, l := range ls.Listeners {
+			have[aws.ToInt32(l.Port)] = true
+		}
 	}
 	forward := []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(lb.TargetGroup)}}
-	if !have[int32(a.LoadBalancer.Port)] {
+	if !have[int32(a.LoadBalancer.Port)] && !ch.would("create listener :%d on %s", a.LoadBalancer.Port, lbName) {
 		if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
 			LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(a.LoadBalancer.Port)),
 			DefaultActions: forward, Tags: tags.ELB(t),
@@ -215,7 +223,8 @@ func ensureLoadBalancer(ctx context.Context, c lbClients, cfg *spec.Config, lbNa
 	}
 	// The certificate lives in the DR region: a failback's load balancer in
 	// the primary region cannot use it.
-	if cert := a.LoadBalancer.CertificateARN; cert != "" && !have[443] && strings.Contains(cert, ":"+c.region+":") {
+	if cert := a.LoadBalancer.CertificateARN; cert != "" && !have[443] && strings.Contains(cert, ":"+c.region+":") &&
+		!ch.would("create HTTPS listener :443 on %s with %s", lbName, cert) {
 		if _, err := c.elb.CreateListener(ctx, &elb.CreateListenerInput{
 			LoadBalancerArn: aws.String(lb.ARN), Protocol: elbtypes.ProtocolEnumHttps, Port: aws.Int32(443),
 			Certificates: []elbtypes.Certificate{{CertificateArn: aws.String(cert)}}, DefaultActions: forward, Tags: tags.ELB(t),

@@ -209,6 +209,9 @@ func buildNetwork(ctx context.Context, c networkClients, cfg *spec.Config, ch *c
 	if err != nil {
 		return net, err
 	}
+	if vpc == "" && ch.would("create vpc %s (%s)", n.vpc(), prefix) {
+		vpc = placeholder("vpc")
+	}
 	if vpc == "" {
 		out, err := c.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{
 			CidrBlock:         aws.String(prefix.String()),
@@ -332,6 +335,9 @@ func ensureIGW(ctx context.Context, c networkClients, cfg *spec.Config, vpc stri
 	if err != nil || id != "" {
 		return id, err
 	}
+	if ch.would("create internet gateway %s attached to %s", cfg.Stack+"-dr-igw", vpc) {
+		return placeholder("internet gateway"), nil
+	}
 	out, err := c.ec2.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{
 		TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeInternetGateway, prepTags(cfg, "igw", cfg.Stack+"-dr-igw")),
 	})
@@ -350,6 +356,9 @@ func ensureSubnet(ctx context.Context, c networkClients, cfg *spec.Config, vpc, 
 	id, err := findOne(ctx, c, cfg.Stack, role)
 	if err != nil || id != "" {
 		return id, err
+	}
+	if ch.would("create subnet %s (%s, %s)", role, cidr, az) {
+		return placeholder(role), nil
 	}
 	out, err := c.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{
 		VpcId: aws.String(vpc), CidrBlock: aws.String(cidr), AvailabilityZone: aws.String(az),
@@ -373,6 +382,9 @@ func ensurePublicRoutes(ctx context.Context, c networkClients, cfg *spec.Config,
 	if err != nil {
 		return err
 	}
+	if rt == "" && ch.would("create public route table with a default route via %s", igw) {
+		rt = placeholder("public route table")
+	}
 	if rt == "" {
 		out, err := c.ec2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
 			VpcId:             aws.String(vpc),
@@ -387,18 +399,12 @@ func ensurePublicRoutes(ctx context.Context, c networkClients, cfg *spec.Config,
 		}
 		ch.add("created public route table %s", rt)
 	}
-	desc, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rt}})
+	associated, err := associatedSubnets(ctx, c, rt)
 	if err != nil {
-		return fmt.Errorf("describe route table %s: %s: %w", rt, c.region, err)
-	}
-	associated := map[string]bool{}
-	for _, t := range desc.RouteTables {
-		for _, a := range t.Associations {
-			associated[aws.ToString(a.SubnetId)] = true
-		}
+		return err
 	}
 	for _, s := range public {
-		if associated[s] {
+		if associated[s] || ch.would("associate subnet %s with %s", s, rt) {
 			continue
 		}
 		if _, err := c.ec2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: aws.String(rt), SubnetId: aws.String(s)}); err != nil {
@@ -428,8 +434,11 @@ func ensureSecurityGroups(ctx context.Context, c networkClients, cfg *spec.Confi
 		if err != nil {
 			return err
 		}
+		name := cfg.Stack + "-dr-" + strings.TrimPrefix(g.role, "sg-")
+		if id == "" && ch.would("create security group %s with its ingress rules", name) {
+			id = placeholder(name)
+		}
 		if id == "" {
-			name := cfg.Stack + "-dr-" + strings.TrimPrefix(g.role, "sg-")
 			out, err := c.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 				GroupName: aws.String(name), Description: aws.String("pilotlight " + cfg.Stack + " DR " + g.desc), VpcId: aws.String(vpc),
 				TagSpecifications: tags.EC2Spec(ec2types.ResourceTypeSecurityGroup, prepTags(cfg, g.role, name)),
@@ -491,6 +500,7 @@ func ensureSubnetGroups(ctx context.Context, c networkClients, cfg *spec.Config,
 		_, err := c.rds.DescribeDBSubnetGroups(ctx, &rds.DescribeDBSubnetGroupsInput{DBSubnetGroupName: aws.String(net.DBSubnetGroup)})
 		var nf *rdstypes.DBSubnetGroupNotFoundFault
 		switch {
+		case errors.As(err, &nf) && ch.would("create DB subnet group %s", net.DBSubnetGroup):
 		case errors.As(err, &nf):
 			_, err := c.rds.CreateDBSubnetGroup(ctx, &rds.CreateDBSubnetGroupInput{
 				DBSubnetGroupName: aws.String(net.DBSubnetGroup), DBSubnetGroupDescription: aws.String("pilotlight " + cfg.Stack + " DR database"),
@@ -510,6 +520,7 @@ func ensureSubnetGroups(ctx context.Context, c networkClients, cfg *spec.Config,
 	_, err := c.cache.DescribeCacheSubnetGroups(ctx, &elasticache.DescribeCacheSubnetGroupsInput{CacheSubnetGroupName: aws.String(net.CacheSubnetGroup)})
 	var nf *ectypes.CacheSubnetGroupNotFoundFault
 	switch {
+	case errors.As(err, &nf) && ch.would("create cache subnet group %s", net.CacheSubnetGroup):
 	case errors.As(err, &nf):
 		_, err := c.cache.CreateCacheSubnetGroup(ctx, &elasticache.CreateCacheSubnetGroupInput{
 			CacheSubnetGroupName: aws.String(net.CacheSubnetGroup), CacheSubnetGroupDescription: aws.String("pilotlight " + cfg.Stack + " DR cache"),
@@ -726,6 +737,9 @@ func ensureAppRouteTable(ctx context.Context, c networkClients, cfg *spec.Config
 	if err != nil {
 		return "", err
 	}
+	if rt == "" && ch.would("create app route table") {
+		rt = placeholder("app route table")
+	}
 	if rt == "" {
 		out, err := c.ec2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
 			VpcId:             aws.String(net.VPC),
@@ -737,18 +751,12 @@ func ensureAppRouteTable(ctx context.Context, c networkClients, cfg *spec.Config
 		rt = aws.ToString(out.RouteTable.RouteTableId)
 		ch.add("created app route table %s", rt)
 	}
-	desc, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rt}})
+	associated, err := associatedSubnets(ctx, c, rt)
 	if err != nil {
-		return "", fmt.Errorf("describe route table %s: %s: %w", rt, c.region, err)
-	}
-	associated := map[string]bool{}
-	for _, t := range desc.RouteTables {
-		for _, a := range t.Associations {
-			associated[aws.ToString(a.SubnetId)] = true
-		}
+		return "", err
 	}
 	for _, s := range net.AppSubnets {
-		if associated[s] {
+		if associated[s] || ch.would("associate app subnet %s with %s", s, rt) {
 			continue
 		}
 		if _, err := c.ec2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: aws.String(rt), SubnetId: aws.String(s)}); err != nil {
@@ -760,7 +768,7 @@ func ensureAppRouteTable(ctx context.Context, c networkClients, cfg *spec.Config
 	if err != nil {
 		return "", fmt.Errorf("describe VPC endpoints: %s: %w", c.region, err)
 	}
-	if len(eps.VpcEndpoints) == 0 {
+	if len(eps.VpcEndpoints) == 0 && !ch.would("create S3 gateway endpoint for the app subnets") {
 		svc := "com.amazonaws." + c.region + ".s3"
 		if _, err := c.ec2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
 			VpcId: aws.String(net.VPC), ServiceName: aws.String(svc), VpcEndpointType: ec2types.VpcEndpointTypeGateway,
@@ -772,6 +780,25 @@ func ensureAppRouteTable(ctx context.Context, c networkClients, cfg *spec.Config
 		ch.add("created S3 gateway endpoint for the app subnets")
 	}
 	return rt, nil
+}
+
+// associatedSubnets are the subnets associated with route table rt; none
+// for the placeholder of one a dry run would create.
+func associatedSubnets(ctx context.Context, c networkClients, rt string) (map[string]bool, error) {
+	associated := map[string]bool{}
+	if isPlaceholder(rt) {
+		return associated, nil
+	}
+	desc, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rt}})
+	if err != nil {
+		return nil, fmt.Errorf("describe route table %s: %s: %w", rt, c.region, err)
+	}
+	for _, t := range desc.RouteTables {
+		for _, a := range t.Associations {
+			associated[aws.ToString(a.SubnetId)] = true
+		}
+	}
+	return associated, nil
 }
 
 // Teardown deletes what `prepare` made, and only that: every piece

@@ -18,6 +18,7 @@ type PrepareResult struct {
 	LoadBalancer    string   `json:"load_balancer,omitempty"`
 	LoadBalancerDNS string   `json:"load_balancer_dns,omitempty"`
 	Changes         []string `json:"changes"`
+	DryRun          bool     `json:"dry_run,omitempty"`
 	Missing         []string `json:"missing,omitempty"`
 	// Warnings are risks prepare cannot remove (PinRisk, key policy).
 	Warnings []string `json:"warnings,omitempty"`
@@ -30,9 +31,19 @@ type PrepareResult struct {
 // Everything that needs IAM or Route 53's control plane happens here, while
 // every region is up.
 func Prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareResult, error) {
+	return prepare(ctx, cfg, env, false)
+}
+
+// PrepareDryRun makes only read calls and lists, as "would ..." changes,
+// everything Prepare would do; a refusal Prepare would meet is its error.
+func PrepareDryRun(ctx context.Context, cfg *spec.Config, env *awsenv.Env) (*PrepareResult, error) {
+	return prepare(ctx, cfg, env, true)
+}
+
+func prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env, dryRun bool) (*PrepareResult, error) {
 	c := newClients(env, cfg.DR.Region)
-	res := &PrepareResult{Region: cfg.DR.Region}
-	var ch changes
+	res := &PrepareResult{Region: cfg.DR.Region, DryRun: dryRun}
+	ch := changes{dry: dryRun}
 	var err error
 	if cfg.Recover.Network.VPC.IsZero() {
 		res.Network, err = buildNetwork(ctx, c.network(), cfg, &ch)
@@ -120,12 +131,30 @@ func MissingNetwork(ctx context.Context, env *awsenv.Env, cfg *spec.Config) ([]s
 }
 
 // changes collects what an idempotent build created, so that a second run
-// can say it changed nothing.
-type changes struct{ list []string }
+// can say it changed nothing. In a dry run it collects what would be done.
+type changes struct {
+	list []string
+	dry  bool
+}
 
 func (c *changes) add(format string, args ...any) {
 	c.list = append(c.list, fmt.Sprintf(format, args...))
 }
+
+// would records, in a dry run, a change that was not made; the caller skips
+// the call when it returns true.
+func (c *changes) would(format string, args ...any) bool {
+	if c.dry {
+		c.list = append(c.list, "would "+fmt.Sprintf(format, args...))
+	}
+	return c.dry
+}
+
+// placeholder stands, in a dry run, for the id a skipped create would have
+// returned.
+func placeholder(what string) string { return "(new " + what + ")" }
+
+func isPlaceholder(id string) bool { return strings.HasPrefix(id, "(new ") }
 
 // prepTags are the tags of what `prepare` builds: kept across failovers and
 // drills, deleted only by `teardown --network`.
