@@ -92,4 +92,9 @@ protect:
 	if dry != 2 || real != 1 {
 		t.Fatalf("recorded %d dry-run and %d real prepares, want 2 and 1", dry, real)
 	}
+	// runs says which of them changed nothing.
+	code, out, errOut = run("runs", "--kind", "prepare", "-o", "json")
+	if code != 0 || strings.Count(strings.ReplaceAll(out, " ", ""), `"dry_run":true`) != 2 {
+		t.Fatalf("runs -o json does not mark the dry runs: %d %s %s", code, out, errOut)
+	}
 }

@@ -62,6 +62,7 @@ type runSummary struct {
 	Start    time.Time          `json:"start"`
 	End      time.Time          `json:"end,omitzero"`
 	Seconds  float64            `json:"seconds"`
+	DryRun   bool               `json:"dry_run,omitempty"`
 	Results  []operation.Result `json:"results"`
 	Journals []string           `json:"journals,omitempty"`
 	Steps    int                `json:"steps"`
@@ -136,7 +137,7 @@ func runRuns(ctx context.Context, app *App, id string, o runsOptions) error {
 	var list []runSummary
 	owned := map[string]bool{}
 	for _, r := range recs {
-		sum := runSummary{ID: r.ID, Kind: string(r.Kind), Phase: r.Phase, Start: r.Start, End: r.End,
+		sum := runSummary{ID: r.ID, Kind: string(r.Kind), Phase: r.Phase, Start: r.Start, End: r.End, DryRun: r.DryRun,
 			Seconds: seconds(r.Duration(now)), Results: r.Results, Journals: r.Journals, Errors: r.Errors,
 			Steps: len(r.Results), Done: r.Count(operation.PhaseCompleted), Failed: r.Count(operation.PhaseFailed)}
 		for i, jid := range r.Journals {
