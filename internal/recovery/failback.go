@@ -334,6 +334,3 @@ func (f *Failback) runS3Back(ctx context.Context, rc *runbook.RunContext) (runbo
 	}
 	return out, nil
 }
-
-// BuildReport reads a failback's journal into a report.
-func (f *Failback) BuildReport(j *runbook.Journal) *Report { return f.home.BuildReport(j) }

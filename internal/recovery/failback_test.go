@@ -150,6 +150,23 @@ func TestFailoverThenFailback(t *testing.T) {
 			if got := out[StepS3Final][b.Name+"_copied"]; got != "1" {
 				t.Fatalf("copied after the freeze = %q, want 1 (the object written after the first copy back)", got)
 			}
+			sum := f.BuildReport(j).Failback
+			if sum == nil || sum.FrozenAt.IsZero() || sum.FreezeSeconds <= 0 || sum.DBMode != "replica" {
+				t.Fatalf("report says nothing of the freeze: %+v", sum)
+			}
+			if !slices.Contains(sum.AfterFreeze, "s3 "+b.Source+": 1 objects") {
+				t.Fatalf("report does not say what was copied after the freeze: %v", sum.AfterFreeze)
+			}
+			if !slices.Contains(sum.OldProduction, Resource{Type: "rds", ID: "shop-db"}) {
+				t.Fatalf("report does not list the old production DB: %v", sum.OldProduction)
+			}
+			var edited []string
+			for _, e := range sum.ConfigChanges {
+				edited = append(edited, e.String())
+			}
+			if want := "recover.database.from: shop-db -> " + out[StepDatabase]["db_id"]; !slices.Contains(edited, want) {
+				t.Fatalf("config changes %v lack %q", edited, want)
+			}
 			ud := launchTemplateUserData(t, env, cfg.Primary.Region, out[StepLaunchTemplate]["launch_template"])
 			if !strings.Contains(ud, "BUCKET="+b.Source+" ") || !strings.Contains(ud, "REGION="+cfg.Primary.Region) {
 				t.Fatalf("the primary's user-data should mount the source bucket %s in %s:\n%s", b.Source, cfg.Primary.Region, ud)
