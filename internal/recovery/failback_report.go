@@ -22,9 +22,9 @@ type FailbackSummary struct {
 	DBMode        string  `json:"db_mode,omitempty"` // replica or snapshot
 	// AfterFreeze is what reached the primary after writes stopped: the
 	// replica's promotion or the last snapshot, and objects per bucket.
-	AfterFreeze   []string         `json:"after_freeze,omitempty"`
-	Production    []Resource       `json:"production"`
-	OldProduction []Resource       `json:"old_production"`
+	AfterFreeze   []string          `json:"after_freeze,omitempty"`
+	Production    []Resource        `json:"production"`
+	OldProduction []Resource        `json:"old_production"`
 	ConfigChanges []spec.ScalarEdit `json:"config_changes,omitempty"`
 }
 
