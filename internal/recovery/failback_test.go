@@ -212,7 +212,7 @@ func assertNoDRServingAfterFreeze(t *testing.T, calls []testenv.Call, region str
 // publishReplicaLag stands in for RDS, which moto does not model: RDS
 // publishes a read replica's ReplicaLag once a minute, and once writes
 // stop it reaches 0. The test publishes that 0 until stopped.
-func publishReplicaLag(t *testing.T, env *awsenv.Env, region, id string) (stop func()) {
+func publishReplicaLag(t testing.TB, env *awsenv.Env, region, id string) (stop func()) {
 	cw := cloudwatch.NewFromConfig(env.For(region), func(o *cloudwatch.Options) {
 		o.Protocol = awsjson.New10(schemas.GraniteServiceVersion20100801)
 	})
@@ -277,6 +277,12 @@ func failoverTarget(t *testing.T, env interface {
 // reverse proxy in front of endpoint rewrites those answers.
 func promotingEnv(t *testing.T, endpoint string) *awsenv.Env {
 	t.Helper()
+	return testenv.AWS(t, promotingEndpoint(t, endpoint))
+}
+
+// promotingEndpoint serves endpoint with that correction.
+func promotingEndpoint(t testing.TB, endpoint string) string {
+	t.Helper()
 	target, err := url.Parse(endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +298,7 @@ func promotingEnv(t *testing.T, endpoint string) *awsenv.Env {
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return testenv.AWS(t, srv.URL)
+	return srv.URL
 }
 
 type promotedReplicas struct {
