@@ -119,6 +119,9 @@ func printFailbackSummary(w io.Writer, s *recovery.FailbackSummary, cfg *spec.Co
 			fmt.Fprintf(w, "  %-20s %s\n", r.Type, r.ID)
 		}
 	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	if diff == "" {
 		return
 	}

@@ -48,6 +48,7 @@ func TestCLIFailbackWritesTheConfigThatServes(t *testing.T) {
 	if strings.Contains(after.Recover.DNS.PrimaryTarget, "prod-lb") {
 		t.Fatalf("recover.dns.primary_target still names the old load balancer: %s", after.Recover.DNS.PrimaryTarget)
 	}
+	t.Log(out)
 	raw, _ := os.ReadFile(cfg.File)
 	if !strings.Contains(string(raw), "stack: shop") {
 		t.Fatalf("the rest of the config changed:\n%s", raw)

@@ -26,6 +26,8 @@ type FailbackSummary struct {
 	Production    []Resource        `json:"production"`
 	OldProduction []Resource        `json:"old_production"`
 	ConfigChanges []spec.ScalarEdit `json:"config_changes,omitempty"`
+	// Notes are what the config change cannot say by itself.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // BuildReport reads a failback's journal into a report.
@@ -75,6 +77,8 @@ func (f *Failback) summary(j *runbook.Journal) *FailbackSummary {
 	}
 	if im, ok := f.cfg.Image(imageFrom(f.cfg)); ok {
 		add(&s.OldProduction, "instance", describeSelector(im.Instance))
+		s.Notes = append(s.Notes, "protect.images "+im.Name+" still selects the old instance ("+describeSelector(im.Instance)+
+			"): point it at an instance of "+appOf(out[StepApp]).ASG+", e.g. tag aws:autoscaling:groupName: "+appOf(out[StepApp]).ASG)
 	}
 	if d := f.cfg.Recover.DNS; d != nil {
 		add(&s.OldProduction, "load-balancer", d.PrimaryTarget)
