@@ -132,6 +132,24 @@ func TestFailoverThenFailback(t *testing.T) {
 				if got := failoverTarget(t, env, cfg, "primary"); got != lbDNS {
 					t.Fatalf("PRIMARY failover record -> %q, want %q", got, lbDNS)
 				}
+				// prepare with the config as it was must not move the
+				// live record back to the replaced production.
+				if _, err := Prepare(ctx, cfg, env); err == nil || !strings.Contains(err.Error(), "primary_target") {
+					t.Fatalf("prepare after failback with the old primary_target: %v, want a refusal naming primary_target", err)
+				}
+				if got := failoverTarget(t, env, cfg, "primary"); got != lbDNS {
+					t.Fatalf("prepare moved the PRIMARY record to %q", got)
+				}
+				fixed := *cfg
+				dns := *cfg.Recover.DNS
+				dns.PrimaryTarget = lbDNS
+				fixed.Recover.DNS = &dns
+				if _, err := Prepare(ctx, &fixed, env); err != nil {
+					t.Fatalf("prepare with the config failback printed: %v", err)
+				}
+				if res, err := Prepare(ctx, &fixed, env); err != nil || len(res.Changes) != 0 {
+					t.Fatalf("second prepare after failback: %v, changes %v", err, res.Changes)
+				}
 			}
 			if got := counts(t, env, cfg.DR.Region); got["db"] != 0 || got["cache"] != 0 || got["asg"] != 0 || got["lt"] != 0 {
 				t.Fatalf("DR stack left after failback: %v", got)
