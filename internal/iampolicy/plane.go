@@ -64,8 +64,11 @@ var failoverActions = map[string]planeActions{
 		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots"},
 		// CreateDBSnapshot and CopyDBSnapshot: failback snapshots the DR
 		// database and copies it back to the primary region.
+		// CreateDBInstanceReadReplica and PromoteReadReplica: failback
+		// catches up by a cross-region replica of the DR database.
 		write: []string{"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance",
-			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot"},
+			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot",
+			"rds:CreateDBInstanceReadReplica", "rds:PromoteReadReplica"},
 		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
 	},
 	"elasticache": {
@@ -83,7 +86,8 @@ var failoverActions = map[string]planeActions{
 	},
 	"autoscaling": {
 		read:       []string{"autoscaling:DescribeAutoScalingGroups"},
-		write:      []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags"},
+		// UpdateAutoScalingGroup: failback's write freeze scales the DR app to zero.
+		write:      []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup"},
 		delete:     []string{"autoscaling:DeleteAutoScalingGroup"},
 		tagDeletes: true,
 	},
@@ -91,5 +95,9 @@ var failoverActions = map[string]planeActions{
 		read: []string{"route53:ListHostedZonesByName", "route53:ListHealthChecks"},
 		write: []string{"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
 			"route53:DeleteHealthCheck"},
+	},
+	// Failback reads the replica's ReplicaLag before promoting it.
+	"cloudwatch": {
+		read: []string{"cloudwatch:GetMetricStatistics"},
 	},
 }
