@@ -188,14 +188,14 @@ func (f *Failback) runCatchUpDB(ctx context.Context, rc *runbook.RunContext) (ru
 	if pd, ok := f.cfg.Database(d.From); ok && pd.IsCluster() {
 		return nil, fmt.Errorf("failback of an Aurora cluster is not automated yet: snapshot cluster %s in %s, copy it to %s and restore it by hand", db, region, home)
 	}
-	src, err := points.DescribeSourceDB(ctx, f.env, region, db)
+	src, err := describeSourceDB(ctx, f.env, region, db)
 	if err != nil {
 		return nil, err
 	}
 	if src.Encrypted && d.FailbackKMSKey == "" {
 		return nil, fmt.Errorf("the DR database %s (%s) is encrypted and a KMS key never leaves its region: set recover.database.failback_kms_key to a key of %s", db, region, home)
 	}
-	if slices.Contains(points.ReplicaEngines, src.Engine) {
+	if slices.Contains(replicaEngines, src.Engine) {
 		net := f.home.network(rc)
 		sgs := d.SecurityGroups
 		if len(sgs) == 0 && net.DBSecurityGroup != "" {
@@ -204,7 +204,7 @@ func (f *Failback) runCatchUpDB(ctx context.Context, rc *runbook.RunContext) (ru
 		id := f.home.n.db()
 		// Tagged as the database step tags what it restores: once promoted
 		// the replica is the primary's DB, which that step adopts.
-		err := points.ReplicaDB(ctx, f.env, region, src, home, points.ReplicaInput{
+		err := replicaDB(ctx, f.env, region, src, home, replicaInput{
 			ID: id, Class: d.Class, SubnetGroup: net.DBSubnetGroup, SecurityGroups: sgs, KMSKey: d.FailbackKMSKey,
 			Tags: f.home.stepTags(rc, StepDatabase, "database"),
 		}, f.home.wait.poll)
@@ -223,7 +223,7 @@ func (f *Failback) runCatchUpDB(ctx context.Context, rc *runbook.RunContext) (ru
 }
 
 // snapshotBack snapshots the DR database as name and copies it home.
-func (f *Failback) snapshotBack(ctx context.Context, rc *runbook.RunContext, src points.SourceDB, name string) (string, error) {
+func (f *Failback) snapshotBack(ctx context.Context, rc *runbook.RunContext, src sourceDB, name string) (string, error) {
 	t := tags.With(tags.Base(f.cfg.Stack), tags.OpKind, KindFailback, tags.Operation, rc.RunID(), tags.Resource, f.cfg.Recover.Database.From,
 		tags.Created, time.Now().UTC().Format(time.RFC3339))
 	snap, err := points.SnapshotDB(ctx, f.env, f.cfg.DR.Region, src.ID, name, t, f.dr.wait.poll)
@@ -260,12 +260,12 @@ func (f *Failback) runFinalDB(ctx context.Context, rc *runbook.RunContext) (runb
 		if err := f.waitReplicaCaughtUp(ctx, up.Replica, frozen); err != nil {
 			return nil, err
 		}
-		if err := points.PromoteDB(ctx, f.env, f.cfg.Primary.Region, up.Replica, f.home.wait.poll); err != nil {
+		if err := promoteDB(ctx, f.env, f.cfg.Primary.Region, up.Replica, f.home.wait.poll); err != nil {
 			return nil, err
 		}
 		return finalDBOut{Time: frozen.Format(time.RFC3339)}.outputs(), nil
 	}
-	src, err := points.DescribeSourceDB(ctx, f.env, f.cfg.DR.Region, f.dr.n.db())
+	src, err := describeSourceDB(ctx, f.env, f.cfg.DR.Region, f.dr.n.db())
 	if err != nil {
 		return nil, err
 	}
