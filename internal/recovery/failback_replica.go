@@ -49,10 +49,18 @@ func (f *Failback) waitReplicaCaughtUp(ctx context.Context, id string, frozen ti
 // starting at or after since; a zero time when there is none yet.
 func latestReplicaLag(ctx context.Context, cw replicaLagAPI, id string, since time.Time) (float64, time.Time, error) {
 	now := time.Now().UTC()
+	// A datapoint's time is the start of its minute: only a minute that
+	// starts at or after the freeze (to the second CloudWatch keeps)
+	// says nothing was in flight any more.
+	start := since.Truncate(time.Second)
+	if start.Before(since) {
+		start = start.Add(time.Second)
+	}
+	since = start
 	out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
 		Namespace: aws.String("AWS/RDS"), MetricName: aws.String("ReplicaLag"),
 		Dimensions: []cwtypes.Dimension{{Name: aws.String("DBInstanceIdentifier"), Value: aws.String(id)}},
-		StartTime:  aws.Time(since.Add(-time.Minute)), EndTime: aws.Time(now.Add(time.Minute)),
+		StartTime:  aws.Time(start), EndTime: aws.Time(now.Add(time.Minute)),
 		Period: aws.Int32(60), Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum},
 	})
 	if err != nil {
@@ -62,7 +70,7 @@ func latestReplicaLag(ctx context.Context, cw replicaLagAPI, id string, since ti
 	var at time.Time
 	for _, d := range out.Datapoints {
 		t := aws.ToTime(d.Timestamp)
-		if !t.Before(since.Truncate(time.Minute)) && t.After(at) {
+		if !t.Before(since) && t.After(at) {
 			at, lag = t, aws.ToFloat64(d.Maximum)
 		}
 	}
