@@ -74,8 +74,11 @@ var failoverActions = map[string]planeActions{
 		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots"},
 		// CreateDBSnapshot and CopyDBSnapshot: failback snapshots the DR
 		// database and copies it back to the primary region.
+		// CreateDBInstanceReadReplica and PromoteReadReplica: failback
+		// catches up by a cross-region replica of the DR database.
 		create: []string{"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance",
-			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot"},
+			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBInstanceReadReplica"},
+		modify: []string{"rds:PromoteReadReplica"},
 		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
 	},
 	"elasticache": {
@@ -94,12 +97,18 @@ var failoverActions = map[string]planeActions{
 	"autoscaling": {
 		read:   []string{"autoscaling:DescribeAutoScalingGroups"},
 		create: []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags"},
+		// UpdateAutoScalingGroup: the boot grace returns to the steady one,
+		// and failback's write freeze scales the DR app to zero.
 		modify: []string{"autoscaling:UpdateAutoScalingGroup"},
 		delete: []string{"autoscaling:DeleteAutoScalingGroup"},
 	},
 	"route53": {
 		read:   []string{"route53:ListHostedZonesByName", "route53:ListHealthChecks"},
 		create: []string{"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange", "route53:DeleteHealthCheck"},
+	},
+	// Failback reads the replica's ReplicaLag before promoting it.
+	"cloudwatch": {
+		read: []string{"cloudwatch:GetMetricStatistics"},
 	},
 }
 

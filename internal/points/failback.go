@@ -49,8 +49,9 @@ func SnapshotDB(ctx context.Context, env *awsenv.Env, region, db, name string, t
 
 // CopySnapshotTo copies the snapshot sourceARN of sourceRegion to region
 // under the same name, with its tags, unless the copy exists, and waits
-// until it is available.
-func CopySnapshotTo(ctx context.Context, env *awsenv.Env, sourceRegion, sourceARN, region, name string, poll Poll) (Snapshot, error) {
+// until it is available. kmsKey, a key of region, is required to copy an
+// encrypted snapshot across regions and ignored for an unencrypted one.
+func CopySnapshotTo(ctx context.Context, env *awsenv.Env, sourceRegion, sourceARN, region, name, kmsKey string, poll Poll) (Snapshot, error) {
 	api := newClients(env).rds(region)
 	snap, err := describeDBSnapshot(ctx, api, region, name)
 	if err != nil {
@@ -59,7 +60,7 @@ func CopySnapshotTo(ctx context.Context, env *awsenv.Env, sourceRegion, sourceAR
 	if snap == nil {
 		if _, err := api.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
 			SourceDBSnapshotIdentifier: aws.String(sourceARN), TargetDBSnapshotIdentifier: aws.String(name),
-			SourceRegion: aws.String(sourceRegion), CopyTags: aws.Bool(true),
+			SourceRegion: aws.String(sourceRegion), CopyTags: aws.Bool(true), KmsKeyId: optionalString(kmsKey),
 		}); err != nil {
 			var exists *rdstypes.DBSnapshotAlreadyExistsFault
 			if !errors.As(err, &exists) {
@@ -102,4 +103,11 @@ func waitDBSnapshot(ctx context.Context, api rdsAPI, region, name string, poll P
 		return false, nil
 	})
 	return got, err
+}
+
+func optionalString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }

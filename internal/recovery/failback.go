@@ -3,6 +3,7 @@ package recovery
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,14 @@ type Failback struct {
 func NewFailback(cfg *spec.Config, env *awsenv.Env, opts Options) *Failback {
 	swapped := *cfg
 	swapped.Primary, swapped.DR = cfg.DR, cfg.Primary
+	// The app reads the bucket of the region it runs in: after failback
+	// that is the source bucket, which the copy back has just brought up
+	// to date, not the DR replica.
+	swapped.Protect.Buckets = make([]spec.Bucket, len(cfg.Protect.Buckets))
+	for i, b := range cfg.Protect.Buckets {
+		b.Source, b.Replica = b.Replica, b.Source
+		swapped.Protect.Buckets[i] = b
+	}
 	opts.Kind = KindFailback
 	home := New(&swapped, env, opts)
 	home.n = newNames(&swapped, "fb")
@@ -47,50 +56,86 @@ func NewFailback(cfg *spec.Config, env *awsenv.Env, opts Options) *Failback {
 }
 
 // Failback step ids beyond the recovery steps (which run in the primary).
+// The order is a planned, zero-loss move: catch up while DR serves,
+// freeze writes, catch up the rest, bring the primary up, move DNS, and
+// only then tear DR down.
 const (
-	StepSnapshotDR = "snapshot-dr-db"
-	StepCopyBack   = "copy-db-back"
-	StepS3Back     = "s3-back"
-	StepImage      = "primary-image"
+	StepCatchUpDB = "catch-up-db" // read replica in the primary, or a first snapshot copy
+	StepS3Back    = "s3-back"     // objects written in DR, copied while DR serves
+	StepFreeze    = "freeze"      // the DR app stops taking writes
+	StepFinalDB   = "final-db"    // promote the replica, or copy a last snapshot
+	StepS3Final   = "s3-final"    // objects written between the first copy and the freeze
+	StepImage     = "primary-image"
+	StepAppRole   = "app-role"
 )
 
 // Graph is the failback's step graph: the recovery kinds pointed at the
-// primary region, fed by the copied-back snapshot, followed by the DR
-// stack's teardown once DNS has moved.
+// primary region, with every one that does not read the database built
+// before the freeze so that it stays short; the database, the app and DNS
+// after the final catch-up; then the DR stack's teardown.
 func (f *Failback) Graph() (*runbook.Graph, error) {
 	cfg := f.cfg
 	var steps []runbook.Step
-	pointNeeds := []string{StepImage}
+	home := f.home.createSteps()
+	built := map[string]bool{}
+	for _, s := range home {
+		built[s.ID] = true
+	}
+	// Built before the freeze: everything that does not read the DB.
+	freezeNeeds := []string{StepImage}
+	for _, id := range []string{StepNetwork, StepCache, StepLoadBalancer, StepEgress} {
+		if built[id] {
+			freezeNeeds = append(freezeNeeds, id)
+		}
+	}
+	afterFreeze := []string{StepFreeze}
 	if cfg.Recover.Database != nil {
 		steps = append(steps,
-			runbook.Step{ID: StepSnapshotDR, Plan: "snapshot the recovered DB " + f.dr.n.db() + " in " + cfg.DR.Region, Run: f.runSnapshotDR},
-			runbook.Step{ID: StepCopyBack, Needs: []string{StepSnapshotDR}, Plan: "copy that snapshot to " + cfg.Primary.Region, Run: f.runCopyBack},
+			runbook.Step{ID: StepCatchUpDB, Needs: []string{StepNetwork}, Plan: "catch up while DR serves: a read replica of " + f.dr.n.db() + " (" + cfg.DR.Region + ") in " + cfg.Primary.Region + " as " + f.home.n.db() + " (MySQL, MariaDB, PostgreSQL), else a first snapshot copied back", Run: f.runCatchUpDB},
+			runbook.Step{ID: StepFinalDB, Needs: []string{StepFreeze}, Plan: "promote the replica once writes are frozen (else copy a last snapshot, incremental on the first)", Run: f.runFinalDB},
 		)
-		pointNeeds = append(pointNeeds, StepCopyBack)
+		freezeNeeds = append(freezeNeeds, StepCatchUpDB)
+		afterFreeze = append(afterFreeze, StepFinalDB)
 	}
 	steps = append(steps, runbook.Step{ID: StepImage, Plan: "newest available AMI of the app in " + cfg.Primary.Region, Run: f.runImage})
 	if len(cfg.Protect.Buckets) > 0 {
-		steps = append(steps, runbook.Step{ID: StepS3Back, Plan: "copy objects written in " + cfg.DR.Region + " during the outage back to the source buckets (no deletes)", Run: f.runS3Back})
+		steps = append(steps,
+			runbook.Step{ID: StepS3Back, Plan: "copy objects written in " + cfg.DR.Region + " during the outage back to the source buckets while DR serves (no deletes)", Run: f.runS3Back},
+			runbook.Step{ID: StepS3Final, Needs: []string{StepFreeze}, Plan: "copy what was written in " + cfg.DR.Region + " until the freeze back to the source buckets", Run: f.runS3Back},
+		)
+		freezeNeeds = append(freezeNeeds, StepS3Back)
+		afterFreeze = append(afterFreeze, StepS3Final)
 	}
-	for _, s := range f.home.createSteps() {
-		if s.ID == StepPoints {
-			s.Needs = append(s.Needs, pointNeeds...)
+	steps = append(steps, runbook.Step{ID: StepFreeze, Needs: freezeNeeds, Plan: "freeze writes: scale the DR app " + f.dr.n.asg() + " to zero and wait until no instance of it serves", Run: f.runFreeze})
+	if cfg.Recover.App != nil {
+		steps = append(steps, runbook.Step{ID: StepAppRole, Plan: "let the app role read and write the source buckets", Run: f.runAppRole})
+	}
+	for _, s := range home {
+		switch s.ID {
+		case StepPoints, StepDatabase:
+			// The DB the primary runs on is only final after the freeze.
+			s.Needs = append(s.Needs, afterFreeze...)
+			if s.ID == StepPoints {
+				s.Needs = append(s.Needs, StepImage)
+			}
+		case StepLaunchTemplate:
+			s.Needs = append(s.Needs, StepAppRole)
+		case StepDNS:
+			// Every object DR took is home before users are. In
+			// failover-records mode this step also clears the "failed
+			// over" pin (kind_dns.go), once the PRIMARY record names
+			// the new load balancer.
+			s.Needs = append(s.Needs, afterFreeze...)
 		}
 		steps = append(steps, s)
 	}
-	teardownNeeds := []string{}
+	teardownNeeds := append([]string(nil), afterFreeze...)
 	if cfg.Recover.App != nil {
 		if cfg.Recover.DNS != nil {
 			teardownNeeds = append(teardownNeeds, StepDNS)
 		} else {
 			teardownNeeds = append(teardownNeeds, StepApp)
 		}
-	}
-	if len(cfg.Protect.Buckets) > 0 {
-		teardownNeeds = append(teardownNeeds, StepS3Back)
-	}
-	if cfg.Recover.Database != nil {
-		teardownNeeds = append(teardownNeeds, StepCopyBack)
 	}
 	tg, err := f.dr.TeardownGraph(TeardownOptions{Force: true})
 	if err != nil {
@@ -121,51 +166,115 @@ func (f *Failback) snapshotName(rc *runbook.RunContext) string {
 	return fit(f.cfg.Stack+"-"+strings.TrimPrefix(id, "failback-")+"-fb", 255)
 }
 
-// snapshotOut is what the DR snapshot and the copy back hand on.
-type snapshotOut struct {
-	Snapshot, ARN string
-	Encrypted     bool
-	Time          string // when the copy was ready (copy back only)
+// catchUpOut is what the database catch-up hands on.
+type catchUpOut struct {
+	Mode     string // "replica" or "snapshot"
+	Replica  string // the replica's id (replica mode)
+	Snapshot string // the first snapshot copied back (snapshot mode)
+	Engine   string
 }
 
-func (o snapshotOut) outputs() runbook.Outputs {
-	enc := ""
-	if o.ARN != "" {
-		enc = strconv.FormatBool(o.Encrypted)
-	}
-	return outputs("snapshot", o.Snapshot, "arn", o.ARN, "encrypted", enc, "time", o.Time)
+func (o catchUpOut) outputs() runbook.Outputs {
+	return outputs("mode", o.Mode, "replica", o.Replica, "snapshot", o.Snapshot, "engine", o.Engine)
 }
 
-func snapshotOf(o runbook.Outputs) snapshotOut {
-	return snapshotOut{Snapshot: o["snapshot"], ARN: o["arn"], Encrypted: o["encrypted"] == "true", Time: o["time"]}
+func catchUpOf(o runbook.Outputs) catchUpOut {
+	return catchUpOut{Mode: o["mode"], Replica: o["replica"], Snapshot: o["snapshot"], Engine: o["engine"]}
 }
 
-func (f *Failback) runSnapshotDR(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
-	region := f.cfg.DR.Region
-	name := f.snapshotName(rc)
+func (f *Failback) runCatchUpDB(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
+	region, home := f.cfg.DR.Region, f.cfg.Primary.Region
+	d := f.cfg.Recover.Database
 	db := f.dr.n.db()
-	if d, ok := f.cfg.Database(f.cfg.Recover.Database.From); ok && d.IsCluster() {
-		return nil, fmt.Errorf("failback of an Aurora cluster is not automated yet: snapshot cluster %s in %s, copy it to %s and restore it by hand", db, region, f.cfg.Primary.Region)
+	if pd, ok := f.cfg.Database(d.From); ok && pd.IsCluster() {
+		return nil, fmt.Errorf("failback of an Aurora cluster is not automated yet: snapshot cluster %s in %s, copy it to %s and restore it by hand", db, region, home)
 	}
-	t := tags.With(tags.Base(f.cfg.Stack), tags.OpKind, KindFailback, tags.Operation, rc.RunID(), tags.Resource, f.cfg.Recover.Database.From,
-		tags.Created, time.Now().UTC().Format(time.RFC3339))
-	snap, err := points.SnapshotDB(ctx, f.env, region, db, name, t, f.dr.wait.poll)
+	src, err := describeSourceDB(ctx, f.env, region, db)
 	if err != nil {
 		return nil, err
 	}
-	return snapshotOut{Snapshot: name, ARN: snap.ARN, Encrypted: snap.Encrypted}.outputs(), nil
-}
-
-func (f *Failback) runCopyBack(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
-	region := f.cfg.Primary.Region
-	dr := snapshotOf(rc.Outputs(StepSnapshotDR))
-	if dr.Encrypted {
-		return nil, fmt.Errorf("the DR database is encrypted: copying %s back to %s needs a KMS key there, which pilotlight does not configure yet; copy it by hand with a key of %s and run failback with --point", dr.Snapshot, region, region)
+	if src.Encrypted && d.FailbackKMSKey == "" {
+		return nil, fmt.Errorf("the DR database %s (%s) is encrypted and a KMS key never leaves its region: set recover.database.failback_kms_key to a key of %s", db, region, home)
 	}
-	if _, err := points.CopySnapshotTo(ctx, f.env, f.cfg.DR.Region, dr.ARN, region, dr.Snapshot, f.home.wait.poll); err != nil {
+	if slices.Contains(replicaEngines, src.Engine) {
+		net := f.home.network(rc)
+		sgs := d.SecurityGroups
+		if len(sgs) == 0 && net.DBSecurityGroup != "" {
+			sgs = []string{net.DBSecurityGroup}
+		}
+		id := f.home.n.db()
+		// Tagged as the database step tags what it restores: once promoted
+		// the replica is the primary's DB, which that step adopts.
+		err := replicaDB(ctx, f.env, region, src, home, replicaInput{
+			ID: id, Class: d.Class, SubnetGroup: net.DBSubnetGroup, SecurityGroups: sgs, KMSKey: d.FailbackKMSKey,
+			Tags: f.home.stepTags(rc, StepDatabase, "database"),
+		}, f.home.wait.poll)
+		if err != nil {
+			return nil, err
+		}
+		return catchUpOut{Mode: "replica", Replica: id, Engine: src.Engine}.outputs(), nil
+	}
+	// No cross-region replica for this engine: a first snapshot copied now
+	// is the base that makes the final copy, after the freeze, incremental.
+	snap, err := f.snapshotBack(ctx, rc, src, f.snapshotName(rc)+"-1")
+	if err != nil {
 		return nil, err
 	}
-	return snapshotOut{Snapshot: dr.Snapshot, Time: time.Now().UTC().Format(time.RFC3339)}.outputs(), nil
+	return catchUpOut{Mode: "snapshot", Snapshot: snap, Engine: src.Engine}.outputs(), nil
+}
+
+// snapshotBack snapshots the DR database as name and copies it home.
+func (f *Failback) snapshotBack(ctx context.Context, rc *runbook.RunContext, src sourceDB, name string) (string, error) {
+	t := tags.With(tags.Base(f.cfg.Stack), tags.OpKind, KindFailback, tags.Operation, rc.RunID(), tags.Resource, f.cfg.Recover.Database.From,
+		tags.Created, time.Now().UTC().Format(time.RFC3339))
+	snap, err := points.SnapshotDB(ctx, f.env, f.cfg.DR.Region, src.ID, name, t, f.dr.wait.poll)
+	if err != nil {
+		return "", err
+	}
+	if _, err := points.CopySnapshotTo(ctx, f.env, f.cfg.DR.Region, snap.ARN, f.cfg.Primary.Region, name, f.cfg.Recover.Database.FailbackKMSKey, f.home.wait.poll); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// finalDBOut is what the final catch-up hands on.
+type finalDBOut struct {
+	Snapshot string // the last snapshot copied back (snapshot mode)
+	Time     string // when the primary's DB held every write DR took
+}
+
+func (o finalDBOut) outputs() runbook.Outputs {
+	return outputs("snapshot", o.Snapshot, "time", o.Time)
+}
+
+func finalDBOf(o runbook.Outputs) finalDBOut {
+	return finalDBOut{Snapshot: o["snapshot"], Time: o["time"]}
+}
+
+func (f *Failback) runFinalDB(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
+	up := catchUpOf(rc.Outputs(StepCatchUpDB))
+	frozen := freezeOf(rc.Outputs(StepFreeze)).At
+	if up.Mode == "replica" {
+		// Writes stopped at the freeze, so once the replica has applied
+		// what it had received it holds everything; promotion then cuts it
+		// loose as a writable DB.
+		if err := f.waitReplicaCaughtUp(ctx, up.Replica, frozen); err != nil {
+			return nil, err
+		}
+		if err := promoteDB(ctx, f.env, f.cfg.Primary.Region, up.Replica, f.home.wait.poll); err != nil {
+			return nil, err
+		}
+		return finalDBOut{Time: frozen.Format(time.RFC3339)}.outputs(), nil
+	}
+	src, err := describeSourceDB(ctx, f.env, f.cfg.DR.Region, f.dr.n.db())
+	if err != nil {
+		return nil, err
+	}
+	name, err := f.snapshotBack(ctx, rc, src, f.snapshotName(rc))
+	if err != nil {
+		return nil, err
+	}
+	return finalDBOut{Snapshot: name, Time: frozen.Format(time.RFC3339)}.outputs(), nil
 }
 
 // imageOut is what the primary image step hands on.
@@ -203,8 +312,12 @@ func failbackPoints(r *Recovery, rc *runbook.RunContext) pointsOut {
 	im := imageOf(rc.Outputs(StepImage))
 	out := pointsOut{AMI: im.AMI, AMIPointTime: im.Time}
 	if r.cfg.Recover.Database != nil {
-		back := snapshotOf(rc.Outputs(StepCopyBack))
-		out.DBPoint, out.DBPointTime, out.DBKind = back.Snapshot, back.Time, points.KindRDSInstance
+		final := finalDBOf(rc.Outputs(StepFinalDB))
+		out.DBPoint, out.DBPointTime, out.DBKind = final.Snapshot, final.Time, points.KindRDSInstance
+		if final.Snapshot == "" {
+			// Replica mode: the DB step adopts the promoted replica.
+			out.DBPoint = catchUpOf(rc.Outputs(StepCatchUpDB)).Replica
+		}
 	}
 	return out
 }
@@ -222,6 +335,3 @@ func (f *Failback) runS3Back(ctx context.Context, rc *runbook.RunContext) (runbo
 	}
 	return out, nil
 }
-
-// BuildReport reads a failback's journal into a report.
-func (f *Failback) BuildReport(j *runbook.Journal) *Report { return f.home.BuildReport(j) }

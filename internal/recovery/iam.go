@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -97,7 +98,9 @@ func ensureAppRole(ctx context.Context, c iamAPI, cfg *spec.Config, ch *changes)
 	return name, nil
 }
 
-// appPolicy lets the app mount the replica buckets (s3fs) and read its
+// appPolicy lets the app mount the bucket of the region it runs in (s3fs:
+// the replica after a failover, the source after a failback; one role
+// serves both regions, IAM being global) and read its
 // secrets from SSM Parameter Store under /<stack>/ (the DB password: never
 // in the config or the user-data; the endpoints of the hand-off) and the
 // parameters kept in the DR region by internal/secrets, nothing more.
@@ -125,8 +128,12 @@ func appPolicy(cfg *spec.Config, p partition.Partition) string {
 	}
 	var buckets, objects []string
 	for _, b := range cfg.Protect.Buckets {
-		buckets = append(buckets, p.ARN("s3", "", "", b.Replica))
-		objects = append(objects, p.ARN("s3", "", "", b.Replica+"/*"))
+		// Sorted, so that the failback's swapped config writes the same
+		// document and a second prepare changes nothing.
+		for _, name := range slices.Sorted(slices.Values([]string{b.Source, b.Replica})) {
+			buckets = append(buckets, p.ARN("s3", "", "", name))
+			objects = append(objects, p.ARN("s3", "", "", name+"/*"))
+		}
 	}
 	if len(buckets) > 0 {
 		statements = append(statements,

@@ -27,7 +27,9 @@ func TestRecoveryCallsAreGranted(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(proxy.Close)
-			env := testenv.AWS(t, proxy.URL)
+			// moto keeps a promoted replica's source (failback waits for
+			// it to go): the rewrite sits in front of the recording proxy.
+			env := testenv.AWS(t, recovery.PromotingEndpoint(t, proxy.URL))
 			cfg := recovery.TestConfig(t, "cn-northwest-1", "cn-north-1", mode)
 			ctx := context.Background()
 			recovery.SeedProduction(t, env, cfg)
@@ -89,6 +91,9 @@ func TestRecoveryCallsAreGranted(t *testing.T) {
 			// primary's network and health check as prepare does: it needs
 			// the one-time set-up rights as well.
 			proxy.ResetCalls()
+			// RDS's ReplicaLag, published past the proxy: it is not ours.
+			stop := recovery.PublishReplicaLag(t, testenv.AWS(t, acct.URL), cfg.Primary.Region, "shop-shop-db-fb")
+			defer stop()
 			g, err = recovery.NewFailback(cfg, env, recovery.Options{}).Graph()
 			runGraph(g, err, recovery.KindFailback)
 			check(iampolicy.Prepare, iampolicy.Failover)

@@ -830,7 +830,14 @@ func (networkKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptio
 	if err := deleteLB(ctx, r, n.preparedLB(), n.preparedTG(), "prepare", out); err != nil {
 		fail("DR load balancer", err)
 	}
-	if err := deleteAppRole(ctx, r.c.iam, cfg); err != nil {
+	// What still uses the role, groups or subnets keeps them (inuse.go).
+	u, err := r.regionUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot tell what still uses the prepared network and app role, so nothing of them is deleted: %w", err)
+	}
+	if kept := u.of("instance-profile/" + n.appRole()); len(kept) > 0 {
+		out["kept_app_role"] = strings.Join(kept, "; ")
+	} else if err := deleteAppRole(ctx, r.c.iam, cfg); err != nil {
 		fail("app role", err)
 	}
 	if d := cfg.Recover.Database; d == nil || d.SubnetGroup == "" {
@@ -852,10 +859,13 @@ func (networkKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOptio
 		if err != nil {
 			return nil, err
 		}
-		if err := deleteNetworkPieces(ctx, c, cfg.Stack, vpc); err != nil {
+		inUse, err := deleteNetworkPieces(ctx, c, cfg.Stack, vpc, u)
+		if err != nil {
 			fail("network", err)
 		}
-		if len(foreign) > 0 {
+		if len(inUse) > 0 {
+			out["kept_network"] = strings.Join(inUse, "; ")
+		} else if len(foreign) > 0 {
 			out["kept_vpc"] = vpc + " (holds resources pilotlight did not make: " + strings.Join(foreign, ", ") + ")"
 		} else if _, err := c.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpc)}); err != nil {
 			fail("vpc "+vpc, err)
@@ -910,7 +920,7 @@ func foreignInVPC(ctx context.Context, c networkClients, stack, vpc string) ([]s
 // deleteNetworkPieces deletes the prepared security groups, route table,
 // subnets and internet gateway. Security groups reference each other, so
 // their rules go first (moto would let a referenced group go; AWS would not).
-func deleteNetworkPieces(ctx context.Context, c networkClients, stack, vpc string) error {
+func deleteNetworkPieces(ctx context.Context, c networkClients, stack, vpc string, u users) ([]string, error) {
 	managed := []ec2types.Filter{
 		{Name: aws.String("vpc-id"), Values: []string{vpc}},
 		{Name: aws.String("tag:" + tags.Stack), Values: []string{stack}},
@@ -918,23 +928,39 @@ func deleteNetworkPieces(ctx context.Context, c networkClients, stack, vpc strin
 	}
 	sgs, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: managed})
 	if err != nil {
-		return fmt.Errorf("describe security groups: %s: %w", c.region, err)
+		return nil, fmt.Errorf("describe security groups: %s: %w", c.region, err)
+	}
+	sn, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: managed})
+	if err != nil {
+		return nil, fmt.Errorf("describe subnets: %s: %w", c.region, err)
+	}
+	// One piece in use keeps the whole network: a group without its
+	// subnets, or the reverse, serves nobody.
+	var ids []string
+	for _, g := range sgs.SecurityGroups {
+		ids = append(ids, aws.ToString(g.GroupId))
+	}
+	for _, s := range sn.Subnets {
+		ids = append(ids, aws.ToString(s.SubnetId))
+	}
+	if inUse := u.of(ids...); len(inUse) > 0 {
+		return inUse, nil
 	}
 	for _, g := range sgs.SecurityGroups {
 		if len(g.IpPermissions) > 0 {
 			if _, err := c.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: g.IpPermissions}); err != nil {
-				return fmt.Errorf("revoke rules of %s: %s: %w", aws.ToString(g.GroupId), c.region, err)
+				return nil, fmt.Errorf("revoke rules of %s: %s: %w", aws.ToString(g.GroupId), c.region, err)
 			}
 		}
 	}
 	for _, g := range sgs.SecurityGroups {
 		if _, err := c.ec2.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: g.GroupId}); err != nil {
-			return fmt.Errorf("delete security group %s: %s: %w", aws.ToString(g.GroupId), c.region, err)
+			return nil, fmt.Errorf("delete security group %s: %s: %w", aws.ToString(g.GroupId), c.region, err)
 		}
 	}
 	eps, err := c.ec2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: managed})
 	if err != nil {
-		return fmt.Errorf("describe VPC endpoints: %s: %w", c.region, err)
+		return nil, fmt.Errorf("describe VPC endpoints: %s: %w", c.region, err)
 	}
 	var epIDs []string
 	for _, e := range eps.VpcEndpoints {
@@ -942,47 +968,43 @@ func deleteNetworkPieces(ctx context.Context, c networkClients, stack, vpc strin
 	}
 	if len(epIDs) > 0 {
 		if _, err := c.ec2.DeleteVpcEndpoints(ctx, &ec2.DeleteVpcEndpointsInput{VpcEndpointIds: epIDs}); err != nil {
-			return fmt.Errorf("delete VPC endpoints %v: %s: %w", epIDs, c.region, err)
+			return nil, fmt.Errorf("delete VPC endpoints %v: %s: %w", epIDs, c.region, err)
 		}
 	}
 	rts, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: managed})
 	if err != nil {
-		return fmt.Errorf("describe route tables: %s: %w", c.region, err)
+		return nil, fmt.Errorf("describe route tables: %s: %w", c.region, err)
 	}
 	for _, rt := range rts.RouteTables {
 		for _, a := range rt.Associations {
 			if a.SubnetId != nil {
 				if _, err := c.ec2.DisassociateRouteTable(ctx, &ec2.DisassociateRouteTableInput{AssociationId: a.RouteTableAssociationId}); err != nil {
-					return fmt.Errorf("disassociate %s: %s: %w", aws.ToString(rt.RouteTableId), c.region, err)
+					return nil, fmt.Errorf("disassociate %s: %s: %w", aws.ToString(rt.RouteTableId), c.region, err)
 				}
 			}
 		}
 		if _, err := c.ec2.DeleteRouteTable(ctx, &ec2.DeleteRouteTableInput{RouteTableId: rt.RouteTableId}); err != nil {
-			return fmt.Errorf("delete route table %s: %s: %w", aws.ToString(rt.RouteTableId), c.region, err)
+			return nil, fmt.Errorf("delete route table %s: %s: %w", aws.ToString(rt.RouteTableId), c.region, err)
 		}
-	}
-	sn, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: managed})
-	if err != nil {
-		return fmt.Errorf("describe subnets: %s: %w", c.region, err)
 	}
 	for _, s := range sn.Subnets {
 		if _, err := c.ec2.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: s.SubnetId}); err != nil {
-			return fmt.Errorf("delete subnet %s: %s: %w", aws.ToString(s.SubnetId), c.region, err)
+			return nil, fmt.Errorf("delete subnet %s: %s: %w", aws.ToString(s.SubnetId), c.region, err)
 		}
 	}
 	igws, err := c.ec2.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: []ec2types.Filter{managed[1], managed[2]}})
 	if err != nil {
-		return fmt.Errorf("describe internet gateways: %s: %w", c.region, err)
+		return nil, fmt.Errorf("describe internet gateways: %s: %w", c.region, err)
 	}
 	for _, g := range igws.InternetGateways {
 		for _, a := range g.Attachments {
 			if _, err := c.ec2.DetachInternetGateway(ctx, &ec2.DetachInternetGatewayInput{InternetGatewayId: g.InternetGatewayId, VpcId: a.VpcId}); err != nil {
-				return fmt.Errorf("detach %s: %s: %w", aws.ToString(g.InternetGatewayId), c.region, err)
+				return nil, fmt.Errorf("detach %s: %s: %w", aws.ToString(g.InternetGatewayId), c.region, err)
 			}
 		}
 		if _, err := c.ec2.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: g.InternetGatewayId}); err != nil {
-			return fmt.Errorf("delete %s: %s: %w", aws.ToString(g.InternetGatewayId), c.region, err)
+			return nil, fmt.Errorf("delete %s: %s: %w", aws.ToString(g.InternetGatewayId), c.region, err)
 		}
 	}
-	return nil
+	return nil, nil
 }

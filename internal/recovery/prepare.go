@@ -77,6 +77,9 @@ func prepare(ctx context.Context, cfg *spec.Config, env *awsenv.Env, dryRun bool
 		}
 	}
 	if d := cfg.Recover.DNS; d != nil && d.Mode == spec.DNSFailoverRecords && cfg.Recover.App != nil {
+		if err := checkPrimaryTarget(ctx, env, cfg); err != nil {
+			return res, err
+		}
 		n := newNames(cfg, "")
 		lb, err := ensureLoadBalancer(ctx, c.loadBalancer(), cfg, n.preparedLB(), n.preparedTG(), res.Network, prepTags(cfg, "dr-load-balancer", n.preparedLB()), &ch)
 		if err != nil {

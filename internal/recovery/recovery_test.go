@@ -358,17 +358,27 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	return p
 }
 
-func TestAppPolicyReadsStackParametersAndReplicaOnly(t *testing.T) {
+// TestAppPolicyReadsStackParametersAndItsBuckets: one role serves the app
+// in both regions, so it allows the replica (after a failover) and the
+// source (after a failback), and nothing beyond them and the stack's
+// parameters.
+func TestAppPolicyReadsStackParametersAndItsBuckets(t *testing.T) {
 	cfg := testConfig(t, "cn-northwest-1", "cn-north-1", spec.DNSUpsert)
 	p, _ := partition.Of(cfg.DR.Region)
 	doc := appPolicy(cfg, p)
-	for _, want := range []string{`"arn:aws-cn:ssm:*:*:parameter/shop/*"`, `"arn:aws-cn:s3:::` + cfg.Protect.Buckets[0].Replica + `/*"`} {
+	b := cfg.Protect.Buckets[0]
+	for _, want := range []string{`"arn:aws-cn:ssm:*:*:parameter/shop/*"`, `"arn:aws-cn:s3:::` + b.Replica + `/*"`, `"arn:aws-cn:s3:::` + b.Source + `/*"`} {
 		if !strings.Contains(doc, want) {
 			t.Fatalf("app policy lacks %s:\n%s", want, doc)
 		}
 	}
-	if strings.Contains(doc, cfg.Protect.Buckets[0].Source) || strings.Contains(doc, `"*"`) {
-		t.Fatalf("app policy grants beyond the replica and the stack's parameters:\n%s", doc)
+	if strings.Contains(doc, `"*"`) || strings.Contains(doc, `s3:::*`) {
+		t.Fatalf("app policy grants beyond the stack's buckets and parameters:\n%s", doc)
+	}
+	swapped := *cfg
+	swapped.Protect.Buckets = []spec.Bucket{{Name: b.Name, Source: b.Replica, Replica: b.Source}}
+	if appPolicy(&swapped, p) != doc {
+		t.Fatal("the failback's swapped config writes another policy: prepare after failback would change it back")
 	}
 	// The hand-off's endpoints are under /shop/; a secret kept elsewhere
 	// and encrypted with a DR key is readable too, through SSM only.

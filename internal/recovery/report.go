@@ -23,6 +23,8 @@ type Report struct {
 	Steps      []StepTiming    `json:"steps"`
 	DNS        runbook.Outputs `json:"dns,omitempty"`
 	Errors     []string        `json:"errors,omitempty"`
+	// Failback is set for a failback only (failback_report.go).
+	Failback *FailbackSummary `json:"failback,omitempty"`
 }
 
 // PointUsed is a recovery point a run restored from.

@@ -171,6 +171,10 @@ type RecoverDatabase struct {
 	ParameterGroup string   `yaml:"parameter_group"`
 	MultiAZ        bool     `yaml:"multi_az"`
 	Port           int      `yaml:"port"`
+	// FailbackKMSKey is a KMS key of the primary region: failback encrypts
+	// the database it brings home with it. Required when the DR database
+	// is encrypted, since a KMS key never leaves its region.
+	FailbackKMSKey string `yaml:"failback_kms_key"`
 }
 
 // Cache is the Redis cache created empty at recovery, as the seed does.
