@@ -31,7 +31,9 @@ func onClock(t *testing.T, primary, dr, mode string) (*spec.Config, *testenv.Pro
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Close)
-	env := testenv.AWS(t, proxy.URL)
+	// promotingEnv: failback promotes a read replica, which moto keeps
+	// naming its source (see promotingEndpoint).
+	env := promotingEnv(t, proxy.URL)
 	cfg := testConfig(t, primary, dr, mode)
 	seedProduction(t, env, cfg)
 	k := proxy.EnableClock(emulator.ClockOptions{Minute: clockMinute})
@@ -152,6 +154,8 @@ func TestDrillAndFailbackOnAWSClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopLag := publishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb")
+	defer stopLag()
 	start := time.Now()
 	if _, err := run(t, ctx, store, cfg, fg, KindFailback); err != nil {
 		t.Fatalf("failback on AWS's clock: %v", err)

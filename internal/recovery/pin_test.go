@@ -30,7 +30,7 @@ func TestFailoverStaysFailedOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(proxy.Close)
-			env := testenv.AWS(t, proxy.URL)
+			env := promotingEnv(t, proxy.URL)
 			model := newRoute53Model(testenv.AWS(t, acct.URL), pair.dr, sent)
 			cfg := testConfig(t, pair.primary, pair.dr, spec.DNSFailoverRecords)
 			ctx := ctxTimeout(t)
@@ -75,6 +75,10 @@ func TestFailoverStaysFailedOver(t *testing.T) {
 				t.Fatalf("split brain: the primary answers again and %s sends users to %s, want the DR load balancer %s", name, got, drLB)
 			}
 
+			// RDS's ReplicaLag for failback's catch-up, which moto does not
+			// publish (published past the proxy: it is not pilotlight's call).
+			stopLag := publishReplicaLag(t, testenv.AWS(t, acct.URL), cfg.Primary.Region, "shop-shop-db-fb")
+			defer stopLag()
 			j, err := run(t, ctx, store, cfg, mustGraph(t, NewFailback(cfg, env, Options{Wait: fastWait}).Graph), KindFailback)
 			if err != nil {
 				t.Fatalf("failback: %v", err)
