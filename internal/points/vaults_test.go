@@ -1,0 +1,125 @@
+package points
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsbackup "github.com/aws/aws-sdk-go-v2/service/backup"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+// TestPrepareVaults: on moto, prepare makes the vault in both regions (the
+// DR one with dr_kms_key), locks the DR vault, and makes AWS Backup's role
+// under the stack's boundary with the managed policies; a second prepare
+// changes nothing, and a dry run changes nothing in AWS.
+func TestPrepareVaults(t *testing.T) {
+	forPairs(t, func(t *testing.T, P, D string) {
+		w := newWorld(t, P, D)
+		key := w.createKey("alias/wp-dr")
+		cfg := w.config(`protect:
+  databases:
+    - id: wp-db
+      every: 2h
+      keep: { primary: 1, dr: 3, max_age: 30d }
+      engine: auto
+      dr_kms_key: alias/wp-dr
+      vault_lock: { min_retention: 7d, max_retention: 90d }
+`)
+		im := &managedPolicies{iamClient: iam.NewFromConfig(w.env.For(P))}
+		dry, err := prepareVaults(w.ctx, w.env, cfg, true, im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dry) != 4 { // two vaults, the lock, the role
+			t.Errorf("dry run says %q, want two vaults, a lock and a role", dry)
+		}
+		if n := len(w.mutations()); n != 0 {
+			t.Fatalf("dry run mutated AWS: %v", w.mutations())
+		}
+		changes, err := prepareVaults(w.ctx, w.env, cfg, false, im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("changes: %q", changes)
+		for _, r := range []string{P, D} {
+			out, err := awsbackup.NewFromConfig(w.direct.For(r)).DescribeBackupVault(w.ctx, &awsbackup.DescribeBackupVaultInput{BackupVaultName: aws.String("pilotlight-wp")})
+			if err != nil {
+				t.Fatalf("vault in %s: %v", r, err)
+			}
+			if r == D {
+				if got := aws.ToString(out.EncryptionKeyArn); got != key {
+					t.Errorf("DR vault key = %q, want %q", got, key)
+				}
+				if !aws.ToBool(out.Locked) || aws.ToInt64(out.MinRetentionDays) != 7 || aws.ToInt64(out.MaxRetentionDays) != 90 {
+					t.Errorf("DR vault lock = locked %v min %d max %d, want locked 7..90", aws.ToBool(out.Locked), aws.ToInt64(out.MinRetentionDays), aws.ToInt64(out.MaxRetentionDays))
+				}
+			} else if aws.ToBool(out.Locked) {
+				t.Errorf("primary vault locked: its points are pruned once copied")
+			}
+		}
+		role, err := im.GetRole(w.ctx, &iam.GetRoleInput{RoleName: aws.String(DefaultBackupRole)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := role.Role.PermissionsBoundary; b == nil || !strings.HasSuffix(aws.ToString(b.PermissionsBoundaryArn), ":policy/wp-pilotlight-boundary") {
+			t.Errorf("role boundary = %+v, want the stack's", b)
+		}
+		if !strings.Contains(aws.ToString(role.Role.Arn), ":role/service-role/"+DefaultBackupRole) {
+			t.Errorf("role ARN %s: the engine passes role/service-role/%s", aws.ToString(role.Role.Arn), DefaultBackupRole)
+		}
+		slices.Sort(im.attached)
+		p := "arn:aws-cn:iam::aws:policy/service-role/"
+		if !strings.HasPrefix(P, "cn-") {
+			p = "arn:aws:iam::aws:policy/service-role/"
+		}
+		if !slices.Equal(im.attached, []string{p + "AWSBackupServiceRolePolicyForBackup", p + "AWSBackupServiceRolePolicyForRestores"}) {
+			t.Errorf("role policies = %v", im.attached)
+		}
+		again, err := prepareVaults(w.ctx, w.env, cfg, false, im)
+		if err != nil || len(again) != 0 {
+			t.Fatalf("second prepare: changes %q, err %v; want none", again, err)
+		}
+	})
+}
+
+// TestPrepareVaultsOnlyForBackupEngines: a stack on snapshot-copy gets no
+// vault and no role.
+func TestPrepareVaultsOnlyForBackupEngines(t *testing.T) {
+	w := newWorld(t, "cn-northwest-1", "cn-north-1")
+	cfg := w.config("protect:\n  databases:\n    - id: wp-db\n      every: 2h\n      keep: { primary: 1, dr: 3 }\n")
+	changes, err := PrepareVaults(w.ctx, w.env, cfg, false)
+	if err != nil || len(changes) != 0 || len(w.mutations()) != 0 {
+		t.Fatalf("changes %q err %v mutations %v; want nothing", changes, err, w.mutations())
+	}
+}
+
+// managedPolicies is moto's IAM with AWS's managed policies attachable:
+// the emulator starts moto without them (MOTO_IAM_LOAD_MANAGED_POLICIES
+// =false, loading them per account is slow), so attaching one answers
+// NoSuchEntity there but not on AWS. The roles themselves are moto's.
+type managedPolicies struct {
+	*iamClient
+	attached []string
+}
+
+type iamClient = iam.Client
+
+func (m *managedPolicies) AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, _ ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error) {
+	if _, err := m.GetRole(ctx, &iam.GetRoleInput{RoleName: in.RoleName}); err != nil {
+		return nil, err
+	}
+	m.attached = append(m.attached, aws.ToString(in.PolicyArn))
+	return &iam.AttachRolePolicyOutput{}, nil
+}
+
+func (m *managedPolicies) ListAttachedRolePolicies(context.Context, *iam.ListAttachedRolePoliciesInput, ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error) {
+	out := &iam.ListAttachedRolePoliciesOutput{}
+	for _, a := range m.attached {
+		out.AttachedPolicies = append(out.AttachedPolicies, iamtypes.AttachedPolicy{PolicyArn: aws.String(a)})
+	}
+	return out, nil
+}
