@@ -276,4 +276,3 @@ func (pv *vaultPrep) role(ctx context.Context, im backupRoleAPI, region, account
 	}
 	return nil
 }
-
