@@ -120,6 +120,11 @@ func Prepare(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env) (*r
 		if res == nil {
 			return err
 		}
+		if err == nil {
+			var vaults []string
+			vaults, err = points.PrepareVaults(ctx, env, cfg, false)
+			res.Changes = append(res.Changes, vaults...)
+		}
 		rec.Results = append(rec.Results, Result{Resource: res.Region + "/network", Kind: "network", Phase: PhaseCompleted, Detail: res.Network.VPC})
 		for _, c := range res.Changes {
 			rec.Results = append(rec.Results, Result{Resource: c, Kind: "change", Phase: PhaseCompleted})
