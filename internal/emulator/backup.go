@@ -48,7 +48,8 @@ func (p *Proxy) SimulateBackupJobs() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.backup == nil {
-		p.backup = &backupSim{proxy: p, tokens: map[string]string{}, jobs: map[string]*simJob{}, points: map[string]*simPoint{}}
+		p.backup = &backupSim{proxy: p, tokens: map[string]string{}, jobs: map[string]*simJob{}, points: map[string]*simPoint{},
+			attached: map[string][]string{}}
 	}
 }
 
@@ -58,6 +59,9 @@ type backupSim struct {
 	tokens map[string]string    // idempotency token → job id
 	jobs   map[string]*simJob   // backup and copy jobs by id
 	points map[string]*simPoint // recovery point ARN → point
+	// attached are AWS Backup's managed policies attached to roles
+	// (backup_iam.go), by role name.
+	attached map[string][]string
 }
 
 type simJob struct {

@@ -24,7 +24,7 @@ func TestBackupJobsOnMotoSnapshots(t *testing.T) {
 	bP, bD := awsbackup.NewFromConfig(env.For(P)), awsbackup.NewFromConfig(env.For(D))
 	dbARN := "arn:aws-cn:rds:" + P + ":123456789012:db:wp-db"
 	start := &awsbackup.StartBackupJobInput{BackupVaultName: aws.String(vault), ResourceArn: aws.String(dbARN),
-		IamRoleArn: aws.String("arn:aws-cn:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole"),
+		IamRoleArn:       aws.String("arn:aws-cn:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole"),
 		IdempotencyToken: aws.String("t1"), RecoveryPointTags: map[string]string{"pilotlight:stack": "wp"}}
 	if _, err := bP.StartBackupJob(ctx, start); err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 		t.Fatalf("backup job into a missing vault: err %v, want ResourceNotFoundException", err)

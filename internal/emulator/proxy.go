@@ -456,6 +456,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		record(backup.serve(w, r, region, backupOp, backupArgs, body), "")
 		return
 	}
+	if backup != nil && service == "iam" {
+		if status, handled := backup.serveIAM(w, r, region, action, body); handled {
+			record(status, "")
+			return
+		}
+	}
 	if account != "" {
 		r.Header.Set("x-moto-account-id", account)
 	}
