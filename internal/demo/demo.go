@@ -231,6 +231,11 @@ func (d *demo) setUp(ctx context.Context) error {
 		// stand for 30 AWS minutes. Its polls keep their AWS spacing.
 		pollScale = 1 / d.opts.AWSTime
 		d.say("AWS's clock: one AWS minute lasts %s; every resource takes the time AWS takes (docs/aws-time.md)", minute)
+	} else if d.opts.Engine == "aws-backup" || d.opts.Engine == "auto" {
+		// On moto's time a job is done when it is started; the backup
+		// steps its jobs (snapshotting, copying, pruning) with a poll
+		// between steps, which need not keep AWS's 15 s here.
+		pollScale = 0.01
 	}
 	d.env, err = awsenv.Load(ctx, awsenv.Options{
 		PollScale:   pollScale,

@@ -242,9 +242,9 @@ func TestDemoOnAWSBackupEngine(t *testing.T) {
 			t.Errorf("check %q missing or failed: %v", want, res.Checks)
 		}
 	}
-	t.Log(progress.String())
-	if !strings.Contains(progress.String(), "awsbackup-copyjob-") {
-		t.Errorf("the run does not show the DR recovery point")
+	// The failover restored from the copy job's recovery point in the DR vault.
+	if !regexp.MustCompile(`restored from the newest DR copy: \S+ from awsbackup-copyjob-`).MatchString(progress.String()) {
+		t.Errorf("the failover did not restore from the DR recovery point:\n%s", progress.String())
 	}
 	if len(res.Leftovers) != 0 {
 		t.Fatalf("left %v", res.Leftovers)
