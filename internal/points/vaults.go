@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
-	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/partition"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -63,12 +62,12 @@ type vaultPlan struct {
 // false when none is.
 func planVaults(cfg *spec.Config) (vaultPlan, bool, error) {
 	var p vaultPlan
-	any := false
+	some := false
 	for _, d := range cfg.Protect.Databases {
 		if d.Engine != EngineAWSBackup && d.Engine != EngineAuto {
 			continue
 		}
-		any = true
+		some = true
 		// One DR vault serves the stack and a vault's key is fixed when it
 		// is made, so two keys cannot both hold.
 		if d.DRKMSKey != "" {
@@ -84,7 +83,7 @@ func planVaults(cfg *spec.Config) (vaultPlan, bool, error) {
 			p.needRole = true
 		}
 	}
-	return p, any, nil
+	return p, some, nil
 }
 
 // PrepareVaults makes, when missing, what the aws-backup engine needs for
@@ -103,8 +102,8 @@ func PrepareVaults(ctx context.Context, env *awsenv.Env, cfg *spec.Config, dryRu
 }
 
 func prepareVaults(ctx context.Context, env *awsenv.Env, cfg *spec.Config, dryRun bool, im backupRoleAPI) ([]string, error) {
-	plan, any, err := planVaults(cfg)
-	if err != nil || !any {
+	plan, some, err := planVaults(cfg)
+	if err != nil || !some {
 		return nil, err
 	}
 	P, D := cfg.Primary.Region, cfg.DR.Region
@@ -228,13 +227,10 @@ func (pv *vaultPrep) role(ctx context.Context, im backupRoleAPI, region, account
 	out, err := im.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(DefaultBackupRole)})
 	switch {
 	case apiCode(err) == "NoSuchEntity":
-		pv.change("create role %s for AWS Backup (boundary %s)", DefaultBackupRole, iampolicy.BoundaryName(pv.cfg.Stack))
+		boundary := boundaryARN(p, account, pv.cfg.Stack)
+		pv.change("create role %s for AWS Backup (boundary %s)", DefaultBackupRole, boundary)
 		if pv.dryRun {
 			return nil
-		}
-		boundary, err := iampolicy.BoundaryARN(region, account, pv.cfg.Stack)
-		if err != nil {
-			return err
 		}
 		// backup.amazonaws.com in China too: AWS Backup's service principal
 		// has no .com.cn form (unlike EC2's).
@@ -275,4 +271,12 @@ func (pv *vaultPrep) role(ctx context.Context, im backupRoleAPI, region, account
 		}
 	}
 	return nil
+}
+
+// boundaryARN is iampolicy.BoundaryARN, the stack's permissions boundary,
+// spelled here because iampolicy imports discover, whose tests import
+// recovery and so this package (TestBoundaryARNIsIAMPolicys keeps the two
+// equal).
+func boundaryARN(p partition.Partition, account, stack string) string {
+	return p.ARN("iam", "", account, "policy/"+stack+"-pilotlight-boundary")
 }

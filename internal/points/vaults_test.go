@@ -10,6 +10,9 @@ import (
 	awsbackup "github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
+	"github.com/pilotlight/pilotlight/internal/partition"
 )
 
 // TestPrepareVaults: on moto, prepare makes the vault in both regions (the
@@ -122,4 +125,14 @@ func (m *managedPolicies) ListAttachedRolePolicies(context.Context, *iam.ListAtt
 		out.AttachedPolicies = append(out.AttachedPolicies, iamtypes.AttachedPolicy{PolicyArn: aws.String(a)})
 	}
 	return out, nil
+}
+
+func TestBoundaryARNIsIAMPolicys(t *testing.T) {
+	for _, region := range []string{"cn-north-1", "us-west-2"} {
+		p, _ := partition.Of(region)
+		want, err := iampolicy.BoundaryARN(region, "123456789012", "wp")
+		if got := boundaryARN(p, "123456789012", "wp"); err != nil || got != want {
+			t.Errorf("%s: boundaryARN %q, iampolicy.BoundaryARN %q (%v)", region, got, want, err)
+		}
+	}
 }
