@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsbackup "github.com/aws/aws-sdk-go-v2/service/backup"
@@ -134,5 +135,48 @@ func TestBoundaryARNIsIAMPolicys(t *testing.T) {
 		if got := boundaryARN(p, "123456789012", "wp"); err != nil || got != want {
 			t.Errorf("%s: boundaryARN %q, iampolicy.BoundaryARN %q (%v)", region, got, want, err)
 		}
+	}
+}
+
+// TestLockedDRVaultKeepsYoungPoints: with vault_lock, AWS Backup refuses to
+// delete a DR recovery point younger than the lock's minimum retention
+// (the emulator's AWS Backup simulation does too; moto has no jobs). spec
+// requires keep.max_age >= min_retention with a lock, and retention keeps
+// every point younger than max_age whatever keep.dr says: so cycles with
+// keep.dr 1 succeed and both young DR points stay.
+func TestLockedDRVaultKeepsYoungPoints(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "cn-northwest-1", "cn-north-1")
+	w.proxy.SimulateBackupJobs()
+	w.createDB("db1", false)
+	cfg := w.config(`protect:
+  databases:
+    - id: db1
+      engine: aws-backup
+      backup_role: arn:aws-cn:iam::123456789012:role/backup
+      every: 2h
+      keep: { primary: 1, dr: 1, max_age: 30d }
+      vault_lock: { min_retention: 7d }
+`)
+	if _, err := PrepareVaults(w.ctx, w.env, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, t.TempDir())
+	c := newClients(w.env)
+	c.waits = waits{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxCreate: time.Minute, MaxCopy: time.Minute}
+	for i, tick := range []string{"t0", "t1"} {
+		now := t0.Add(time.Duration(i) * 2 * time.Hour)
+		rep, err := stepUntilDone(w.ctx, c, cfg, BackupOptions{Now: func() time.Time { return now }, Store: store, Tick: tick}, nil)
+		if err != nil {
+			t.Fatalf("cycle %s: %v", tick, err)
+		}
+		if r := rep.Results[0]; r.Copied == "" {
+			t.Fatalf("cycle %s made no DR copy: %+v", tick, r)
+		}
+	}
+	out, err := awsbackup.NewFromConfig(w.env.For("cn-north-1")).ListRecoveryPointsByBackupVault(w.ctx,
+		&awsbackup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String(VaultName("wp"))})
+	if err != nil || len(out.RecoveryPoints) != 2 {
+		t.Fatalf("DR vault lists %v (%v), want both points: the lock keeps them for 7 days", out, err)
 	}
 }

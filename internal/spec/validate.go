@@ -280,8 +280,16 @@ func (v *validator) vaultLock(field string, d Database, first **VaultLock) {
 	if !l.ComplianceAfter.IsZero() && after < 72*time.Hour {
 		v.bad(field+".compliance_after", "AWS Backup needs at least 3d before a lock becomes immutable")
 	}
-	if d.Keep.MaxAge.Raw != "" && minD > 0 {
-		if age, err := ParseDuration(d.Keep.MaxAge.Raw); err == nil && age < minD {
+	// Retention keeps every point younger than keep.max_age whatever the
+	// counts say, and the lifecycle deletes at max_age: so max_age at least
+	// min_retention is what makes retention never ask a locked vault to
+	// delete a point it must keep.
+	if minD > 0 {
+		age, err := ParseDuration(d.Keep.MaxAge.Raw)
+		switch {
+		case d.Keep.MaxAge.Raw == "":
+			v.bad(field+".min_retention", "%s needs keep.max_age of at least as long: without it keep.dr would delete DR points the lock forbids deleting", l.MinRetention.Raw)
+		case err == nil && age < minD:
 			v.bad(field+".min_retention", "%s is longer than keep.max_age %s: the lifecycle would delete DR points the lock forbids deleting", l.MinRetention.Raw, d.Keep.MaxAge.Raw)
 		}
 	}
