@@ -77,6 +77,11 @@ table, not measured on AWS.`,
 			if cmd.Flag("aws-time").Changed && opts.AWSTime < 1 {
 				return Exit(ExitUsage, fmt.Errorf("--aws-time=FACTOR: FACTOR is how many times faster than AWS the demo runs, at least 1, not %g", opts.AWSTime))
 			}
+			switch opts.Engine {
+			case "", "snapshot-copy", "aws-backup", "auto":
+			default:
+				return Exit(ExitUsage, fmt.Errorf("--engine %q: want snapshot-copy, aws-backup or auto", opts.Engine))
+			}
 			return runDemo(cmd.Context(), app, opts)
 		},
 	}

@@ -250,3 +250,11 @@ func TestDemoOnAWSBackupEngine(t *testing.T) {
 		t.Fatalf("left %v", res.Leftovers)
 	}
 }
+
+func TestDemoRefusesAnUnknownEngine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"demo", "--engine", "backup", "--dir", t.TempDir()}, &stdout, &stderr)
+	if code != cli.ExitUsage || !strings.Contains(stderr.String(), "want snapshot-copy, aws-backup or auto") {
+		t.Fatalf("exit %d, stderr %q; want a usage error naming the engines", code, stderr.String())
+	}
+}
