@@ -25,6 +25,8 @@ type demoOptions struct {
 	DryRun   bool
 	// AWSTime is --aws-time's speed-up; 0 runs on moto's time.
 	AWSTime float64
+	// Engine is --engine (demo.Options.Engine).
+	Engine string
 	// quiet keeps the domain packages' info logs out of the story's
 	// progress lines unless --log-level was given.
 	quiet bool
@@ -67,12 +69,18 @@ table, not measured on AWS.`,
   pilotlight demo -o json > demo.json
   pilotlight demo --aws-time
   pilotlight demo --aws-time=600
+  pilotlight demo --engine auto
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 pilotlight demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.quiet = !cmd.Flag("log-level").Changed
 			if cmd.Flag("aws-time").Changed && opts.AWSTime < 1 {
 				return Exit(ExitUsage, fmt.Errorf("--aws-time=FACTOR: FACTOR is how many times faster than AWS the demo runs, at least 1, not %g", opts.AWSTime))
+			}
+			switch opts.Engine {
+			case "", "snapshot-copy", "aws-backup", "auto":
+			default:
+				return Exit(ExitUsage, fmt.Errorf("--engine %q: want snapshot-copy, aws-backup or auto", opts.Engine))
 			}
 			return runDemo(cmd.Context(), app, opts)
 		},
@@ -84,6 +92,8 @@ table, not measured on AWS.`,
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the story's steps and the commands they stand for; start and change nothing")
 	f.Float64Var(&opts.AWSTime, "aws-time", 0, "run on AWS's clock, FACTOR times faster than AWS (--aws-time or --aws-time=FACTOR), and report RTO and RPO at AWS durations")
 	f.Lookup("aws-time").NoOptDefVal = strconv.FormatFloat(demo.DefaultAWSTime, 'f', -1, 64)
+	f.StringVar(&opts.Engine, "engine", "", "the database's copy engine: snapshot-copy (as the example ships), aws-backup, or auto "+
+		"(the emulator then says, as AWS does of Beijing and Ningxia, that DB snapshots cannot be copied between the regions)")
 	return cmd
 }
 
@@ -147,7 +157,7 @@ func runDemo(ctx context.Context, app *App, opts demoOptions) error {
 	}
 	res, err := demo.Run(ctx, demo.Options{
 		Endpoint: endpoint, Dir: opts.Dir, KeepMoto: opts.KeepMoto, Objects: opts.Objects,
-		Progress: app.Stderr, JSON: app.JSON(), Log: log, AWSTime: opts.AWSTime,
+		Progress: app.Stderr, JSON: app.JSON(), Log: log, AWSTime: opts.AWSTime, Engine: opts.Engine,
 	})
 	if err != nil {
 		return Exit(ExitFailed, fmt.Errorf("demo: %w", err))

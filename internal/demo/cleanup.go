@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -95,6 +96,7 @@ func Cleanup(ctx context.Context, env *awsenv.Env, cfg *spec.Config, p *Producti
 		emptyBucket(ctx, dc.s3, b.Replica, cfg.DR.Region, res)
 	}
 	cleanRole(ctx, pc, s3sync.RoleName(cfg.Stack), res)
+	cleanBackupRole(ctx, pc, cfg.Stack, res)
 	if cfg.Recover.App != nil {
 		if param := cfg.Recover.App.Vars["db_password_parameter"]; param != "" {
 			for _, c := range []*clients{pc, dc} {
@@ -169,6 +171,27 @@ func cleanApp(ctx context.Context, c *clients, p *Production, res *CleanupResult
 		res.record("instance profile "+p.Role, "DeleteInstanceProfile", err)
 		cleanRole(ctx, c, p.Role, res)
 	}
+}
+
+// cleanBackupRole deletes AWS Backup's service role when prepare made it
+// for this stack (the aws-backup engine), detaching its managed policies.
+func cleanBackupRole(ctx context.Context, c *clients, stack string, res *CleanupResult) {
+	name := points.DefaultBackupRole
+	out, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil || !tags.Managed(tags.FromIAM(out.Role.Tags), stack) {
+		return
+	}
+	att, err := c.iam.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(name)})
+	if err != nil {
+		res.record("role "+name, "ListAttachedRolePolicies", err)
+		return
+	}
+	for _, a := range att.AttachedPolicies {
+		if _, err := c.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(name), PolicyArn: a.PolicyArn}); err != nil && !notFound(err) {
+			res.record("policy "+aws.ToString(a.PolicyArn)+" of role "+name, "DetachRolePolicy", err)
+		}
+	}
+	cleanRole(ctx, c, name, res)
 }
 
 // cleanRole deletes an IAM role with its inline policies.

@@ -13,6 +13,7 @@ import (
 var (
 	primaryTargetLine = regexp.MustCompile(`(?m)^(\s*primary_target:\s*)\S.*$`)
 	bucketLine        = regexp.MustCompile(`(?m)^(\s*-?\s*(?:source|replica):\s*)([a-z0-9.-]+)`)
+	databaseLine      = regexp.MustCompile(`(?m)^(\s*)- id: wordpress-db\b.*$`)
 )
 
 // ConfigOptions are what the demo fills into the example.
@@ -24,6 +25,9 @@ type ConfigOptions struct {
 	// BucketSuffix is appended to every bucket name: S3 names are global
 	// on an emulator as on AWS, across accounts.
 	BucketSuffix string
+	// Engine, when set, is the database's copy engine (spec.Database.Engine):
+	// the example as shipped copies its snapshots itself.
+	Engine string
 }
 
 // WriteConfig writes the demo's config into dir: examples/wordpress's
@@ -43,6 +47,12 @@ func WriteConfig(dir string, o ConfigOptions) (*spec.Config, error) {
 	}
 	if o.BucketSuffix != "" {
 		src = bucketLine.ReplaceAll(src, []byte("${1}${2}"+o.BucketSuffix))
+	}
+	if o.Engine != "" {
+		if !databaseLine.Match(src) {
+			return nil, fmt.Errorf("%s has no wordpress-db database to set the engine of", wordpress.ConfigFile)
+		}
+		src = databaseLine.ReplaceAll(src, []byte("${0}\n${1}  engine: "+o.Engine+" # set by `pilotlight demo --engine`"))
 	}
 	if primaryTarget != "" {
 		if !primaryTargetLine.Match(src) {

@@ -59,6 +59,13 @@ type Options struct {
 	// AWS: every resource takes its time from the clock's table, and the
 	// demo ends with the failover's RTO and RPO at AWS durations.
 	AWSTime float64
+	// Engine is the database's copy engine: "" or snapshot-copy (the
+	// example as shipped), aws-backup, or auto. For the last two the
+	// emulator simulates AWS Backup's jobs (moto has none), and with auto
+	// it says, as AWS's documentation does of the China regions, that the
+	// DR region cannot copy DB snapshots from the primary: auto must pick
+	// aws-backup.
+	Engine string
 }
 
 // Step is one chapter of the story and the command a user runs for it.
@@ -208,6 +215,14 @@ func (d *demo) setUp(ctx context.Context) error {
 		p.SetAccount(d.res.Account)
 		d.say("using the emulator at %s (AWS_ENDPOINT_URL), in a fresh account %s of its own", target, d.res.Account)
 	}
+	switch d.opts.Engine {
+	case "", "snapshot-copy":
+	case "aws-backup", "auto":
+		p.SimulateBackupJobs()
+		d.say("AWS Backup's jobs are simulated on moto's snapshots (moto has vaults but no jobs)")
+	default:
+		return fmt.Errorf("engine %q: want snapshot-copy, aws-backup or auto", d.opts.Engine)
+	}
 	pollScale := 0.0
 	if d.opts.AWSTime > 0 {
 		minute := time.Duration(float64(time.Minute) / d.opts.AWSTime)
@@ -216,6 +231,11 @@ func (d *demo) setUp(ctx context.Context) error {
 		// stand for 30 AWS minutes. Its polls keep their AWS spacing.
 		pollScale = 1 / d.opts.AWSTime
 		d.say("AWS's clock: one AWS minute lasts %s; every resource takes the time AWS takes (docs/aws-time.md)", minute)
+	} else if d.opts.Engine == "aws-backup" || d.opts.Engine == "auto" {
+		// On moto's time a job is done when it is started; the backup
+		// steps its jobs (snapshotting, copying, pruning) with a poll
+		// between steps, which need not keep AWS's 15 s here.
+		pollScale = 0.01
 	}
 	d.env, err = awsenv.Load(ctx, awsenv.Options{
 		PollScale:   pollScale,
@@ -233,6 +253,12 @@ func (d *demo) setUp(ctx context.Context) error {
 		return err
 	}
 	d.res.Config, d.res.Primary, d.res.DR = d.cfg.File, d.cfg.Primary.Region, d.cfg.DR.Region
+	if d.opts.Engine == "auto" {
+		// What the RDS user guides say of Beijing and Ningxia: no DB
+		// snapshot copy between them.
+		p.SetSourceRegions(map[string][]string{d.cfg.DR.Region: {}})
+		d.say("RDS DescribeSourceRegions in %s is made to list no source region (AWS: DB snapshots cannot be copied to or from Beijing or Ningxia)", d.cfg.DR.Region)
+	}
 	return nil
 }
 
@@ -241,6 +267,9 @@ func (d *demo) setUp(ctx context.Context) error {
 // run stopped before its cleanup must not block the next one.
 func (d *demo) configOptions(primaryTarget string) ConfigOptions {
 	o := ConfigOptions{PrimaryTarget: primaryTarget}
+	if d.opts.Engine != "snapshot-copy" {
+		o.Engine = d.opts.Engine
+	}
 	if d.res.Account != "" {
 		o.BucketSuffix = "-" + d.res.Account
 	}
@@ -372,8 +401,38 @@ func (d *demo) protect(ctx context.Context) {
 			parts = append(parts, fmt.Sprintf("%s %s -> DR copy %s", r.Kind, r.Created, copied))
 		}
 		d.check("every protected resource has a DR copy", complete, "%s", strings.Join(parts, "; "))
+		if d.opts.Engine == "aws-backup" || d.opts.Engine == "auto" {
+			d.checkBackupEngine(ctx, rep)
+		}
 		return strings.Join(parts, "; "), err
 	})
+}
+
+// checkBackupEngine: the database took the aws-backup engine (auto
+// because DescribeSourceRegions lists no source) and its DR copy is the
+// copy job's recovery point in the DR vault.
+func (d *demo) checkBackupEngine(ctx context.Context, rep *points.BackupReport) {
+	for _, db := range d.cfg.Protect.Databases {
+		ch, err := points.ResolveEngine(ctx, d.env, d.cfg, d.store, db.ID)
+		d.check("database "+db.ID+" copies with AWS Backup", err == nil && ch.Engine == points.EngineAWSBackup,
+			"engine %s (%s) %v", ch.Engine, ch.Why, orNil(err))
+		copied := ""
+		for _, r := range rep.Results {
+			if r.Resource == db.ID {
+				copied = orText(r.Copied, r.Resumed)
+			}
+		}
+		id, ok := points.RecoveryPointSnapshot(copied)
+		d.check("the DR copy of "+db.ID+" is a recovery point of the DR vault", ok && strings.Contains(copied, ":"+d.cfg.DR.Region+":"),
+			"%s (snapshot %s)", copied, id)
+	}
+}
+
+func orNil(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // outage kills the primary region and recovers in the DR region.

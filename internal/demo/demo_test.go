@@ -216,3 +216,45 @@ func demoRanTheVerbs(t *testing.T, dir string) {
 		t.Fatalf("failover HTML report: %v", err)
 	}
 }
+
+// TestDemoOnAWSBackupEngine is the acceptance of #18 for the China pair:
+// DescribeSourceRegions says the DR region cannot copy DB snapshots from
+// the primary, so auto picks aws-backup; prepare makes the vaults and the
+// role, backup copies through the (simulated: moto has no jobs) AWS
+// Backup jobs, and the failover restores from the DR recovery point.
+func TestDemoOnAWSBackupEngine(t *testing.T) {
+	moto := testenv.Shared(t)
+	t.Parallel()
+	var progress bytes.Buffer
+	res, err := demo.Run(ctxTimeout(t), demo.Options{Endpoint: moto.URL, Dir: t.TempDir(), Objects: 20, Progress: &progress, Engine: "auto"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !res.Passed {
+		t.Fatalf("did not pass:\n%s", progress.String())
+	}
+	passed := map[string]bool{}
+	for _, c := range res.Checks {
+		passed[c.Name] = c.Pass
+	}
+	for _, want := range []string{"database wordpress-db copies with AWS Backup", "the DR copy of wordpress-db is a recovery point of the DR vault"} {
+		if !passed[want] {
+			t.Errorf("check %q missing or failed: %v", want, res.Checks)
+		}
+	}
+	// The failover restored from the copy job's recovery point in the DR vault.
+	if !regexp.MustCompile(`restored from the newest DR copy: \S+ from awsbackup-copyjob-`).MatchString(progress.String()) {
+		t.Errorf("the failover did not restore from the DR recovery point:\n%s", progress.String())
+	}
+	if len(res.Leftovers) != 0 {
+		t.Fatalf("left %v", res.Leftovers)
+	}
+}
+
+func TestDemoRefusesAnUnknownEngine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"demo", "--engine", "backup", "--dir", t.TempDir()}, &stdout, &stderr)
+	if code != cli.ExitUsage || !strings.Contains(stderr.String(), "want snapshot-copy, aws-backup or auto") {
+		t.Fatalf("exit %d, stderr %q; want a usage error naming the engines", code, stderr.String())
+	}
+}

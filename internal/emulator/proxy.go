@@ -69,8 +69,11 @@ type Proxy struct {
 	// sourceRegions answers RDS DescribeSourceRegions (moto lacks it):
 	// destination region → regions it can copy from.
 	sourceRegions map[string][]string
-	started       time.Time
-	regionLog     []regionEvent // when regions died and came back, for the Route 53 model
+	// backup answers AWS Backup's job API (moto lacks it), with
+	// SimulateBackupJobs.
+	backup    *backupSim
+	started   time.Time
+	regionLog []regionEvent // when regions died and came back, for the Route 53 model
 }
 
 // NewProxy starts a proxy to target (a moto URL or an Account URL) with a
@@ -352,6 +355,13 @@ func route53Action(r *http.Request) string {
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	region, service, action, body := Identify(r)
+	var backupOp string
+	var backupArgs []string
+	if service == "backup" {
+		if backupOp, backupArgs = backupRoute(r); backupOp != "" {
+			action = backupOp
+		}
+	}
 	c := Call{Region: region, Service: service, Action: action}
 
 	p.mu.Lock()
@@ -383,6 +393,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clock := p.clock
 	sources, answersSources := p.sourceRegions[region]
 	answersSources = answersSources || p.sourceRegions != nil
+	backup := p.backup
 	p.mu.Unlock()
 
 	record := func(status int, fault string) {
@@ -440,6 +451,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeSourceRegions(w, region, sources, formOf(r, body).Get("RegionName"))
 		record(http.StatusOK, "")
 		return
+	}
+	if backup != nil && backupOp != "" {
+		record(backup.serve(w, r, region, backupOp, backupArgs, body), "")
+		return
+	}
+	if backup != nil && service == "iam" {
+		if status, handled := backup.serveIAM(w, r, region, action, body); handled {
+			record(status, "")
+			return
+		}
 	}
 	if account != "" {
 		r.Header.Set("x-moto-account-id", account)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
@@ -124,7 +125,7 @@ var implied = map[string]string{
 
 // packageVerbs says which verbs' policies must cover a package's calls.
 var packageVerbs = map[string][]string{
-	"points":    {Backup},
+	"points":    {Backup, Prepare}, // prepare makes the aws-backup engine's vaults and role
 	"s3sync":    {Replicate, Prepare, Failover},
 	"recovery":  {Prepare, Failover},
 	"state":     {Backup}, // the state grants come with every verb
@@ -156,6 +157,10 @@ func coverageConfig(t *testing.T) *spec.Config {
 	// The cluster copies with AWS Backup (auto), as the China regions need.
 	cfg.Protect.Databases = append(cfg.Protect.Databases, spec.Database{ID: "wordpress-aurora", Kind: "cluster", DRKMSKey: "alias/dr",
 		Engine: "auto", BackupRole: "arn:aws-cn:iam::123456789012:role/wordpress-backup"})
+	// The ledger is on AWS Backup with the account's default role, which
+	// prepare makes, and a locked DR vault.
+	cfg.Protect.Databases = append(cfg.Protect.Databases, spec.Database{ID: "wordpress-ledger", Engine: "aws-backup",
+		VaultLock: &spec.VaultLock{MinRetention: spec.Duration{Raw: "7d", D: 7 * 24 * time.Hour}}})
 	// The app's image is copied with a customer managed DR key, whose
 	// policy prepare completes for the Auto Scaling service-linked role.
 	cfg.Protect.Images[0].DRKMSKey = "alias/dr-ami"

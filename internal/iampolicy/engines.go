@@ -132,3 +132,38 @@ func (b *builder) keyPolicyScope(key string) ([]string, map[string]map[string]an
 		"ForAnyValue:StringEquals": {"kms:ResourceAliases": []string{key}},
 	}
 }
+
+// backupVaults grants what prepare makes for the aws-backup engine
+// (points.PrepareVaults): the stack's vault in each region, the DR vault's
+// lock when a database asks for one, and AWSBackupDefaultServiceRole, only
+// with the stack's boundary and only AWS Backup's managed policies, when a
+// database names no backup_role.
+func (b *builder) backupVaults() {
+	if len(b.backupEngineRoles()) == 0 {
+		return
+	}
+	b.add("PrepareBackupVaults", []string{"backup:DescribeBackupVault", "backup:CreateBackupVault"},
+		[]string{b.vault(b.P), b.vault(b.D)}, nil)
+	lock, defaultRole := false, false
+	for _, d := range b.cfg.Protect.Databases {
+		if d.Engine != engineAWSBackup && d.Engine != engineAuto {
+			continue
+		}
+		lock = lock || d.VaultLock != nil
+		defaultRole = defaultRole || d.BackupRole == ""
+	}
+	if lock {
+		b.add("PrepareBackupVaultLock", []string{"backup:PutBackupVaultLockConfiguration"}, []string{b.vault(b.D)}, nil)
+	}
+	if !defaultRole {
+		return
+	}
+	r := b.role("service-role/AWSBackupDefaultServiceRole")
+	b.add("PrepareBackupRoleRead", []string{"iam:GetRole", "iam:ListAttachedRolePolicies"}, []string{r}, nil)
+	b.add("PrepareBackupRoleCreate", []string{"iam:CreateRole"}, []string{r}, b.withBoundary())
+	b.add("PrepareBackupRoleTag", []string{"iam:TagRole"}, []string{r}, b.requestTag())
+	b.add("PrepareBackupRolePolicies", []string{"iam:AttachRolePolicy"}, []string{r}, map[string]map[string]any{
+		"ArnLike": {"iam:PolicyARN": []string{
+			b.p.ARN("iam", "", "aws", "policy/service-role/AWSBackupServiceRolePolicyForBackup"),
+			b.p.ARN("iam", "", "aws", "policy/service-role/AWSBackupServiceRolePolicyForRestores")}}})
+}

@@ -395,6 +395,23 @@ func ownCalls() map[string][]call {
 		call{"DR image key", "kms:GetKeyPolicy", []res{fresh(amiKey)}, aliasKey},
 		call{"DR image key", "kms:PutKeyPolicy", []res{fresh(amiKey)}, aliasKey},
 	)
+	// The aws-backup engine's vaults, the DR vault's lock, and AWS
+	// Backup's default role under the boundary (the ledger names none).
+	defRole := role("service-role/AWSBackupDefaultServiceRole")
+	managedPol := func(n string) map[string][]string {
+		return map[string][]string{"iam:PolicyARN": {"arn:aws-cn:iam::aws:policy/service-role/" + n}}
+	}
+	prep = append(prep,
+		call{"vaults", "backup:DescribeBackupVault", []res{fresh(vaultP)}, nil},
+		call{"vaults", "backup:CreateBackupVault", []res{fresh(vaultD)}, nil},
+		call{"vault lock", "backup:PutBackupVaultLockConfiguration", []res{fresh(vaultD)}, nil},
+		call{"backup role", "iam:GetRole", []res{fresh(defRole)}, nil},
+		call{"backup role", "iam:ListAttachedRolePolicies", []res{fresh(defRole)}, nil},
+		call{"backup role", "iam:CreateRole", []res{fresh(defRole)}, withBoundaryCtx()},
+		call{"backup role", "iam:TagRole", []res{fresh(defRole)}, withBoundaryCtx()},
+		call{"backup role", "iam:AttachRolePolicy", []res{fresh(defRole)}, managedPol("AWSBackupServiceRolePolicyForBackup")},
+		call{"backup role", "iam:AttachRolePolicy", []res{fresh(defRole)}, managedPol("AWSBackupServiceRolePolicyForRestores")},
+	)
 	out[Prepare] = append(prep, state...)
 
 	lt := tagged(ec2r("launch-template/lt-1"))
@@ -663,6 +680,10 @@ func TestEscalationsAreDenied(t *testing.T) {
 		{"delete production's DB in the primary region", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", P, "db:wordpress-db"))}, nil},
 		{"restore over production's DB name", "rds:RestoreDBInstanceFromDBSnapshot", []res{fresh(arnOf("rds", P, "db:billing-db")), tagged(arnOf("rds", P, "snapshot:wordpress-wordpress-db-1"))}, ctxTag()},
 		{"mutate in a third region", "ec2:AuthorizeSecurityGroupIngress", []res{tagged(arnOf("ec2", "us-east-1", "security-group/sg-1"))}, nil},
+		{"attach AdministratorAccess to AWS Backup's role", "iam:AttachRolePolicy", []res{fresh(role("service-role/AWSBackupDefaultServiceRole"))},
+			map[string][]string{"iam:PolicyARN": {"arn:aws-cn:iam::aws:policy/AdministratorAccess"}}},
+		{"create AWS Backup's role without the boundary", "iam:CreateRole", []res{fresh(role("service-role/AWSBackupDefaultServiceRole"))}, nil},
+		{"lock another vault", "backup:PutBackupVaultLockConfiguration", []res{fresh(arnOf("backup", D, "backup-vault:Default"))}, nil},
 		{"copy a recovery point to another vault", "backup:StartCopyJob", []res{tagged(arnOf("rds", P, "cluster-snapshot:awsbackup:job-1"))},
 			map[string][]string{"backup:CopyTargets": {"arn:aws-cn:backup:cn-north-1:999999999999:backup-vault:exfil"}}},
 		{"copy a recovery point naming no target", "backup:StartCopyJob", []res{tagged(arnOf("rds", P, "cluster-snapshot:awsbackup:job-1"))}, nil},

@@ -491,6 +491,7 @@ func (b *builder) prepare() {
 	}
 	b.recoveryPlane("Prepare", prepareActions)
 	b.pinAndKeys()
+	b.backupVaults()
 }
 
 func (b *builder) failover() {

@@ -135,6 +135,11 @@ func prepare(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, dry
 		if res == nil {
 			return err
 		}
+		if err == nil {
+			var vaults []string
+			vaults, err = points.PrepareVaults(ctx, env, cfg, false)
+			res.Changes = append(res.Changes, vaults...)
+		}
 		rec.Results = append(rec.Results, Result{Resource: res.Region + "/network", Kind: "network", Phase: PhaseCompleted, Detail: res.Network.VPC})
 		for _, c := range res.Changes {
 			rec.Results = append(rec.Results, Result{Resource: c, Kind: "change", Phase: PhaseCompleted})

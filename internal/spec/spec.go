@@ -92,6 +92,21 @@ type Database struct {
 	// BackupRole is the IAM role AWS Backup assumes (aws-backup engine);
 	// default the account's AWSBackupDefaultServiceRole.
 	BackupRole string `yaml:"backup_role"`
+	// VaultLock locks the DR backup vault (aws-backup and auto engines):
+	// AWS Backup then refuses to delete a DR recovery point younger than
+	// MinRetention, whoever asks. One vault serves the stack, so every
+	// database that sets it must agree.
+	VaultLock *VaultLock `yaml:"vault_lock"`
+}
+
+// VaultLock is AWS Backup's Vault Lock of the DR vault. Without
+// ComplianceAfter it is governance mode (a principal allowed
+// backup:DeleteBackupVaultLockConfiguration can lift it); with it, the
+// lock becomes immutable once that grace time has passed (at least 3 days).
+type VaultLock struct {
+	MinRetention    Duration `yaml:"min_retention"`
+	MaxRetention    Duration `yaml:"max_retention"`
+	ComplianceAfter Duration `yaml:"compliance_after"`
 }
 
 // Image is an EC2 instance whose AMI is taken and copied.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -103,6 +104,13 @@ func TestRules(t *testing.T) {
 		{"vpc and cidr", "recover:\n", "recover:\n  network: { vpc: { id: vpc-1 }, cidr: 10.9.0.0/16 }\n", "recover.network.cidr: describes the network prepare builds"},
 		{"kms key other region", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      dr_kms_key: arn:aws:kms:us-east-1:111122223333:key/k", `protect.databases[0].dr_kms_key: "arn:aws:kms:us-east-1:111122223333:key/k" is in us-east-1, but the copies it encrypts are made in the DR region cn-north-1`},
 		{"kms key other partition", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      dr_kms_key: arn:aws:kms:cn-north-1:111122223333:key/k", "names partition aws, but cn-north-1 is in aws-cn"},
+		{"vault lock wrong engine", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5, max_age: 30d }\n      vault_lock: { min_retention: 7d }", `protect.databases[0].vault_lock: applies to the aws-backup and auto engines; engine is ""`},
+		{"vault lock max below min", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5, max_age: 30d }\n      engine: aws-backup\n      vault_lock: { min_retention: 7d, max_retention: 3d }", "protect.databases[0].vault_lock.max_retention: 3d is shorter than min_retention 7d"},
+		{"vault lock outlives keep", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5, max_age: 3d }\n      engine: auto\n      vault_lock: { min_retention: 7d }", "protect.databases[0].vault_lock.min_retention: 7d is longer than keep.max_age 3d"},
+		{"vault lock max without lifecycle", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      engine: auto\n      vault_lock: { max_retention: 90d }", "protect.databases[0].vault_lock.max_retention: 90d: keep.max_age must be set"},
+		{"vault lock without max_age", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5 }\n      engine: auto\n      vault_lock: { min_retention: 7d }", "protect.databases[0].vault_lock.min_retention: 7d needs keep.max_age of at least as long"},
+		{"vault lock hours", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5, max_age: 30d }\n      engine: auto\n      vault_lock: { min_retention: 36h }", "AWS Backup counts retention in whole days"},
+		{"vault lock compliance soon", "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5, max_age: 30d }\n      engine: auto\n      vault_lock: { min_retention: 7d, compliance_after: 1d }", "at least 3d before a lock becomes immutable"},
 		{"state lock without s3", "stack: wordpress", "stack: wordpress\nstate: { lock_table: t }", "state.lock_table: a lock table goes with an s3:// state path"},
 	}
 	for _, c := range cases {
@@ -125,6 +133,18 @@ func TestRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestVaultLockAccepted(t *testing.T) {
+	src := strings.Replace(validBase, "keep: { primary: 5, dr: 5 }", "keep: { primary: 5, dr: 5, max_age: 30d }\n      engine: aws-backup\n      vault_lock: { min_retention: 7d, max_retention: 90d, compliance_after: 3d }", 1)
+	c, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Protect.Databases[0].VaultLock
+	if l == nil || l.MinRetention.D != 7*24*time.Hour || l.MaxRetention.D != 90*24*time.Hour {
+		t.Fatalf("vault_lock = %+v", l)
 	}
 }
 

@@ -94,6 +94,7 @@ func (v *validator) validate() {
 		}
 		names[name] = field
 	}
+	var lock *VaultLock
 	for i, d := range c.Protect.Databases {
 		f := fmt.Sprintf("protect.databases[%d]", i)
 		switch {
@@ -110,6 +111,7 @@ func (v *validator) validate() {
 		v.keep(f+".keep", d.Keep)
 		v.duration(f+".target_rpo", d.TargetRPO)
 		v.kmsKey(f+".dr_kms_key", d.DRKMSKey)
+		v.vaultLock(f+".vault_lock", d, &lock)
 	}
 	for i, im := range c.Protect.Images {
 		f := fmt.Sprintf("protect.images[%d]", i)
@@ -237,6 +239,70 @@ func (v *validator) duration(field string, d Duration) {
 	}
 	if _, err := ParseDuration(d.Raw); err != nil {
 		v.bad(field, "%q: %v", d.Raw, err)
+	}
+}
+
+// vaultLock checks one database's vault_lock; first is the first lock seen,
+// which every later one must equal (the stack has one DR vault).
+func (v *validator) vaultLock(field string, d Database, first **VaultLock) {
+	l := d.VaultLock
+	if l == nil {
+		return
+	}
+	if d.Engine != "aws-backup" && d.Engine != "auto" {
+		v.bad(field, "applies to the aws-backup and auto engines; engine is %q", d.Engine)
+	}
+	var minD, maxD, after time.Duration
+	parse := func(name string, du Duration) time.Duration {
+		if du.IsZero() {
+			return 0
+		}
+		x, err := ParseDuration(du.Raw)
+		if err != nil {
+			v.bad(field+"."+name, "%q: %v", du.Raw, err)
+			return 0
+		}
+		if x%(24*time.Hour) != 0 {
+			v.bad(field+"."+name, "%q: AWS Backup counts retention in whole days", du.Raw)
+		}
+		return x
+	}
+	minD, maxD, after = parse("min_retention", l.MinRetention), parse("max_retention", l.MaxRetention), parse("compliance_after", l.ComplianceAfter)
+	if l.MinRetention.IsZero() && l.MaxRetention.IsZero() {
+		v.bad(field, "needs min_retention or max_retention")
+	}
+	if !l.MinRetention.IsZero() && minD < 24*time.Hour {
+		v.bad(field+".min_retention", "must be at least 1d")
+	}
+	if minD > 0 && maxD > 0 && maxD < minD {
+		v.bad(field+".max_retention", "%s is shorter than min_retention %s", l.MaxRetention.Raw, l.MinRetention.Raw)
+	}
+	if !l.ComplianceAfter.IsZero() && after < 72*time.Hour {
+		v.bad(field+".compliance_after", "AWS Backup needs at least 3d before a lock becomes immutable")
+	}
+	// Retention keeps every point younger than keep.max_age whatever the
+	// counts say, and the lifecycle deletes at max_age: so max_age at least
+	// min_retention is what makes retention never ask a locked vault to
+	// delete a point it must keep.
+	if minD > 0 {
+		age, err := ParseDuration(d.Keep.MaxAge.Raw)
+		switch {
+		case d.Keep.MaxAge.Raw == "":
+			v.bad(field+".min_retention", "%s needs keep.max_age of at least as long: without it keep.dr would delete DR points the lock forbids deleting", l.MinRetention.Raw)
+		case err == nil && age < minD:
+			v.bad(field+".min_retention", "%s is longer than keep.max_age %s: the lifecycle would delete DR points the lock forbids deleting", l.MinRetention.Raw, d.Keep.MaxAge.Raw)
+		}
+	}
+	if maxD > 0 {
+		age, err := ParseDuration(d.Keep.MaxAge.Raw)
+		if d.Keep.MaxAge.Raw == "" || (err == nil && age > maxD) {
+			v.bad(field+".max_retention", "%s: keep.max_age must be set and no longer, or AWS Backup refuses the copy into the locked vault", l.MaxRetention.Raw)
+		}
+	}
+	if *first == nil {
+		*first = l
+	} else if (*first).MinRetention.Raw != l.MinRetention.Raw || (*first).MaxRetention.Raw != l.MaxRetention.Raw || (*first).ComplianceAfter.Raw != l.ComplianceAfter.Raw {
+		v.bad(field, "differs from an earlier database's vault_lock: the stack has one DR vault, so one lock")
 	}
 }
 
