@@ -137,7 +137,7 @@ func prepare(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, dry
 		}
 		if err == nil {
 			var vaults []string
-			vaults, err = points.PrepareVaults(ctx, env, cfg, false)
+			vaults, err = points.PrepareVaults(ctx, env, cfg, dryRun)
 			res.Changes = append(res.Changes, vaults...)
 		}
 		rec.Results = append(rec.Results, Result{Resource: res.Region + "/network", Kind: "network", Phase: PhaseCompleted, Detail: res.Network.VPC})
