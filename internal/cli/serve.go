@@ -113,10 +113,7 @@ func runServe(ctx context.Context, app *App, opts serveOptions) error {
 	if err != nil {
 		return Exit(ExitUsage, err)
 	}
-	// M8: idle and trickling clients must not hold connections (and file
-	// descriptors the daemon's AWS calls and state writes need) for ever.
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv := newStatusServer(d.Handler(), statusTimeouts)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	app.Log.Info("listening", "addr", ln.Addr().String(), "stack", cfg.Stack, "resources", len(jobs))
@@ -144,4 +141,17 @@ func runServe(ctx context.Context, app *App, opts serveOptions) error {
 	return app.Print(map[string]any{"stopped": true, "running_at_stop": d.Running()}, func(w io.Writer) {
 		fmt.Fprintln(w, "serve stopped")
 	})
+}
+
+// httpTimeouts bound the status server's connections.
+type httpTimeouts struct{ header, read, write, idle time.Duration }
+
+var statusTimeouts = httpTimeouts{header: 10 * time.Second, read: 30 * time.Second, write: 60 * time.Second, idle: 60 * time.Second}
+
+// newStatusServer serves /metrics, /healthz and the status page. M8: idle
+// and trickling clients must not hold connections (and the file
+// descriptors the daemon's AWS calls and state writes need) for ever.
+func newStatusServer(h http.Handler, t httpTimeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.header, ReadTimeout: t.read,
+		WriteTimeout: t.write, IdleTimeout: t.idle, MaxHeaderBytes: 64 << 10}
 }
