@@ -468,6 +468,11 @@ func ownCalls() map[string][]call {
 			tagged(arnOf("rds", P, "subgrp:wordpress-dr-db-fb")), fresh(arnOf("rds", P, "pg:default.mysql8.0"))}, ctxTag()},
 		call{"failback LB", "elasticloadbalancing:CreateLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", P, "loadbalancer/app/wordpress-app-fb/*"))}, ctxTag()},
 		call{"failback teardown of the DR stack", "rds:DeleteDBInstance", []res{tagged(dbDR)}, nil},
+		// The zero-loss catch-up: a replica of the DR database in the
+		// primary, promoted after the freeze.
+		call{"failback catch-up replica", "rds:CreateDBInstanceReadReplica", []res{fresh(fbDB), tagged(dbDR),
+			tagged(arnOf("rds", P, "subgrp:wordpress-dr-db-fb"))}, ctxTag()},
+		call{"failback promotes its replica", "rds:PromoteReadReplica", []res{tagged(fbDB)}, nil},
 	)
 	for _, d := range []struct{ action, arn string }{
 		{"ec2:DeleteNatGateway", ec2r("natgateway/nat-1")}, {"ec2:ReleaseAddress", ec2r("elastic-ip/eipalloc-1")},

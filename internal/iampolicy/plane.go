@@ -273,7 +273,7 @@ func (b *builder) newARNs(svc string, creates ...string) []string {
 			out = append(out, b.ec2ARN("elastic-ip/*"))
 		case "ec2:RunInstances":
 			out = append(out, b.ec2ARN("instance/*"))
-		case "rds:RestoreDBInstanceFromDBSnapshot", "rds:CreateDBInstance":
+		case "rds:RestoreDBInstanceFromDBSnapshot", "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica":
 			out = append(out, b.arn("rds", b.pr, "db:"+pre+"*"))
 			if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
 				out = append(out, b.arn("rds", b.pr, "db:"+strings.ToLower(d.Identifier)+"*"))
