@@ -186,7 +186,8 @@ func TestFailoverThenFailback(t *testing.T) {
 				t.Fatalf("config changes %v lack %q", edited, want)
 			}
 			ud := launchTemplateUserData(t, env, cfg.Primary.Region, out[StepLaunchTemplate]["launch_template"])
-			if !strings.Contains(ud, "BUCKET="+b.Source+" ") || !strings.Contains(ud, "REGION="+cfg.Primary.Region) {
+			// Values are shell-quoted where they land (spec.RenderUserData).
+			if !strings.Contains(ud, "BUCKET='"+b.Source+"' ") || !strings.Contains(ud, "REGION='"+cfg.Primary.Region+"'") {
 				t.Fatalf("the primary's user-data should mount the source bucket %s in %s:\n%s", b.Source, cfg.Primary.Region, ud)
 			}
 		})
