@@ -47,6 +47,30 @@ type BackupOptions struct {
 	ContinueOnly bool
 }
 
+// start fills o's defaults and returns the cycle's targets, for Backup and
+// Step alike.
+func (o *BackupOptions) start(cfg *spec.Config) ([]target, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 64
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	ts, err := targets(cfg, o.Only)
+	if err != nil {
+		return nil, err
+	}
+	// A config built in code skips spec's validation; never start a cycle
+	// whose copies would cross a partition.
+	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
 // ResourceResult is what a cycle did for one resource.
 type ResourceResult struct {
 	Resource string `json:"resource"`
@@ -120,22 +144,8 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 	if opts.Store != nil && !opts.DryRun {
 		return stepUntilDone(ctx, c, cfg, opts, nil)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Parallelism <= 0 {
-		opts.Parallelism = 64
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	ts, err := targets(cfg, opts.Only)
+	ts, err := opts.start(cfg)
 	if err != nil {
-		return nil, err
-	}
-	// A config built in code skips spec's validation; never start a cycle
-	// whose copies would cross a partition.
-	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
 		return nil, err
 	}
 	quotas := c.quotas

@@ -173,20 +173,8 @@ func step(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions)
 	if opts.DryRun {
 		return nil, errors.New("step: a dry run is a Backup option")
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Parallelism <= 0 {
-		opts.Parallelism = 64
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	ts, err := targets(cfg, opts.Only)
+	ts, err := opts.start(cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
 		return nil, err
 	}
 	cy := &cycle{c: c, cfg: cfg, opts: opts}
