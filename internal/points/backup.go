@@ -278,15 +278,11 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 	} else {
 		// Everything that can fail before a point exists happens here: the
 		// source must exist and an encrypted one needs a usable DR key.
-		src, err := k.source(ctx, s)
+		src, srcKey, err := cy.source(ctx, s, k)
 		if err != nil {
 			return fail(err)
 		}
-		if src.Encrypted {
-			if key, err = cy.c.drKey(ctx, s); err != nil {
-				return fail(err)
-			}
-		}
+		key = srcKey
 		name := cy.name(t, now)
 		work = Point{ID: name, Name: name, Resource: t.name, Kind: t.kind, Region: P, Source: src.ID,
 			Created: now, Status: StatusAvailable, Managed: true, Encrypted: src.Encrypted}
@@ -350,6 +346,18 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 		res.Created, res.Copied = "", ""
 	}
 	return res, plan
+}
+
+// source inspects the resource in the primary region and, when it is
+// encrypted, finds the DR key its copy needs: what can fail before a point
+// exists, checked before one is taken.
+func (cy *cycle) source(ctx context.Context, s scope, k kindOps) (source, string, error) {
+	src, err := k.source(ctx, s)
+	if err != nil || !src.Encrypted {
+		return src, "", err
+	}
+	key, err := cy.c.drKey(ctx, s)
+	return src, key, err
 }
 
 // prune applies retention to both regions' lists and deletes (or, in a dry

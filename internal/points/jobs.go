@@ -351,15 +351,11 @@ func (cy *cycle) advance(ctx context.Context, t target, res *ResourceResult, job
 		}
 		return PhaseDone, ""
 	default:
-		src, err := k.source(ctx, s)
+		src, srcKey, err := cy.source(ctx, s, k)
 		if err != nil {
 			return fail(err)
 		}
-		if src.Encrypted {
-			if key, err = cy.c.drKey(ctx, s); err != nil {
-				return fail(err)
-			}
-		}
+		key = srcKey
 		name := cy.name(t, now)
 		if same, ok := byName(prim, name); ok && same.Managed {
 			work, res.Resumed = same, same.ID
