@@ -55,3 +55,15 @@ func mediaBucket(ctx context.Context, t *testing.T, env *awsenv.Env) (src, dst s
 	}
 	return src, dst
 }
+
+// faultProxy puts the fault proxy (and AWS's clock, when enabled) in front
+// of the moto endpoint, closed when the test ends.
+func faultProxy(t *testing.T, endpoint string) *testenv.Proxy {
+	t.Helper()
+	proxy, err := testenv.NewProxy(endpoint, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	return proxy
+}

@@ -23,11 +23,7 @@ func TestBackupNoWaitShowsJobs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	motoOpts, _ := primaryWithDB(ctx, t)
-	proxy, err := testenv.NewProxy(motoOpts.Endpoint, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := faultProxy(t, motoOpts.Endpoint)
 	d := emulator.DefaultDurations()
 	d.DBSnapshot = emulator.Sized{Base: time.Minute}
 	d.DBSnapshotCopy = emulator.Sized{Base: 10 * time.Hour}

@@ -23,11 +23,7 @@ func TestOperatorAnswersDuringOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	motoOpts, env := primaryWithDB(ctx, t)
-	proxy, err := testenv.NewProxy(motoOpts.Endpoint, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := faultProxy(t, motoOpts.Endpoint)
 	envOpts := testenv.Options(proxy.URL)
 	src, dst := mediaBucket(ctx, t, env)
 	cfgPath := writeConfig(t, `stack: wordpress
