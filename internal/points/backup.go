@@ -71,6 +71,28 @@ func (o *BackupOptions) start(cfg *spec.Config) ([]target, error) {
 	return ts, nil
 }
 
+// eachTarget runs do for every target, at most parallelism at once, and
+// returns when all have finished; a target still waiting for its turn when
+// ctx ends gets notStarted instead, so every target has a result.
+func eachTarget(ctx context.Context, ts []target, parallelism int, do func(i int, t target), notStarted func(i int, t target, err error)) {
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				do(i, t)
+			case <-ctx.Done():
+				notStarted(i, t, ctx.Err())
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // ResourceResult is what a cycle did for one resource.
 type ResourceResult struct {
 	Resource string `json:"resource"`
@@ -155,22 +177,11 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 	cy := &cycle{c: c, cfg: cfg, opts: opts, quotas: quotas}
 	rep := &BackupReport{Results: make([]ResourceResult, len(ts)), DryRun: opts.DryRun}
 	plans := make([][]string, len(ts))
-	sem := make(chan struct{}, opts.Parallelism)
-	var wg sync.WaitGroup
-	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				rep.Results[i], plans[i] = cy.protect(ctx, t)
-			case <-ctx.Done():
-				rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Error: "not started: " + ctx.Err().Error()}
-			}
-		}()
-	}
-	wg.Wait()
+	eachTarget(ctx, ts, opts.Parallelism, func(i int, t target) {
+		rep.Results[i], plans[i] = cy.protect(ctx, t)
+	}, func(i int, t target, err error) {
+		rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Error: "not started: " + err.Error()}
+	})
 	for _, p := range plans {
 		rep.Planned = append(rep.Planned, p...)
 	}

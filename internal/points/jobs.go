@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
@@ -179,22 +178,11 @@ func step(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions)
 	}
 	cy := &cycle{c: c, cfg: cfg, opts: opts}
 	rep := &BackupReport{Results: make([]ResourceResult, len(ts))}
-	sem := make(chan struct{}, opts.Parallelism)
-	var wg sync.WaitGroup
-	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				rep.Results[i] = cy.stepOne(ctx, t)
-			case <-ctx.Done():
-				rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Phase: PhaseFailed, Error: "not started: " + ctx.Err().Error()}
-			}
-		}()
-	}
-	wg.Wait()
+	eachTarget(ctx, ts, opts.Parallelism, func(i int, t target) {
+		rep.Results[i] = cy.stepOne(ctx, t)
+	}, func(i int, t target, err error) {
+		rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Phase: PhaseFailed, Error: "not started: " + err.Error()}
+	})
 	failed := rep.Failed()
 	if len(failed) == 0 {
 		return rep, nil
