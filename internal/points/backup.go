@@ -138,6 +138,20 @@ type BackupReport struct {
 	DryRun  bool     `json:"dry_run,omitempty"`
 }
 
+// failure is nil when no result carries an error, else an error naming
+// every failed resource and why, of the n the operation ran.
+func (r *BackupReport) failure(operation string, n int) error {
+	failed := r.Failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(failed))
+	for i, f := range failed {
+		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
+	}
+	return fmt.Errorf("%s failed for %d of %d resources: %s", operation, len(failed), n, strings.Join(msgs, "; "))
+}
+
 // Failed returns the results that carry an error.
 func (r *BackupReport) Failed() []ResourceResult {
 	var out []ResourceResult
@@ -185,15 +199,7 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 	for _, p := range plans {
 		rep.Planned = append(rep.Planned, p...)
 	}
-	failed := rep.Failed()
-	if len(failed) == 0 {
-		return rep, nil
-	}
-	msgs := make([]string, len(failed))
-	for i, f := range failed {
-		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
-	}
-	return rep, fmt.Errorf("backup failed for %d of %d resources: %s", len(failed), len(ts), strings.Join(msgs, "; "))
+	return rep, rep.failure("backup", len(ts))
 }
 
 // cycle is one run of Backup.

@@ -183,15 +183,7 @@ func step(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions)
 	}, func(i int, t target, err error) {
 		rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Phase: PhaseFailed, Error: "not started: " + err.Error()}
 	})
-	failed := rep.Failed()
-	if len(failed) == 0 {
-		return rep, nil
-	}
-	msgs := make([]string, len(failed))
-	for i, f := range failed {
-		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
-	}
-	return rep, fmt.Errorf("protect step failed for %d of %d resources: %s", len(failed), len(ts), strings.Join(msgs, "; "))
+	return rep, rep.failure("protect step", len(ts))
 }
 
 // Pending returns the results whose job is still running.
