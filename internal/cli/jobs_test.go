@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,31 +23,19 @@ func TestBackupNoWaitShowsJobs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	motoOpts, _ := primaryWithDB(ctx, t)
-	proxy, err := testenv.NewProxy(motoOpts.Endpoint, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := faultProxy(t, motoOpts.Endpoint)
 	d := emulator.DefaultDurations()
 	d.DBSnapshot = emulator.Sized{Base: time.Minute}
 	d.DBSnapshotCopy = emulator.Sized{Base: 10 * time.Hour}
 	clock := proxy.EnableClock(emulator.ClockOptions{Minute: 100 * time.Millisecond, Durations: &d})
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+	cfgPath := writeConfig(t, `stack: wordpress
 primary: { region: cn-northwest-1 }
 dr: { region: cn-north-1 }
 protect:
   databases:
     - { id: wordpress-db, keep: { primary: 2, dr: 2 }, target_rpo: 4h }
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: testenv.Options(proxy.URL)}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+`)
+	run := cliRunner(ctx, testenv.Options(proxy.URL), cfgPath)
 
 	var rep points.BackupReport
 	for i := 0; ; i++ {
@@ -128,28 +114,24 @@ protect:
 // database uses, and for auto what it will ask AWS, without calling AWS
 // (the endpoint here answers nothing).
 func TestValidateStatesEngineOffline(t *testing.T) {
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+	cfgPath := writeConfig(t, `stack: wordpress
 primary: { region: cn-northwest-1 }
 dr: { region: cn-north-1 }
 protect:
   databases:
     - { id: wordpress-db, engine: auto }
     - { id: orders-db }
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	app := &App{Stdout: &out, Stderr: &errb, EnvOptions: testenv.Options("http://127.0.0.1:1")}
-	if code := RunApp(context.Background(), app, []string{"--config", cfgPath, "validate"}); code != 0 {
-		t.Fatalf("validate: %d\n%s\n%s", code, out.String(), errb.String())
+`)
+	code, out, errOut := cliRunner(context.Background(), testenv.Options("http://127.0.0.1:1"), cfgPath)("validate")
+	if code != 0 {
+		t.Fatalf("validate: %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
 		"wordpress-db: copy engine auto: asks RDS DescribeSourceRegions in cn-north-1 whether it lists cn-northwest-1; snapshot-copy if it does, aws-backup if not",
 		"orders-db: copy engine snapshot-copy: configured (the default)",
 	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("validate lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("validate lacks %q:\n%s", want, out)
 		}
 	}
 }

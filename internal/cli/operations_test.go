@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/operation"
@@ -27,19 +22,8 @@ func TestRunsRecordsEveryOperation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	envOpts, env := primaryWithDB(ctx, t)
-	const P = "cn-northwest-1"
-	id := testenv.RandomAccountID()
-	src, dst := "wp-media-prod-"+id, "wp-media-dr-"+id
-	s3c := env.S3(P, 0)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(src),
-		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: P}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String("a.jpg"), Body: strings.NewReader("a")}); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+	src, dst := mediaBucket(ctx, t, env)
+	cfgPath := writeConfig(t, `stack: wordpress
 primary: { region: cn-northwest-1 }
 dr: { region: cn-north-1 }
 protect:
@@ -47,15 +31,8 @@ protect:
     - { id: wordpress-db, keep: { primary: 2, dr: 2 } }
   buckets:
     - { name: media, source: `+src+`, replica: `+dst+`, create_replica: true }
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+`)
+	run := cliRunner(ctx, envOpts, cfgPath)
 	for _, args := range [][]string{{"backup"}, {"prepare"}, {"replicate", "setup"}, {"replicate", "sync"}} {
 		if code, out, errOut := run(args...); code != 0 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,16 +39,8 @@ func TestPointsListsSnapshotsNothingPrunes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte("stack: wordpress\nprimary: { region: cn-northwest-1 }\ndr: { region: cn-north-1 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+	cfgPath := writeConfig(t, "stack: wordpress\nprimary: { region: cn-northwest-1 }\ndr: { region: cn-north-1 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n")
+	run := cliRunner(ctx, envOpts, cfgPath)
 	code, out, errOut := run("points")
 	if code != 0 || !strings.Contains(out, "kept outside retention") ||
 		!strings.Contains(out, "wordpress-db-dr-final-20261207050000") || !strings.Contains(out, "teardown's final snapshot") ||

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,24 +21,15 @@ func TestPrepareDryRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	envOpts, env := primaryWithDB(ctx, t)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+	cfgPath := writeConfig(t, `stack: wordpress
 primary: { region: cn-northwest-1 }
 dr: { region: cn-north-1 }
-state: { path: `+filepath.Join(dir, "state")+` }
+state: { path: `+filepath.Join(t.TempDir(), "state")+` }
 protect:
   databases:
     - { id: wordpress-db, keep: { primary: 2, dr: 2 } }
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+`)
+	run := cliRunner(ctx, envOpts, cfgPath)
 	vpcs := func() int {
 		t.Helper()
 		out, err := ec2.NewFromConfig(env.For("cn-north-1")).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +25,7 @@ func TestReplicateVerbs(t *testing.T) {
 
 	id := testenv.RandomAccountID()
 	src, dst := "wp-media-prod-"+id, "wp-media-dr-"+id
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+	cfgPath := writeConfig(t, `stack: wordpress
 primary: { region: cn-northwest-1 }
 dr:      { region: cn-north-1 }
 protect:
@@ -39,16 +35,9 @@ protect:
       replica: `+dst+`
       create_replica: true
       storage_class: STANDARD_IA
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`)
 	envOpts := testenv.Options(moto.URL)
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+	run := cliRunner(ctx, envOpts, cfgPath)
 
 	env, err := awsenv.Load(ctx, *envOpts)
 	if err != nil {

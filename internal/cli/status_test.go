@@ -1,18 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
@@ -30,25 +23,10 @@ func TestOperatorAnswersDuringOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	motoOpts, env := primaryWithDB(ctx, t)
-	proxy, err := testenv.NewProxy(motoOpts.Endpoint, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := faultProxy(t, motoOpts.Endpoint)
 	envOpts := testenv.Options(proxy.URL)
-	const P = "cn-northwest-1"
-	id := testenv.RandomAccountID()
-	src, dst := "wp-media-prod-"+id, "wp-media-dr-"+id
-	s3c := env.S3(P, 0)
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(src),
-		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: P}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String("a.jpg"), Body: strings.NewReader("a")}); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(`stack: wordpress
+	src, dst := mediaBucket(ctx, t, env)
+	cfgPath := writeConfig(t, `stack: wordpress
 primary: { region: cn-northwest-1 }
 dr: { region: cn-north-1 }
 protect:
@@ -56,15 +34,8 @@ protect:
     - { id: wordpress-db, keep: { primary: 2, dr: 2 }, target_rpo: 4h }
   buckets:
     - { name: media, source: `+src+`, replica: `+dst+`, create_replica: true }
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+`)
+	run := cliRunner(ctx, envOpts, cfgPath)
 	for _, args := range [][]string{{"backup"}, {"prepare"}, {"replicate", "setup"}, {"replicate", "sync"}, {"replicate", "verify"}} {
 		if code, out, errOut := run(args...); code != 0 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
@@ -78,7 +49,7 @@ protect:
 		t.Fatalf("status before a drill: exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	proxy.KillRegion(P)
+	proxy.KillRegion("cn-northwest-1")
 
 	code, out, errOut = run("points")
 	if code != 0 || !strings.Contains(out, "the primary region cn-northwest-1 cannot be read") ||
@@ -131,7 +102,7 @@ protect:
 	}
 
 	// A failback since: the stack is back, and status asks the old question.
-	proxy.ReviveRegion(P)
+	proxy.ReviveRegion("cn-northwest-1")
 	saveRecords(ctx, t, cfgPath, &operation.Record{ID: "failback-1", Kind: operation.KindFailback, Stack: "wordpress",
 		Phase: operation.PhaseCompleted, Start: end.Add(time.Minute), End: end.Add(2 * time.Minute)})
 	if code, out, _ = run("status"); code != 0 || strings.Contains(out, "SERVING FROM DR") || !strings.Contains(out, "READY for failover") {

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,16 +73,8 @@ func TestTeardownListsWhatExists(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfgPath := filepath.Join(t.TempDir(), "pilotlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte("stack: wordpress\nprimary: { region: us-east-1 }\ndr: { region: us-west-2 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		app := &App{Stdout: &out, Stderr: &errb, EnvOptions: envOpts}
-		code := RunApp(ctx, app, append([]string{"--config", cfgPath}, args...))
-		return code, out.String(), errb.String()
-	}
+	cfgPath := writeConfig(t, "stack: wordpress\nprimary: { region: us-east-1 }\ndr: { region: us-west-2 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n")
+	run := cliRunner(ctx, envOpts, cfgPath)
 	code, out, errOut := run("teardown", "--dry-run")
 	if code != 0 {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)

@@ -47,6 +47,52 @@ type BackupOptions struct {
 	ContinueOnly bool
 }
 
+// start fills o's defaults and returns the cycle's targets, for Backup and
+// Step alike.
+func (o *BackupOptions) start(cfg *spec.Config) ([]target, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 64
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	ts, err := targets(cfg, o.Only)
+	if err != nil {
+		return nil, err
+	}
+	// A config built in code skips spec's validation; never start a cycle
+	// whose copies would cross a partition.
+	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// eachTarget runs do for every target, at most parallelism at once, and
+// returns when all have finished; a target still waiting for its turn when
+// ctx ends gets notStarted instead, so every target has a result.
+func eachTarget(ctx context.Context, ts []target, parallelism int, do func(i int, t target), notStarted func(i int, t target, err error)) {
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				do(i, t)
+			case <-ctx.Done():
+				notStarted(i, t, ctx.Err())
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // ResourceResult is what a cycle did for one resource.
 type ResourceResult struct {
 	Resource string `json:"resource"`
@@ -92,6 +138,20 @@ type BackupReport struct {
 	DryRun  bool     `json:"dry_run,omitempty"`
 }
 
+// failure is nil when no result carries an error, else an error naming
+// every failed resource and why, of the n the operation ran.
+func (r *BackupReport) failure(operation string, n int) error {
+	failed := r.Failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(failed))
+	for i, f := range failed {
+		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
+	}
+	return fmt.Errorf("%s failed for %d of %d resources: %s", operation, len(failed), n, strings.Join(msgs, "; "))
+}
+
 // Failed returns the results that carry an error.
 func (r *BackupReport) Failed() []ResourceResult {
 	var out []ResourceResult
@@ -120,22 +180,8 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 	if opts.Store != nil && !opts.DryRun {
 		return stepUntilDone(ctx, c, cfg, opts, nil)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Parallelism <= 0 {
-		opts.Parallelism = 64
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	ts, err := targets(cfg, opts.Only)
+	ts, err := opts.start(cfg)
 	if err != nil {
-		return nil, err
-	}
-	// A config built in code skips spec's validation; never start a cycle
-	// whose copies would cross a partition.
-	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
 		return nil, err
 	}
 	quotas := c.quotas
@@ -145,34 +191,15 @@ func backup(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOption
 	cy := &cycle{c: c, cfg: cfg, opts: opts, quotas: quotas}
 	rep := &BackupReport{Results: make([]ResourceResult, len(ts)), DryRun: opts.DryRun}
 	plans := make([][]string, len(ts))
-	sem := make(chan struct{}, opts.Parallelism)
-	var wg sync.WaitGroup
-	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				rep.Results[i], plans[i] = cy.protect(ctx, t)
-			case <-ctx.Done():
-				rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Error: "not started: " + ctx.Err().Error()}
-			}
-		}()
-	}
-	wg.Wait()
+	eachTarget(ctx, ts, opts.Parallelism, func(i int, t target) {
+		rep.Results[i], plans[i] = cy.protect(ctx, t)
+	}, func(i int, t target, err error) {
+		rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Error: "not started: " + err.Error()}
+	})
 	for _, p := range plans {
 		rep.Planned = append(rep.Planned, p...)
 	}
-	failed := rep.Failed()
-	if len(failed) == 0 {
-		return rep, nil
-	}
-	msgs := make([]string, len(failed))
-	for i, f := range failed {
-		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
-	}
-	return rep, fmt.Errorf("backup failed for %d of %d resources: %s", len(failed), len(ts), strings.Join(msgs, "; "))
+	return rep, rep.failure("backup", len(ts))
 }
 
 // cycle is one run of Backup.
@@ -268,15 +295,11 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 	} else {
 		// Everything that can fail before a point exists happens here: the
 		// source must exist and an encrypted one needs a usable DR key.
-		src, err := k.source(ctx, s)
+		src, srcKey, err := cy.source(ctx, s, k)
 		if err != nil {
 			return fail(err)
 		}
-		if src.Encrypted {
-			if key, err = cy.c.drKey(ctx, s); err != nil {
-				return fail(err)
-			}
-		}
+		key = srcKey
 		name := cy.name(t, now)
 		work = Point{ID: name, Name: name, Resource: t.name, Kind: t.kind, Region: P, Source: src.ID,
 			Created: now, Status: StatusAvailable, Managed: true, Encrypted: src.Encrypted}
@@ -340,6 +363,18 @@ func (cy *cycle) protect(ctx context.Context, t target) (res ResourceResult, pla
 		res.Created, res.Copied = "", ""
 	}
 	return res, plan
+}
+
+// source inspects the resource in the primary region and, when it is
+// encrypted, finds the DR key its copy needs: what can fail before a point
+// exists, checked before one is taken.
+func (cy *cycle) source(ctx context.Context, s scope, k kindOps) (source, string, error) {
+	src, err := k.source(ctx, s)
+	if err != nil || !src.Encrypted {
+		return src, "", err
+	}
+	key, err := cy.c.drKey(ctx, s)
+	return src, key, err
 }
 
 // prune applies retention to both regions' lists and deletes (or, in a dry

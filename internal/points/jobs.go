@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
@@ -173,49 +172,18 @@ func step(ctx context.Context, c *clients, cfg *spec.Config, opts BackupOptions)
 	if opts.DryRun {
 		return nil, errors.New("step: a dry run is a Backup option")
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Parallelism <= 0 {
-		opts.Parallelism = 64
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	ts, err := targets(cfg, opts.Only)
+	ts, err := opts.start(cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkCopy(cfg.Primary.Region, cfg.DR.Region, ""); err != nil {
 		return nil, err
 	}
 	cy := &cycle{c: c, cfg: cfg, opts: opts}
 	rep := &BackupReport{Results: make([]ResourceResult, len(ts))}
-	sem := make(chan struct{}, opts.Parallelism)
-	var wg sync.WaitGroup
-	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				rep.Results[i] = cy.stepOne(ctx, t)
-			case <-ctx.Done():
-				rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Phase: PhaseFailed, Error: "not started: " + ctx.Err().Error()}
-			}
-		}()
-	}
-	wg.Wait()
-	failed := rep.Failed()
-	if len(failed) == 0 {
-		return rep, nil
-	}
-	msgs := make([]string, len(failed))
-	for i, f := range failed {
-		msgs[i] = fmt.Sprintf("%s (%s): %s", f.Resource, f.Kind, f.Error)
-	}
-	return rep, fmt.Errorf("protect step failed for %d of %d resources: %s", len(failed), len(ts), strings.Join(msgs, "; "))
+	eachTarget(ctx, ts, opts.Parallelism, func(i int, t target) {
+		rep.Results[i] = cy.stepOne(ctx, t)
+	}, func(i int, t target, err error) {
+		rep.Results[i] = ResourceResult{Resource: t.name, Kind: t.kind, Phase: PhaseFailed, Error: "not started: " + err.Error()}
+	})
+	return rep, rep.failure("protect step", len(ts))
 }
 
 // Pending returns the results whose job is still running.
@@ -363,15 +331,11 @@ func (cy *cycle) advance(ctx context.Context, t target, res *ResourceResult, job
 		}
 		return PhaseDone, ""
 	default:
-		src, err := k.source(ctx, s)
+		src, srcKey, err := cy.source(ctx, s, k)
 		if err != nil {
 			return fail(err)
 		}
-		if src.Encrypted {
-			if key, err = cy.c.drKey(ctx, s); err != nil {
-				return fail(err)
-			}
-		}
+		key = srcKey
 		name := cy.name(t, now)
 		if same, ok := byName(prim, name); ok && same.Managed {
 			work, res.Resumed = same, same.ID
