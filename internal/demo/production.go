@@ -514,16 +514,21 @@ func (b *builder) app(ctx context.Context) error {
 	}
 	p.ASG = prodName
 	// min 1 / desired 2 / max 20 with ELB health checks, as the seed.
-	if _, err := c.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
-		AutoScalingGroupName: aws.String(p.ASG),
-		LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(p.LaunchTemplate), Version: aws.String("$Latest")},
-		MinSize:              aws.Int32(1), DesiredCapacity: aws.Int32(2), MaxSize: aws.Int32(20),
-		VPCZoneIdentifier: aws.String(strings.Join(p.AppSubnets, ",")), TargetGroupARNs: []string{p.TargetGroup},
-		HealthCheckType: aws.String("ELB"), HealthCheckGracePeriod: aws.Int32(300),
-		Tags: []asgtypes.Tag{
-			{Key: aws.String("Name"), Value: aws.String(prodName), PropagateAtLaunch: aws.Bool(true)},
-			{Key: aws.String("Role"), Value: aws.String("wordpress"), PropagateAtLaunch: aws.Bool(true)},
-		},
+	// The profile was made moments ago: wait out IAM's propagation as
+	// the product does.
+	if err := recovery.RetryIAMPropagation(ctx, func(ctx context.Context) error {
+		_, err := c.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+			AutoScalingGroupName: aws.String(p.ASG),
+			LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(p.LaunchTemplate), Version: aws.String("$Latest")},
+			MinSize:              aws.Int32(1), DesiredCapacity: aws.Int32(2), MaxSize: aws.Int32(20),
+			VPCZoneIdentifier: aws.String(strings.Join(p.AppSubnets, ",")), TargetGroupARNs: []string{p.TargetGroup},
+			HealthCheckType: aws.String("ELB"), HealthCheckGracePeriod: aws.Int32(300),
+			Tags: []asgtypes.Tag{
+				{Key: aws.String("Name"), Value: aws.String(prodName), PropagateAtLaunch: aws.Bool(true)},
+				{Key: aws.String("Role"), Value: aws.String("wordpress"), PropagateAtLaunch: aws.Bool(true)},
+			},
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("create auto scaling group %s: %s: %w", p.ASG, region, err)
 	}

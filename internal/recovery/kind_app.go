@@ -254,16 +254,19 @@ func ensureAutoScaling(ctx context.Context, c appClients, cfg *spec.Config, n na
 		for _, k := range slices.Sorted(maps.Keys(t)) {
 			at = append(at, asgtypes.Tag{Key: aws.String(k), Value: aws.String(t[k]), PropagateAtLaunch: aws.Bool(true)})
 		}
-		_, err := c.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
-			AutoScalingGroupName: aws.String(name),
-			LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(ltID), Version: aws.String("$Latest")},
-			MinSize:              aws.Int32(int32(a.Capacity.Min)), MaxSize: aws.Int32(int32(a.Capacity.Max)),
-			DesiredCapacity:        aws.Int32(int32(a.Capacity.Desired)),
-			VPCZoneIdentifier:      aws.String(strings.Join(net.AppSubnets, ",")),
-			TargetGroupARNs:        []string{lb.TargetGroup},
-			HealthCheckType:        aws.String("ELB"),
-			HealthCheckGracePeriod: aws.Int32(bootGrace(cfg)),
-			Tags:                   at,
+		err := RetryIAMPropagation(ctx, func(ctx context.Context) error {
+			_, err := c.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+				AutoScalingGroupName: aws.String(name),
+				LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(ltID), Version: aws.String("$Latest")},
+				MinSize:              aws.Int32(int32(a.Capacity.Min)), MaxSize: aws.Int32(int32(a.Capacity.Max)),
+				DesiredCapacity:        aws.Int32(int32(a.Capacity.Desired)),
+				VPCZoneIdentifier:      aws.String(strings.Join(net.AppSubnets, ",")),
+				TargetGroupARNs:        []string{lb.TargetGroup},
+				HealthCheckType:        aws.String("ELB"),
+				HealthCheckGracePeriod: aws.Int32(bootGrace(cfg)),
+				Tags:                   at,
+			})
+			return err
 		})
 		var exists *asgtypes.AlreadyExistsFault
 		if err != nil && !errors.As(err, &exists) {

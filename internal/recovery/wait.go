@@ -3,6 +3,7 @@ package recovery
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
@@ -59,4 +60,33 @@ func (p waitPolicy) poll(ctx context.Context, what string, done func(context.Con
 		return struct{}{}, ok, err
 	})
 	return err
+}
+
+// iamPropagationLimit bounds how long a create waits for IAM: AWS
+// documents that a role or instance profile is usable everywhere only
+// after a while (eventual consistency, typically seconds).
+const iamPropagationLimit = 2 * time.Minute
+
+// RetryIAMPropagation runs create until it stops failing because an
+// instance profile made moments ago is not yet visible to EC2 or Auto
+// Scaling ("Invalid IAM Instance Profile": AddRoleToInstanceProfile's
+// documentation says to wait for the change to appear across AWS), with
+// backoff, for at most iamPropagationLimit; any other error is returned
+// at once.
+func RetryIAMPropagation(ctx context.Context, create func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, iamPropagationLimit)
+	defer cancel()
+	delay := time.Second
+	for {
+		err := create(ctx)
+		if err == nil || !strings.Contains(err.Error(), "Invalid IAM Instance Profile") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the instance profile was still not visible after %s)", err, iamPropagationLimit)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
 }
