@@ -204,6 +204,7 @@ func printDemo(w io.Writer, res *demo.Result) {
 		for _, p := range a.RPO {
 			fmt.Fprintf(w, "  RPO %-14s %s\n", p.Resource, p.Age.Round(time.Second))
 		}
+		fmt.Fprintf(w, "  %s\n", a.BootLine())
 		fmt.Fprintln(w, a.Line())
 	}
 }

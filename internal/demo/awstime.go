@@ -36,6 +36,22 @@ type AWSTime struct {
 	// RPO is each point's age at AWS durations when the failover began.
 	RPO        []PointAge `json:"rpo"`
 	DatabaseGB int        `json:"database_gb"`
+	// AppStart and DatabaseReady are when, into the failover at AWS
+	// durations, the app's instances were launched and the restored
+	// database became available: with the SSM hand-off the app boots
+	// beside the restore, so AppStart comes first.
+	AppStart      time.Duration `json:"app_start_ns"`
+	DatabaseReady time.Duration `json:"database_ready_ns"`
+}
+
+// BootLine says whether the app booted beside the restore.
+func (a *AWSTime) BootLine() string {
+	rel := "before"
+	if a.AppStart >= a.DatabaseReady {
+		rel = "after"
+	}
+	return fmt.Sprintf("app instances launched %s into the failover, %s the database was available (%s)",
+		a.AppStart.Round(time.Second), rel, a.DatabaseReady.Round(time.Second))
 }
 
 // PointAge is a recovery point's age when the failover began.
@@ -70,6 +86,12 @@ func (d *demo) awsTime(out *operation.Outcome, rep *recovery.Report) (*AWSTime, 
 	a := &AWSTime{
 		Factor: d.opts.AWSTime, RTO: k.AWS(time.Duration(rep.RTOSeconds * float64(time.Second))),
 		CriticalPath: path, CriticalPathSteps: steps, Seed: emulator.SeedTotal(seed), SeedSteps: seed, DatabaseGB: gb,
+	}
+	if db, ok := out.Journal.Step(recovery.StepDatabase); ok && !db.End.IsZero() {
+		a.DatabaseReady = k.AWS(db.End.Sub(out.Journal.Start))
+	}
+	if app, ok := out.Journal.Step(recovery.StepApp); ok && !app.Start.IsZero() {
+		a.AppStart = k.AWS(app.Start.Sub(out.Journal.Start))
 	}
 	for _, p := range rep.Points {
 		a.RPO = append(a.RPO, PointAge{Resource: p.Resource, ID: p.ID, Age: k.AWS(time.Duration(p.RPOSeconds * float64(time.Second)))})

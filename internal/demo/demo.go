@@ -520,6 +520,7 @@ func (d *demo) outage(ctx context.Context) {
 			for _, p := range a.RPO {
 				d.say("RPO %s at AWS durations: %s (%s)", p.Resource, p.Age.Round(time.Second), p.ID)
 			}
+			d.check("app boots beside the restore", a.AppStart < a.DatabaseReady, "%s", a.BootLine())
 			d.say("%s", a.Line())
 		}
 	}
