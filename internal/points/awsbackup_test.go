@@ -264,7 +264,17 @@ func engineClients(w *world, fb *fakeBackup, sr *fakeSourceRegions) *clients {
 // and a copy job, and the DR recovery point names a snapshot that restores.
 func TestAutoPicksAWSBackupWhereRDSCannotCopyAndTheDRPointRestores(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, "cn-northwest-1", "cn-north-1")
+	// Both China directions: Ningxia to Beijing, and back.
+	for _, pair := range [][2]string{{"cn-northwest-1", "cn-north-1"}, {"cn-north-1", "cn-northwest-1"}} {
+		t.Run(pair[0]+"->"+pair[1], func(t *testing.T) {
+			t.Parallel()
+			autoPicksAWSBackup(t, pair[0], pair[1])
+		})
+	}
+}
+
+func autoPicksAWSBackup(t *testing.T, primary, dr string) {
+	w := newWorld(t, primary, dr)
 	w.createDB("db1", false)
 	cfg := w.config("protect:\n  databases:\n    - { id: db1, engine: auto, every: 2h, keep: { primary: 1, dr: 1 } }\n")
 	store := openStore(t, t.TempDir())
