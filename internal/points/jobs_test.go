@@ -409,17 +409,19 @@ func TestLambdaTicksDuringALongCopyAllSucceedAndTheCopyFinishesOnce(t *testing.T
 	invoke := func(i int) *BackupReport {
 		t.Helper()
 		now := t0.Add(time.Duration(i) * 30 * time.Minute)
-		// The invocation's deadline, scaled: 15 minutes as 3 seconds.
-		ctx, cancel := context.WithTimeout(w.ctx, 3*time.Second)
+		// The invocation's deadline, scaled (15 minutes as 10 seconds; a
+		// step makes a few calls and never waits on the copy). It must
+		// return success before the deadline, not be cut by it: the
+		// behaviour, not a wall-clock figure, is what is asserted here.
+		ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
 		defer cancel()
-		start := time.Now()
 		rep, err := step(ctx, clockClients(w.env, w.D, clock), cfg, BackupOptions{
 			Now: func() time.Time { return now }, Store: openStore(t, dir), Tick: now.Format(time.RFC3339)})
 		if err != nil {
 			t.Fatalf("tick %d: %v", i, err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Fatalf("tick %d took %v", i, d)
+		if ctx.Err() != nil {
+			t.Fatalf("tick %d ran into its deadline instead of returning while the copy runs", i)
 		}
 		return rep
 	}
