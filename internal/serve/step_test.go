@@ -138,7 +138,7 @@ func TestServeVerifyKeepsScheduleWhileFourCopiesRun(t *testing.T) {
 				t.Errorf("%s: a step of a running copy failed: %+v", db.ID, r)
 			}
 			// A step makes a few calls; it never waits for the copy.
-			if took := r.Ended.Sub(r.Started); took > 5*time.Second {
+			if took := r.Ended.Sub(r.Started); took > 20*time.Second { // the copy is held 60 s
 				t.Errorf("%s: a step held its slot for %v", db.ID, took)
 			}
 		}
