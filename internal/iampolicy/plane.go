@@ -252,27 +252,11 @@ func (b *builder) newARNs(svc string, creates ...string) []string {
 	pre := b.rdsPrefix()
 	var out []string
 	for _, c := range creates {
+		if typ, ok := ec2Creates[c]; ok {
+			out = append(out, b.ec2ARN(typ+"/*"))
+			continue
+		}
 		switch c {
-		case "ec2:CreateVpc":
-			out = append(out, b.ec2ARN("vpc/*"))
-		case "ec2:CreateSubnet":
-			out = append(out, b.ec2ARN("subnet/*"))
-		case "ec2:CreateInternetGateway":
-			out = append(out, b.ec2ARN("internet-gateway/*"))
-		case "ec2:CreateRouteTable":
-			out = append(out, b.ec2ARN("route-table/*"))
-		case "ec2:CreateSecurityGroup":
-			out = append(out, b.ec2ARN("security-group/*"))
-		case "ec2:CreateVpcEndpoint":
-			out = append(out, b.ec2ARN("vpc-endpoint/*"))
-		case "ec2:CreateLaunchTemplate":
-			out = append(out, b.ec2ARN("launch-template/*"))
-		case "ec2:CreateNatGateway":
-			out = append(out, b.ec2ARN("natgateway/*"))
-		case "ec2:AllocateAddress":
-			out = append(out, b.ec2ARN("elastic-ip/*"))
-		case "ec2:RunInstances":
-			out = append(out, b.ec2ARN("instance/*"))
 		case "rds:RestoreDBInstanceFromDBSnapshot", "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica":
 			out = append(out, b.arn("rds", b.pr, "db:"+pre+"*"))
 			if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
@@ -460,4 +444,13 @@ func (b *builder) handoff() {
 	}
 	b.add("FailoverHandoff", []string{"ssm:PutParameter", "ssm:GetParameter", "ssm:AddTagsToResource",
 		"ssm:ListTagsForResource", "ssm:DeleteParameter"}, res, nil)
+}
+
+// ec2Creates names the resource type each EC2 create makes, as its ARN
+// spells it.
+var ec2Creates = map[string]string{
+	"ec2:CreateVpc": "vpc", "ec2:CreateSubnet": "subnet", "ec2:CreateInternetGateway": "internet-gateway",
+	"ec2:CreateRouteTable": "route-table", "ec2:CreateSecurityGroup": "security-group", "ec2:CreateVpcEndpoint": "vpc-endpoint",
+	"ec2:CreateLaunchTemplate": "launch-template", "ec2:CreateNatGateway": "natgateway", "ec2:AllocateAddress": "elastic-ip",
+	"ec2:RunInstances": "instance",
 }
