@@ -13,7 +13,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/emulator"
 	"github.com/pilotlight/pilotlight/internal/recovery"
-	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -25,17 +24,7 @@ import (
 func TestFailoverSurvivesKillOnAWSClock(t *testing.T) {
 	t.Parallel()
 	acct := testenv.Shared(t).NewAccount(t)
-	proxy, err := testenv.NewProxy(acct.URL, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
-	env := testenv.AWS(t, proxy.URL)
-	cfg := recovery.TestConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
-	recovery.SeedProduction(t, env, cfg)
-	if _, err := recovery.Prepare(context.Background(), cfg, env); err != nil {
-		t.Fatal(err)
-	}
+	proxy, env, cfg := preparedBehindProxy(t, acct.URL)
 	k := proxy.EnableClock(emulator.ClockOptions{Minute: 50 * time.Millisecond})
 	// The first DescribeDBInstances looks for an earlier restore; the
 	// second is the first poll of the one just asked for.

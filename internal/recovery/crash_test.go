@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/cli"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/spec"
@@ -71,17 +72,7 @@ func TestFailoverSurvivesKillAtEveryStep(t *testing.T) {
 		t.Run(cut.step+"/"+cut.match.Action, func(t *testing.T) {
 			t.Parallel()
 			acct := moto.NewAccount(t)
-			proxy, err := testenv.NewProxy(acct.URL, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(proxy.Close)
-			env := testenv.AWS(t, proxy.URL)
-			cfg := recovery.TestConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
-			recovery.SeedProduction(t, env, cfg)
-			if _, err := recovery.Prepare(context.Background(), cfg, env); err != nil {
-				t.Fatal(err)
-			}
+			proxy, env, cfg := preparedBehindProxy(t, acct.URL)
 			m := cut.match
 			m.Region = cfg.DR.Region
 			if m.Action == "ChangeResourceRecordSets" || m.Action == "GetChange" {
@@ -110,7 +101,7 @@ func TestFailoverSurvivesKillAtEveryStep(t *testing.T) {
 			var out, errOut bytes.Buffer
 			again := child(proxy.URL, "failover", "--yes", "--config", cfg.File)
 			again.Stdout, again.Stderr = &out, &errOut
-			err = again.Run()
+			err := again.Run()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != cli.ExitLockHeld {
 				t.Fatalf("re-run over a dead process's lock: %v\n%s", err, errOut.String())
 			}
@@ -133,4 +124,23 @@ func TestFailoverSurvivesKillAtEveryStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// preparedBehindProxy is the crash tests' world: a fault proxy in front of
+// an account, a production stack in us-east-1 and prepare done in
+// us-west-2.
+func preparedBehindProxy(t *testing.T, account string) (*testenv.Proxy, *awsenv.Env, *spec.Config) {
+	t.Helper()
+	proxy, err := testenv.NewProxy(account, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	env := testenv.AWS(t, proxy.URL)
+	cfg := recovery.TestConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
+	recovery.SeedProduction(t, env, cfg)
+	if _, err := recovery.Prepare(context.Background(), cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	return proxy, env, cfg
 }
