@@ -27,7 +27,8 @@ the last verify converged, and that the last drill passed. Before the first
 drill the stack is ready with a warning. When the primary region does not
 answer, what needs it is marked unknown, not failed. After a completed
 failover (and before a failback) it says the stack serves from the DR region,
-and since when; after one that did not finish, that it should be resumed.
+since when, and what a failback would do, step by step;
+after one that did not finish, that it should be resumed.
 Exit 0 when ready, serving from DR or a failover runs; 1 when not ready or a
 failover failed.`,
 		Args: cobra.NoArgs,
