@@ -9,8 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	ctltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/partition"
@@ -58,6 +63,29 @@ func ChooseEngine(requested string, objects, threshold int64) (string, error) {
 type batchAPI interface {
 	CreateJob(ctx context.Context, in *s3control.CreateJobInput, optFns ...func(*s3control.Options)) (*s3control.CreateJobOutput, error)
 	DescribeJob(ctx context.Context, in *s3control.DescribeJobInput, optFns ...func(*s3control.Options)) (*s3control.DescribeJobOutput, error)
+	ListJobs(ctx context.Context, in *s3control.ListJobsInput, optFns ...func(*s3control.Options)) (*s3control.ListJobsOutput, error)
+}
+
+// newS3Control builds the S3 Control client of region. S3 Control puts the
+// account id in front of the host (<account>.s3-control.<region>...); an
+// overridden endpoint (an emulator on 127.0.0.1) has no such names, so
+// there the host is kept as given, as S3 clients use path style there.
+func newS3Control(env *awsenv.Env, region string) *s3control.Client {
+	return s3control.NewFromConfig(env.For(region), func(o *s3control.Options) {
+		if env.EndpointOverridden() {
+			o.EndpointResolverV2 = hostAsGiven{s3control.NewDefaultEndpointResolverV2()}
+		}
+	})
+}
+
+type hostAsGiven struct{ s3control.EndpointResolverV2 }
+
+func (r hostAsGiven) ResolveEndpoint(ctx context.Context, p s3control.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	e, err := r.EndpointResolverV2.ResolveEndpoint(ctx, p)
+	if err == nil && p.AccountId != nil {
+		e.URI.Host = strings.TrimPrefix(e.URI.Host, aws.ToString(p.AccountId)+".")
+	}
+	return e, err
 }
 
 // BatchOptions describe one S3 Batch Replication job.
@@ -107,12 +135,85 @@ func StartBatchReplication(ctx context.Context, env *awsenv.Env, cfg *spec.Confi
 	if opts.Source == "" {
 		opts.Source = b.Source
 	}
-	return startBatch(ctx, s3control.NewFromConfig(env.For(opts.SourceRegion)), opts, time.Now())
+	return startBatch(ctx, newS3Control(env, opts.SourceRegion), opts, time.Now())
 }
 
 // BatchStatus reads a batch replication job.
 func BatchStatus(ctx context.Context, env *awsenv.Env, region, account, jobID string) (*BatchJob, error) {
-	return batchStatus(ctx, s3control.NewFromConfig(env.For(region)), region, account, jobID)
+	return batchStatus(ctx, newS3Control(env, region), region, account, jobID)
+}
+
+// LatestBatchJob finds the newest batch replication job pilotlight created
+// for source (by the job's description) in region and reads it; nil when
+// there is none. S3 lists jobs of the last 90 days.
+func LatestBatchJob(ctx context.Context, env *awsenv.Env, region, account, source string) (*BatchJob, error) {
+	return latestBatch(ctx, newS3Control(env, region), region, account, source)
+}
+
+// WaitBatch polls a job until it ends or ctx does, with backoff from first
+// (S3 reports progress about once a minute, so the wait grows to max(first,
+// a minute)). each, when set, sees every reading.
+func WaitBatch(ctx context.Context, env *awsenv.Env, region, account, jobID string, first time.Duration, each func(*BatchJob)) (*BatchJob, error) {
+	return waitBatch(ctx, newS3Control(env, region), region, account, jobID, first, each)
+}
+
+// batchDescription names a job as pilotlight's back-fill of source; status
+// finds the job by it.
+func batchDescription(source string) string { return "pilotlight back-fill of " + source }
+
+func latestBatch(ctx context.Context, api batchAPI, region, account, source string) (*BatchJob, error) {
+	var newest *ctltypes.JobListDescriptor
+	in := &s3control.ListJobsInput{AccountId: aws.String(account), MaxResults: aws.Int32(1000)}
+	for {
+		out, err := api.ListJobs(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list batch jobs of account %s: %s: %w", account, region, err)
+		}
+		for i := range out.Jobs {
+			j := &out.Jobs[i]
+			if aws.ToString(j.Description) != batchDescription(source) || j.Operation != ctltypes.OperationNameS3ReplicateObject {
+				continue
+			}
+			if newest == nil || aws.ToTime(j.CreationTime).After(aws.ToTime(newest.CreationTime)) {
+				newest = j
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	return batchStatus(ctx, api, region, account, aws.ToString(newest.JobId))
+}
+
+func waitBatch(ctx context.Context, api batchAPI, region, account, jobID string, first time.Duration, each func(*BatchJob)) (*BatchJob, error) {
+	if first <= 0 {
+		first = 5 * time.Second
+	}
+	wait, longest := first, max(first, time.Minute)
+	for {
+		job, err := batchStatus(ctx, api, region, account, jobID)
+		if err != nil {
+			return nil, err
+		}
+		if each != nil {
+			each(job)
+		}
+		if job.Done {
+			return job, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return job, fmt.Errorf("wait for batch job %s: %s: still %s: %w", jobID, region, job.Status, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, longest)
+	}
 }
 
 func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.Time) (*BatchJob, error) {
@@ -136,7 +237,7 @@ func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.T
 		AccountId:            aws.String(opts.Account),
 		ClientRequestToken:   aws.String(token),
 		ConfirmationRequired: aws.Bool(false),
-		Description:          aws.String("pilotlight back-fill of " + opts.Source),
+		Description:          aws.String(batchDescription(opts.Source)),
 		Priority:             aws.Int32(10),
 		RoleArn:              aws.String(opts.RoleARN),
 		Operation:            &ctltypes.JobOperation{S3ReplicateObject: &ctltypes.S3ReplicateObjectOperation{}},
@@ -207,3 +308,51 @@ func bucketOfARN(arn string) string {
 	}
 	return arn
 }
+
+// metricsAPI reads the daily storage metrics S3 publishes to CloudWatch.
+type metricsAPI interface {
+	GetMetricStatistics(ctx context.Context, in *cloudwatch.GetMetricStatisticsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error)
+}
+
+// ObjectCount returns how many objects bucket holds by S3's daily
+// NumberOfObjects metric in CloudWatch (free, and no listing: counting a
+// bucket of hundreds of millions of keys by listing is what auto avoids),
+// or -1 when S3 has published none in the last three days (a new bucket).
+func ObjectCount(ctx context.Context, env *awsenv.Env, region, bucket string) (int64, error) {
+	// Query protocol rather than the SDK's default CBOR: every CloudWatch
+	// endpoint answers it (aws and aws-cn alike), and so does moto.
+	cw := cloudwatch.NewFromConfig(env.For(region), func(o *cloudwatch.Options) {
+		o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+	})
+	return objectCount(ctx, cw, region, bucket, time.Now())
+}
+
+func objectCount(ctx context.Context, api metricsAPI, region, bucket string, now time.Time) (int64, error) {
+	out, err := api.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+		Namespace:  aws.String("AWS/S3"),
+		MetricName: aws.String("NumberOfObjects"),
+		Dimensions: []cwtypes.Dimension{
+			{Name: aws.String("BucketName"), Value: aws.String(bucket)},
+			{Name: aws.String("StorageType"), Value: aws.String("AllStorageTypes")},
+		},
+		StartTime:  aws.Time(now.Add(-72 * time.Hour)),
+		EndTime:    aws.Time(now),
+		Period:     aws.Int32(86400),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum},
+	})
+	if err != nil {
+		return -1, fmt.Errorf("object count of bucket %s: %s: %w", bucket, region, err)
+	}
+	n, newest := int64(-1), time.Time{}
+	for _, d := range out.Datapoints {
+		if t := aws.ToTime(d.Timestamp); n < 0 || t.After(newest) {
+			n, newest = int64(aws.ToFloat64(d.Maximum)), t
+		}
+	}
+	return n, nil
+}
+
+// BatchRoleName is the role S3 Batch Operations assumes for a stack's
+// batch replication jobs: one role for all of its buckets, with one inline
+// policy per bucket, made by Setup beside the replication role.
+func BatchRoleName(stack string) string { return stack + "-s3-batch-replication" }
