@@ -99,10 +99,14 @@ type BatchOptions struct {
 	RoleARN string
 	// ReportBucket receives the completion report (failed tasks only); it
 	// must be in the source's region. ReportPrefix defaults to
-	// "pilotlight/batch-replication".
+	// DefaultReportPrefix, where the batch role may write.
 	ReportBucket, ReportPrefix string
-	// Token makes creation idempotent: the same token within a day returns
-	// the same job. Defaults to one per bucket and UTC day.
+	// Token makes creation idempotent: S3 answers a CreateJob whose token
+	// it has seen with that job. By default a start first looks for the
+	// bucket's newest job: one still running is returned as it is, and a
+	// new job's token is derived from the bucket and that newest job, so
+	// that two starts at once make one job and a start after a job ended
+	// (to retry its failed tasks) makes a new one.
 	Token string
 	// SourceRegion and Source default to the primary region and b.Source.
 	SourceRegion, Source string
@@ -135,7 +139,7 @@ func StartBatchReplication(ctx context.Context, env *awsenv.Env, cfg *spec.Confi
 	if opts.Source == "" {
 		opts.Source = b.Source
 	}
-	return startBatch(ctx, newS3Control(env, opts.SourceRegion), opts, time.Now())
+	return startBatch(ctx, newS3Control(env, opts.SourceRegion), opts)
 }
 
 // BatchStatus reads a batch replication job.
@@ -216,7 +220,7 @@ func waitBatch(ctx context.Context, api batchAPI, region, account, jobID string,
 	}
 }
 
-func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.Time) (*BatchJob, error) {
+func startBatch(ctx context.Context, api batchAPI, opts BatchOptions) (*BatchJob, error) {
 	if opts.Account == "" || opts.RoleARN == "" || opts.ReportBucket == "" || opts.Source == "" {
 		return nil, fmt.Errorf("batch replication of %s (%s): need the account, the Batch Operations role and a report bucket", opts.Source, opts.SourceRegion)
 	}
@@ -226,11 +230,22 @@ func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.T
 	}
 	prefix := opts.ReportPrefix
 	if prefix == "" {
-		prefix = "pilotlight/batch-replication"
+		prefix = DefaultReportPrefix
 	}
 	token := opts.Token
 	if token == "" {
-		sum := sha256.Sum256([]byte(opts.SourceRegion + "/" + opts.Source + "/" + now.UTC().Format("2006-01-02")))
+		latest, err := latestBatch(ctx, api, opts.SourceRegion, opts.Account, opts.Source)
+		if err != nil {
+			return nil, err
+		}
+		if latest != nil && !latest.Done {
+			return latest, nil
+		}
+		after := "none"
+		if latest != nil {
+			after = latest.JobID
+		}
+		sum := sha256.Sum256([]byte(opts.SourceRegion + "/" + opts.Source + "/after/" + after))
 		token = "pilotlight-" + hex.EncodeToString(sum[:12])
 	}
 	out, err := api.CreateJob(ctx, &s3control.CreateJobInput{
@@ -264,7 +279,7 @@ func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.T
 	}
 	job := &BatchJob{
 		JobID: aws.ToString(out.JobId), Account: opts.Account, Region: opts.SourceRegion, Source: opts.Source,
-		Status: string(ctltypes.JobStatusNew), Report: "s3://" + opts.ReportBucket + "/" + prefix,
+		Status: string(ctltypes.JobStatusNew), Report: reportURL(opts.ReportBucket, prefix, aws.ToString(out.JobId)),
 	}
 	return job, nil
 }
@@ -292,13 +307,18 @@ func batchStatus(ctx context.Context, api batchAPI, region, account, jobID strin
 		job.Reasons = append(job.Reasons, aws.ToString(f.FailureCode)+": "+aws.ToString(f.FailureReason))
 	}
 	if r := d.Report; r != nil && r.Enabled {
-		job.Report = "s3://" + bucketOfARN(aws.ToString(r.Bucket)) + "/" + aws.ToString(r.Prefix)
+		job.Report = reportURL(bucketOfARN(aws.ToString(r.Bucket)), aws.ToString(r.Prefix), jobID)
 	}
 	switch d.Status {
 	case ctltypes.JobStatusComplete, ctltypes.JobStatusFailed, ctltypes.JobStatusCancelled:
 		job.Done = true
 	}
 	return job, nil
+}
+
+// reportURL is where S3 writes a job's completion report.
+func reportURL(bucket, prefix, jobID string) string {
+	return "s3://" + bucket + "/" + strings.TrimSuffix(prefix, "/") + "/job-" + jobID + "/"
 }
 
 // bucketOfARN returns the bucket name of arn:partition:s3:::bucket.

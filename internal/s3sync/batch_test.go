@@ -69,7 +69,7 @@ func TestBatchReplication(t *testing.T) {
 	}
 	again, err := StartBatchReplication(f.ctx, env, f.cfg, f.b, opts)
 	if err != nil || again.JobID != job.JobID || len(ctl.Jobs()) != 1 {
-		t.Fatalf("a second start the same day made another job: %v %v (%d jobs)", again, err, len(ctl.Jobs()))
+		t.Fatalf("a second start while the job runs made another job: %v %v (%d jobs)", again, err, len(ctl.Jobs()))
 	}
 	req := ctl.Jobs()[0].Request
 	g := req.ManifestGenerator.S3JobManifestGenerator
@@ -92,7 +92,7 @@ func TestBatchReplication(t *testing.T) {
 		seen = append(seen, fmt.Sprintf("%s %d/%d", j.Status, j.Succeeded+j.Failed, j.Total))
 	})
 	if err != nil || !st.Done || st.Total != 50 || st.Succeeded != 49 || st.Failed != 1 || st.Source != f.b.Source ||
-		st.Report != "s3://wp-reports-"+f.b.Source+"/pilotlight/batch-replication" {
+		st.Report != "s3://wp-reports-"+f.b.Source+"/pilotlight/batch-replication/job-"+job.JobID+"/" {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 	if !strings.Contains(strings.Join(seen, ","), "Active 25/50") {
@@ -104,6 +104,20 @@ func TestBatchReplication(t *testing.T) {
 	}
 	if v, err := runVerify(f.ctx, f.src, f.dst, p, false, VerifyOptions{}); err != nil || v.MissingCount != 1 {
 		t.Fatalf("verify after the job with one failed task: %+v %v", v, err)
+	}
+
+	// Once the job has ended, a start makes a new job, which retries the
+	// failed task (FAILED is in its manifest filter).
+	ctl.Fail = nil
+	retry, err := StartBatchReplication(f.ctx, env, f.cfg, f.b, opts)
+	if err != nil || retry.JobID == job.JobID || len(ctl.Jobs()) != 2 {
+		t.Fatalf("a start after the job ended: %+v %v (%d jobs)", retry, err, len(ctl.Jobs()))
+	}
+	if st, err := WaitBatch(ctx, env, "us-east-1", acct, retry.JobID, time.Millisecond, nil); err != nil || st.Failed != 0 {
+		t.Fatalf("retry job: %+v %v", st, err)
+	}
+	if v, err := runVerify(f.ctx, f.src, f.dst, p, false, VerifyOptions{}); err != nil || !v.Converged {
+		t.Fatalf("verify after the retry: %+v %v", v, err)
 	}
 }
 
