@@ -42,6 +42,7 @@ protect:
 func TestReplicateBatchEngine(t *testing.T) {
 	moto := testenv.Shared(t).NewAccount(t)
 	ctl := testenv.NewBatchJobs(t, moto.URL)
+	ctl.Steps = 4 // so that --wait polls through Active
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	envOpts := testenv.Options(ctl.URL)
@@ -100,10 +101,14 @@ func TestReplicateBatchEngine(t *testing.T) {
 		st.Buckets[0].Job.JobID != id || st.Buckets[0].Job.Done {
 		t.Fatalf("status: %d %s", code, out)
 	}
+	if code, out, _ := run("replicate", "sync", "--engine", "batch", "--report-bucket", reports); code != 0 ||
+		!strings.Contains(out, "job "+id+" is still ") || !strings.Contains(out, ": not starting another") || len(ctl.Jobs()) != 1 {
+		t.Fatalf("sync while the job runs: %d %s (%d jobs)", code, out, len(ctl.Jobs()))
+	}
 	code, out, errOut = run("replicate", "status", "--job", id, "--wait")
 	if code != 0 || !strings.Contains(out, "job "+id+" Complete: 3 of 3 tasks succeeded, 0 failed") ||
 		!strings.Contains(out, "report of failed tasks: s3://"+reports+"/pilotlight/batch-replication/job-"+id+"/") ||
-		!strings.Contains(errOut, "status=Active succeeded=1") {
+		!strings.Contains(errOut, "status=Active") || !strings.Contains(errOut, "status=Complete") {
 		t.Fatalf("status --wait: %d %s %s", code, out, errOut)
 	}
 	if code, out, _ := run("replicate", "verify"); code != 0 {

@@ -183,8 +183,12 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateSyncOptions) 
 				fmt.Fprintf(w, "%s (%s): would start an S3 Batch Replication job, report to %s\n", j.Source, j.Region, j.Report)
 				continue
 			}
-			fmt.Fprintf(w, "%s (%s): started S3 Batch Replication job %s, report to %s\n  follow it: pilotlight replicate status --job %s\n",
-				j.Source, j.Region, j.JobID, j.Report, j.JobID)
+			verb := "started S3 Batch Replication job " + j.JobID
+			if j.Joined {
+				verb = "S3 Batch Replication job " + j.JobID + " is still " + j.Status + ": not starting another"
+			}
+			fmt.Fprintf(w, "%s (%s): %s, report to %s\n  follow it: pilotlight replicate status --job %s\n",
+				j.Source, j.Region, verb, j.Report, j.JobID)
 		}
 		for _, r := range out.Buckets {
 			printSync(w, r)

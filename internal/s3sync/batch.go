@@ -67,9 +67,9 @@ type batchAPI interface {
 }
 
 // newS3Control builds the S3 Control client of region. S3 Control puts the
-// account id in front of the host (<account>.s3-control.<region>...); an
-// overridden endpoint (an emulator on 127.0.0.1) has no such names, so
-// there the host is kept as given, as S3 clients use path style there.
+// account id in front of the host (<account>.s3-control.<region>...); the
+// endpoint of an emulator (awsenv's override, on 127.0.0.1) has no such
+// names, so there the host given is kept, as S3 clients use path style.
 func newS3Control(env *awsenv.Env, region string) *s3control.Client {
 	return s3control.NewFromConfig(env.For(region), func(o *s3control.Options) {
 		if env.EndpointOverridden() {
@@ -82,7 +82,7 @@ type hostAsGiven struct{ s3control.EndpointResolverV2 }
 
 func (r hostAsGiven) ResolveEndpoint(ctx context.Context, p s3control.EndpointParameters) (smithyendpoints.Endpoint, error) {
 	e, err := r.EndpointResolverV2.ResolveEndpoint(ctx, p)
-	if err == nil && p.AccountId != nil {
+	if err == nil && p.AccountId != nil && p.Endpoint != nil {
 		e.URI.Host = strings.TrimPrefix(e.URI.Host, aws.ToString(p.AccountId)+".")
 	}
 	return e, err
@@ -123,7 +123,10 @@ type BatchJob struct {
 	Succeeded int64  `json:"succeeded"`
 	Failed    int64  `json:"failed"`
 	// Done: the job ended (Complete, Failed or Cancelled).
-	Done     bool     `json:"done"`
+	Done bool `json:"done"`
+	// Joined: a start found this job of the bucket still running and
+	// returned it instead of creating another.
+	Joined   bool     `json:"joined,omitempty"`
 	Reasons  []string `json:"reasons,omitempty"`
 	Report   string   `json:"report,omitempty"`
 	Duration string   `json:"elapsed,omitempty"`
@@ -239,6 +242,7 @@ func startBatch(ctx context.Context, api batchAPI, opts BatchOptions) (*BatchJob
 			return nil, err
 		}
 		if latest != nil && !latest.Done {
+			latest.Joined = true
 			return latest, nil
 		}
 		after := "none"

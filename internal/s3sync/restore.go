@@ -15,7 +15,7 @@ import (
 
 // Restore tiers S3 offers for Glacier Flexible Retrieval and Deep Archive.
 // Bulk is the cheapest (hours; up to 48 for Deep Archive); Expedited is
-// not offered for Deep Archive.
+// not offered for Deep Archive, whose objects are then restored Standard.
 const (
 	TierBulk      = string(types.TierBulk)
 	TierStandard  = string(types.TierStandard)
@@ -119,7 +119,7 @@ func (r *restorer) ready(ctx context.Context, o object) bool {
 	if r == nil || !archived(o.StorageClass) {
 		return true
 	}
-	return r.check(ctx, o.Key)
+	return r.check(ctx, o)
 }
 
 // refused handles a copy S3 refused as archived (an Intelligent-Tiering
@@ -127,7 +127,7 @@ func (r *restorer) ready(ctx context.Context, o object) bool {
 // it requests the restore when none is running.
 func (r *restorer) refused(ctx context.Context, o object) {
 	if r != nil {
-		r.check(ctx, o.Key)
+		r.check(ctx, o)
 	}
 }
 
@@ -138,8 +138,9 @@ func (r *restorer) done(o object) {
 	}
 }
 
-// check HEADs key and acts on its restore state: true when it is restored.
-func (r *restorer) check(ctx context.Context, key string) bool {
+// check HEADs o and acts on its restore state: true when it is restored.
+func (r *restorer) check(ctx context.Context, o object) bool {
+	key := o.Key
 	h, err := r.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(key)})
 	if err != nil {
 		r.fail(fmt.Errorf("head s3://%s/%s (%s): %w", r.bucket, key, r.region, err))
@@ -152,8 +153,12 @@ func (r *restorer) check(ctx context.Context, key string) bool {
 		r.progress.Add(1)
 		return false
 	}
+	tier := r.opts.Tier
+	if tier == TierExpedited && types.ObjectStorageClass(o.StorageClass) == types.ObjectStorageClassDeepArchive {
+		tier = TierStandard // S3 offers no Expedited retrieval from Deep Archive
+	}
 	in := &s3.RestoreObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(key), RestoreRequest: &types.RestoreRequest{
-		GlacierJobParameters: &types.GlacierJobParameters{Tier: types.Tier(r.opts.Tier)},
+		GlacierJobParameters: &types.GlacierJobParameters{Tier: types.Tier(tier)},
 		Days:                 aws.Int32(int32(r.opts.Days)),
 	}}
 	if h.ArchiveStatus != "" {
@@ -166,7 +171,7 @@ func (r *restorer) check(ctx context.Context, key string) bool {
 	case apiCode(err) == "RestoreAlreadyInProgress":
 		r.progress.Add(1)
 	case err != nil:
-		r.fail(fmt.Errorf("restore s3://%s/%s (%s, %s tier): %w", r.bucket, key, r.region, r.opts.Tier, err))
+		r.fail(fmt.Errorf("restore s3://%s/%s (%s, %s tier): %w", r.bucket, key, r.region, tier, err))
 	default:
 		r.requested.Add(1)
 	}

@@ -112,13 +112,15 @@ func TestSyncRestoresArchivedObjects(t *testing.T) {
 	if res := sync(SyncOptions{Restore: &RestoreOptions{}, DryRun: true}); res.Archived != 2 || len(clk.requests) != 0 {
 		t.Fatalf("a dry run asked for restores: %+v, %d", res, len(clk.requests))
 	}
-	res := sync(SyncOptions{Restore: &RestoreOptions{}})
-	if r := res.Restore; r == nil || r.Requested != 2 || r.InProgress != 0 || r.Copied != 0 || r.Tier != "Bulk" || r.Days != 7 || res.Archived != 2 || res.Copied != 0 {
+	// Expedited where S3 offers it; Deep Archive has no Expedited tier.
+	res := sync(SyncOptions{Restore: &RestoreOptions{Tier: TierExpedited}})
+	if r := res.Restore; r == nil || r.Requested != 2 || r.InProgress != 0 || r.Copied != 0 || r.Days != 7 || res.Archived != 2 || res.Copied != 0 {
 		t.Fatalf("first sync with restore: %+v %+v", res, res.Restore)
 	}
 	for _, in := range clk.requests {
-		if in.RestoreRequest.GlacierJobParameters.Tier != types.TierBulk || aws.ToInt32(in.RestoreRequest.Days) != 7 {
-			t.Fatalf("restore request %+v", in.RestoreRequest)
+		want := map[string]types.Tier{"2019/old.jpg": types.TierExpedited, "2018/older.jpg": types.TierStandard}[aws.ToString(in.Key)]
+		if in.RestoreRequest.GlacierJobParameters.Tier != want || aws.ToInt32(in.RestoreRequest.Days) != 7 {
+			t.Fatalf("restore request of %s: %+v, want tier %s", aws.ToString(in.Key), in.RestoreRequest.GlacierJobParameters, want)
 		}
 	}
 	res = sync(SyncOptions{Restore: &RestoreOptions{Tier: TierStandard}})
@@ -144,10 +146,14 @@ func TestRestoreOptions(t *testing.T) {
 	for _, tc := range []struct {
 		in RestoreOptions
 		ok bool
-	}{{RestoreOptions{}, true}, {RestoreOptions{Days: 1, Tier: "Expedited"}, true}, {RestoreOptions{Days: -1}, false}, {RestoreOptions{Tier: "Fast"}, false}} {
+	}{{RestoreOptions{Days: 3}, true}, {RestoreOptions{Days: 1, Tier: "Expedited"}, true}, {RestoreOptions{Days: -1}, false}, {RestoreOptions{Tier: "Fast"}, false}} {
 		if err := tc.in.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v: %v", tc.in, err)
 		}
+	}
+	def := RestoreOptions{}
+	if err := def.Validate(); err != nil || def.Tier != TierBulk || def.Days != DefaultRestoreDays {
+		t.Errorf("defaults: %+v %v", def, err)
 	}
 	for h, want := range map[string]int{"": restoreNone, `ongoing-request="true"`: restoreRunning,
 		`ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"`: restoreDone} {
