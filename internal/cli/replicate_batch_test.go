@@ -74,6 +74,11 @@ func TestReplicateBatchEngine(t *testing.T) {
 	if code, _, errOut := run("replicate", "sync", "--engine", "batch"); code != 2 || !strings.Contains(errOut, "--report-bucket") {
 		t.Fatalf("batch without a report bucket: %d %s", code, errOut)
 	}
+	for _, flag := range []string{"--delete", "--restore-archived"} {
+		if code, _, errOut := run("replicate", "sync", "--engine", "batch", "--report-bucket", reports, flag); code != 2 || !strings.Contains(errOut, flag+": ") {
+			t.Fatalf("batch with %s: %d %s", flag, code, errOut)
+		}
+	}
 	if code, _, _ := run("replicate", "sync", "--engine", "rsync"); code != 2 {
 		t.Fatalf("--engine rsync: %d", code)
 	}

@@ -122,6 +122,22 @@ func (o replicateSyncOptions) check() error {
 	if o.Engine == s3sync.EngineBatch && o.ReportBucket == "" {
 		return errors.New("--engine batch needs --report-bucket: a bucket in the primary region for the job's completion report")
 	}
+	if o.Engine == s3sync.EngineBatch {
+		return batchRefuses(o)
+	}
+	return nil
+}
+
+// batchRefuses names the sync flags a batch job cannot honour: it never
+// deletes replica keys, and restoring archived objects is the copy
+// engine's (a restore must finish before anything can copy them).
+func batchRefuses(o replicateSyncOptions) error {
+	switch {
+	case o.Delete:
+		return errors.New("--delete: a batch replication job never deletes replica keys; use --engine copy")
+	case o.RestoreDays > 0:
+		return errors.New("--restore-archived: restores are the copy engine's; use --engine copy")
+	}
 	return nil
 }
 
@@ -224,6 +240,11 @@ func chooseEngine(ctx context.Context, app *App, job *replicateJob, opts replica
 	}
 	if e == s3sync.EngineBatch && opts.ReportBucket == "" {
 		return c, Exit(ExitUsage, fmt.Errorf("bucket %s: engine batch (%s) needs --report-bucket", b.Name, c.Why))
+	}
+	if e == s3sync.EngineBatch {
+		if err := batchRefuses(opts); err != nil {
+			return c, Exit(ExitUsage, fmt.Errorf("bucket %s: engine batch (%s): %w", b.Name, c.Why, err))
+		}
 	}
 	return c, nil
 }
