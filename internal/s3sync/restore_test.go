@@ -18,7 +18,8 @@ import (
 // read after RestoreObject); AWS takes minutes to 48 hours by tier. Until
 // the test calls finish, a restore it saw requested is running, as on AWS:
 // HEAD says ongoing-request="true", a second request is refused with
-// RestoreAlreadyInProgress, and a copy is refused with InvalidObjectState.
+// RestoreAlreadyInProgress, and a copy is refused with
+// ObjectNotInActiveTierError (AWS's and moto's code for a COPY).
 type glacierClock struct {
 	mu       sync.Mutex
 	running  map[string]bool
@@ -71,7 +72,7 @@ type restoringReplica struct {
 func (d *restoringReplica) CopyObject(ctx context.Context, in *s3.CopyObjectInput, o ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
 	_, escaped, _ := strings.Cut(aws.ToString(in.CopySource), "/")
 	if key, err := url.PathUnescape(escaped); err == nil && d.clk.isRunning(key) {
-		return nil, &smithy.GenericAPIError{Code: "InvalidObjectState", Message: "Object is of storage class GLACIER. Unable to perform copy operations on GLACIER objects. You must restore the object to be able to perform the operation."}
+		return nil, &smithy.GenericAPIError{Code: "ObjectNotInActiveTierError", Message: "The source object of the COPY action is not in the active tier and is only stored in Amazon S3 Glacier."}
 	}
 	return d.objectAPI.CopyObject(ctx, in, o...)
 }
