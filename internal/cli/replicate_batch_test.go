@@ -42,7 +42,7 @@ protect:
 func TestReplicateBatchEngine(t *testing.T) {
 	moto := testenv.Shared(t).NewAccount(t)
 	ctl := testenv.NewBatchJobs(t, moto.URL)
-	ctl.Steps = 4 // so that --wait polls through Active
+	ctl.SetSteps(4) // so that --wait polls through Active
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	envOpts := testenv.Options(ctl.URL)
@@ -141,7 +141,7 @@ func TestReplicateBatchEngine(t *testing.T) {
 	if code, _, errOut := run("replicate", "sync", "--engine", "auto", "--batch-threshold", "3"); code != 2 || !strings.Contains(errOut, "needs --report-bucket") {
 		t.Fatalf("auto choosing batch without a report bucket: %d %s", code, errOut)
 	}
-	ctl.Fail = func(key string) bool { return key == "c.jpg" }
+	ctl.SetFail(func(key string) bool { return key == "c.jpg" })
 	code, out, _ = run("replicate", "sync", "--engine", "auto", "--batch-threshold", "3", "--report-bucket", reports)
 	if code != 0 || !strings.Contains(out, "engine batch (3 objects by S3's daily count, at or above 3)") || len(ctl.Jobs()) != 2 {
 		t.Fatalf("auto at the threshold: %d %s (%d jobs)", code, out, len(ctl.Jobs()))

@@ -47,7 +47,7 @@ func TestBatchReplication(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "us-east-1", "us-west-2")
 	ctl := testenv.NewBatchJobs(t, f.url)
-	ctl.Fail = func(key string) bool { return strings.HasSuffix(key, "00007.jpg") }
+	ctl.SetFail(func(key string) bool { return strings.HasSuffix(key, "00007.jpg") })
 	env := testenv.AWS(t, ctl.URL)
 	f.createBucket(f.src, f.b.Source, "us-east-1")
 	f.createBucket(f.src, "wp-reports-"+f.b.Source, "us-east-1")
@@ -108,7 +108,7 @@ func TestBatchReplication(t *testing.T) {
 
 	// Once the job has ended, a start makes a new job, which retries the
 	// failed task (FAILED is in its manifest filter).
-	ctl.Fail = nil
+	ctl.SetFail(nil)
 	retry, err := StartBatchReplication(f.ctx, env, f.cfg, f.b, opts)
 	if err != nil || retry.JobID == job.JobID || len(ctl.Jobs()) != 2 {
 		t.Fatalf("a start after the job ended: %+v %v (%d jobs)", retry, err, len(ctl.Jobs()))

@@ -44,15 +44,13 @@ import (
 type BatchJobs struct {
 	// URL is the endpoint to give clients instead of moto's.
 	URL string
-	// Steps is how many DescribeJob readings an Active job takes to finish
-	// its tasks (default 2).
-	Steps int
-	// Fail, when set, makes the task of a key fail (a replication S3
-	// could not do, e.g. a KMS key the role may not use).
-	Fail func(key string) bool
 
 	env *awsenv.Env
 	mu  sync.Mutex
+	// steps is how many DescribeJob readings an Active job takes to
+	// finish its tasks; fail makes a key's task fail (SetSteps, SetFail).
+	steps int
+	fail  func(key string) bool
 	// tokens maps ClientRequestToken to a job id, as S3 keeps it.
 	tokens map[string]string
 	jobs   map[string]*SimJob
@@ -75,17 +73,17 @@ type SimJob struct {
 
 // CreateJobRequest is the part of CreateJob's body the simulation reads.
 type CreateJobRequest struct {
-	XMLName            xml.Name `xml:"CreateJobRequest"`
-	ClientRequestToken string
-	Description        string
-	Priority           *int
-	RoleArn            string
+	XMLName              xml.Name `xml:"CreateJobRequest"`
+	ClientRequestToken   string
+	Description          string
+	Priority             *int
+	RoleArn              string
 	ConfirmationRequired bool
-	Operation          struct {
+	Operation            struct {
 		S3ReplicateObject *struct{} `xml:"S3ReplicateObject"`
 		S3PutObjectCopy   *struct{} `xml:"S3PutObjectCopy"`
 	}
-	Manifest         *struct{} `xml:"Manifest"`
+	Manifest          *struct{} `xml:"Manifest"`
 	ManifestGenerator *struct {
 		S3JobManifestGenerator struct {
 			SourceBucket         string
@@ -110,7 +108,7 @@ func NewBatchJobs(t testing.TB, upstream string) *BatchJobs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &BatchJobs{Steps: 2, env: AWS(t, upstream), tokens: map[string]string{}, jobs: map[string]*SimJob{}}
+	b := &BatchJobs{steps: 2, env: AWS(t, upstream), tokens: map[string]string{}, jobs: map[string]*SimJob{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.FlushInterval = -1
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -124,6 +122,15 @@ func NewBatchJobs(t testing.TB, upstream string) *BatchJobs {
 	b.URL = srv.URL
 	return b
 }
+
+// SetSteps sets how many DescribeJob readings an Active job takes to
+// finish its tasks (default 2).
+func (b *BatchJobs) SetSteps(n int) { b.mu.Lock(); b.steps = n; b.mu.Unlock() }
+
+// SetFail makes the task of each key fail for which fail says so (a
+// replication S3 could not do, e.g. a KMS key the role may not use); nil
+// fails none.
+func (b *BatchJobs) SetFail(fail func(key string) bool) { b.mu.Lock(); b.fail = fail; b.mu.Unlock() }
 
 // Jobs returns the jobs created so far, oldest first.
 func (b *BatchJobs) Jobs() []*SimJob {
@@ -222,7 +229,7 @@ func (b *BatchJobs) step(ctx context.Context, j *SimJob) {
 		j.Status = "Active"
 	case "Active":
 		j.active++
-		steps := max(b.Steps, 1)
+		steps := max(b.steps, 1)
 		upto := len(j.keys) * j.active / steps
 		if j.active >= steps {
 			upto = len(j.keys)
@@ -284,7 +291,7 @@ func (b *BatchJobs) prepare(ctx context.Context, j *SimJob) error {
 
 // replicate copies one key as the rule would; false is a failed task.
 func (b *BatchJobs) replicate(ctx context.Context, j *SimJob, key string) bool {
-	if b.Fail != nil && b.Fail(key) {
+	if b.fail != nil && b.fail(key) {
 		return false
 	}
 	src := bucketOf(j.Request.ManifestGenerator.S3JobManifestGenerator.SourceBucket)
