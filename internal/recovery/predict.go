@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/awstime"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/runbook"
 )
@@ -53,21 +54,29 @@ type DurationTable struct {
 	DNS        time.Duration
 }
 
-// AWSClock is the table the prediction falls back to. Its AWS figures are
-// those of the emulator's clock table (internal/emulator/durations.go on
-// main: DBRestore 12 min + 2 s/GB, ClusterRestore 8 min + 1 s/GB plus a
-// 10 min writer, CacheCluster 10 min, NatGateway 2 min, LoadBalancer
-// 3 min); App (boot, user-data, health-check threshold) and DNS are
-// estimates.
-var AWSClock = DurationTable{
-	Points: 5 * time.Second, Network: 10 * time.Second, LaunchTemplate: 5 * time.Second,
-	DBInstance: 12 * time.Minute, DBCluster: 18 * time.Minute, DBPerGB: 2 * time.Second, DBClusterPerGB: time.Second, DBMultiAZ: 5 * time.Minute,
-	Cache:        10 * time.Minute,
-	LoadBalancer: 3 * time.Minute, PreparedLoadBalancer: 5 * time.Second,
-	Egress:     2 * time.Minute,
-	App:        6 * time.Minute,
-	AppAfterDB: 90 * time.Second,
-	DNS:        time.Minute,
+// AWSClock is the table the prediction falls back to: AWS's durations
+// (internal/awstime, the table the emulator's clock runs on).
+var AWSClock = TableOf(awstime.Default())
+
+// TableOf is the prediction's table on AWS durations d. The restores,
+// cache, load balancer and NAT gateway are d's; the Aurora restore is the
+// cluster's plus its writer instance's (CreateDBInstance). The rest are
+// pilotlight's own calls or have no entry in d, and are estimates: the
+// Multi-AZ standby, the app (boot, user-data, health-check threshold), its
+// last stretch after the database and DNS.
+func TableOf(d awstime.Durations) DurationTable {
+	return DurationTable{
+		Points: 5 * time.Second, Network: 10 * time.Second, LaunchTemplate: 5 * time.Second,
+		DBInstance: d.DBRestore.Base, DBPerGB: d.DBRestore.PerGB,
+		DBCluster: d.ClusterRestore.Base + d.DBInstanceCreate.Base, DBClusterPerGB: d.ClusterRestore.PerGB,
+		DBMultiAZ:    5 * time.Minute,
+		Cache:        d.CacheCluster,
+		LoadBalancer: d.LoadBalancer, PreparedLoadBalancer: 5 * time.Second,
+		Egress:     d.NatGateway,
+		App:        6 * time.Minute,
+		AppAfterDB: 90 * time.Second,
+		DNS:        time.Minute,
+	}
 }
 
 // tableDuration is step id's duration in the table for r's config and a

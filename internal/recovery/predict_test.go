@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/awstime"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/testenv"
@@ -111,5 +112,23 @@ func TestPredictFromTheLastDrill(t *testing.T) {
 	frac, line := p.Compare(760)
 	if frac > -0.04 || frac < -0.06 || !strings.Contains(line, "measured 12m40s") || !strings.Contains(line, "(-5%)") {
 		t.Fatalf("compare: %v %s", frac, line)
+	}
+}
+
+// TestTableFollowsAWSTime: the prediction's AWS figures are read from the
+// one table of AWS durations (awstime), not copied: a change there moves
+// the prediction.
+func TestTableFollowsAWSTime(t *testing.T) {
+	d := awstime.Default()
+	if AWSClock != TableOf(d) {
+		t.Fatalf("AWSClock is not awstime's table: %+v", AWSClock)
+	}
+	d.DBRestore = awstime.Sized{Base: 20 * time.Minute, PerGB: 3 * time.Second}
+	d.ClusterRestore.Base, d.DBInstanceCreate.Base = time.Minute, 2*time.Minute
+	d.CacheCluster, d.LoadBalancer, d.NatGateway = 7*time.Minute, 4*time.Minute, 5*time.Minute
+	got := TableOf(d)
+	if got.DBInstance != 20*time.Minute || got.DBPerGB != 3*time.Second || got.DBCluster != 3*time.Minute ||
+		got.Cache != 7*time.Minute || got.LoadBalancer != 4*time.Minute || got.Egress != 5*time.Minute {
+		t.Fatalf("table of changed durations: %+v", got)
 	}
 }
