@@ -14,6 +14,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/runbook"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 func init() { register(newPlanCmd) }
@@ -165,6 +166,11 @@ func lastDrill(ctx context.Context, app *App) *recovery.Report {
 		return nil
 	}
 	defer store.Close()
+	return lastDrillIn(ctx, store)
+}
+
+// lastDrillIn is the newest finished drill's report in store, or nil.
+func lastDrillIn(ctx context.Context, store state.Store) *recovery.Report {
 	ids, err := operation.ReportIDs(ctx, store, operation.KindDrill)
 	if err != nil {
 		return nil

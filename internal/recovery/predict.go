@@ -3,6 +3,7 @@ package recovery
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awstime"
@@ -16,6 +17,12 @@ type StepEstimate struct {
 	Seconds float64 `json:"seconds"`
 	// From is "drill" (the last drill's measured duration) or "table".
 	From string `json:"from"`
+	// StartSeconds and EndSeconds place the step in the predicted run:
+	// offsets from its start. End may be later than Start + Seconds when
+	// the step waits for the database (the app turns healthy only once it
+	// answers).
+	StartSeconds float64 `json:"start_seconds"`
+	EndSeconds   float64 `json:"end_seconds"`
 }
 
 // Prediction is a failover's predicted RTO and the chain of steps that
@@ -154,24 +161,29 @@ func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) 
 		if v, ok := measured[s.ID]; ok {
 			est.Seconds, est.From = v, "drill"
 		}
-		p.Steps = append(p.Steps, est)
 		start, from := 0.0, ""
 		for _, n := range s.Needs {
 			if finish[n] > start || from == "" {
 				start, from = finish[n], n
 			}
 		}
-		// A template that renders the endpoints in waits for them
-		// (kind_handoff.go) though the graph has no such edge.
-		if dbEnd, ok := finish[StepDatabase]; ok && s.ID == StepLaunchTemplate && !readsHandoff(r.cfg) && dbEnd > start {
-			start, from = dbEnd, StepDatabase
-		}
-		end := start + est.Seconds
-		if s.ID == StepApp {
-			if dbEnd, ok := finish[StepDatabase]; ok && dbEnd+table.AppAfterDB.Seconds() > end {
-				end, from = dbEnd+table.AppAfterDB.Seconds(), StepDatabase
+		// A template that renders the endpoints in starts once they are
+		// there; the app that reads them at boot ends no earlier than the
+		// database plus its last stretch.
+		waits := r.waitsFor(s.ID)
+		if s.ID == StepLaunchTemplate {
+			for _, w := range waits {
+				if f, ok := finish[w]; ok && f > start {
+					start, from = f, w
+				}
 			}
 		}
+		end := start + est.Seconds
+		if dbEnd, ok := finish[StepDatabase]; ok && s.ID == StepApp && slices.Contains(waits, StepDatabase) && dbEnd+table.AppAfterDB.Seconds() > end {
+			end, from = dbEnd+table.AppAfterDB.Seconds(), StepDatabase
+		}
+		est.StartSeconds, est.EndSeconds = start, end
+		p.Steps = append(p.Steps, est)
 		finish[s.ID], prev[s.ID] = end, from
 	}
 	best := ""
@@ -187,11 +199,93 @@ func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) 
 	return p, nil
 }
 
+// waitsFor is what step id waits for though the graph has no such edge:
+// the endpoints it needs, which AWS gives during those steps. A launch
+// template that renders the endpoints in waits for the database's and the
+// cache's before it starts (kind_handoff.go); with the hand-off the app
+// boots beside the restore, but its targets turn healthy only once its
+// user-data reaches the database.
+func (r *Recovery) waitsFor(id string) []string {
+	switch {
+	case id == StepLaunchTemplate && !readsHandoff(r.cfg):
+		return []string{StepDatabase, StepCache}
+	case id == StepApp && readsHandoff(r.cfg):
+		return []string{StepDatabase}
+	}
+	return nil
+}
+
 func tableBasis(db *points.Point) string {
 	if db == nil {
 		return "AWS's typical step times (no drill yet)"
 	}
 	return fmt.Sprintf("AWS's typical step times for a %d GB snapshot (no drill yet)", db.SizeGB)
+}
+
+// Comparison is a run's measured RTO and step times against the
+// prediction made before it started: what the drill report carries.
+type Comparison struct {
+	Basis            string  `json:"basis"`
+	PredictedSeconds float64 `json:"predicted_seconds"`
+	MeasuredSeconds  float64 `json:"measured_seconds"`
+	// ErrorPercent is (predicted − measured) / measured × 100; absent when
+	// nothing was measured (a run that did not finish).
+	ErrorPercent          *float64         `json:"error_percent,omitempty"`
+	PredictedCriticalPath []string         `json:"predicted_critical_path"`
+	MeasuredCriticalPath  []string         `json:"measured_critical_path,omitempty"`
+	Steps                 []StepComparison `json:"steps"`
+	// Summary is the comparison in one line, for a person.
+	Summary string `json:"summary"`
+}
+
+// StepComparison is one step's predicted and measured duration.
+type StepComparison struct {
+	ID               string  `json:"id"`
+	From             string  `json:"from"`
+	PredictedSeconds float64 `json:"predicted_seconds"`
+	// MeasuredSeconds and ErrorPercent are absent for a step that did not
+	// finish; ErrorPercent also for one that took no measurable time.
+	MeasuredSeconds *float64 `json:"measured_seconds,omitempty"`
+	ErrorPercent    *float64 `json:"error_percent,omitempty"`
+}
+
+// Against compares p with the run rep recorded: the RTO, the critical
+// paths, and each step's duration (a predicted step's, waits included,
+// against the journal's).
+func (p Prediction) Against(rep *Report) Comparison {
+	c := Comparison{Basis: p.Basis, PredictedSeconds: p.Seconds, PredictedCriticalPath: p.CriticalPath,
+		MeasuredCriticalPath: rep.CriticalPath}
+	if rep.Phase == string(runbook.PhaseDone) {
+		c.MeasuredSeconds = rep.RTOSeconds
+	}
+	frac, line := p.Compare(c.MeasuredSeconds)
+	if c.MeasuredSeconds > 0 {
+		c.ErrorPercent = percent(frac)
+	}
+	c.Summary = line
+	done := map[string]float64{}
+	for _, s := range rep.Steps {
+		if s.Phase == string(runbook.PhaseDone) {
+			done[s.ID] = s.Seconds
+		}
+	}
+	for _, e := range p.Steps {
+		sc := StepComparison{ID: e.ID, From: e.From, PredictedSeconds: e.EndSeconds - e.StartSeconds}
+		if m, ok := done[e.ID]; ok {
+			sc.MeasuredSeconds = &m
+			if m > 0 {
+				sc.ErrorPercent = percent((sc.PredictedSeconds - m) / m)
+			}
+		}
+		c.Steps = append(c.Steps, sc)
+	}
+	return c
+}
+
+// percent is a fraction as a percentage with one decimal.
+func percent(frac float64) *float64 {
+	v := math.Round(frac*1000) / 10
+	return &v
 }
 
 // Compare is the drill report's line on a prediction: predicted against

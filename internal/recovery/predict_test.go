@@ -1,6 +1,8 @@
 package recovery
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -130,5 +132,112 @@ func TestTableFollowsAWSTime(t *testing.T) {
 	if got.DBInstance != 20*time.Minute || got.DBPerGB != 3*time.Second || got.DBCluster != 3*time.Minute ||
 		got.Cache != 7*time.Minute || got.LoadBalancer != 4*time.Minute || got.Egress != 5*time.Minute {
 		t.Fatalf("table of changed durations: %+v", got)
+	}
+}
+
+// timings is a run's steps from (id, start s, end s, needs...) rows.
+func timings(t0 time.Time, rows ...[]any) []StepTiming {
+	var out []StepTiming
+	for _, r := range rows {
+		s := StepTiming{ID: r[0].(string), Phase: "done", Start: t0.Add(time.Duration(r[1].(int)) * time.Second), End: t0.Add(time.Duration(r[2].(int)) * time.Second)}
+		s.Seconds = s.End.Sub(s.Start).Seconds()
+		for _, n := range r[3:] {
+			s.Needs = append(s.Needs, n.(string))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestCriticalPathOfARun: the measured critical path runs back from the
+// step that ended last through the need that ended last. With the
+// hand-off the app is done before the restore (as on the AWS clock, which
+// turns targets healthy whatever the database does), so the restore alone
+// sets the RTO; a template that renders the endpoints in waits for the
+// restore though the graph has no edge, and the path runs through it.
+func TestCriticalPathOfARun(t *testing.T) {
+	cfg := testConfig(t, "cn-northwest-1", "cn-north-1", spec.DNSFailoverRecords)
+	r := New(cfg, testenv.AWS(t, "http://127.0.0.1:1"), Options{}) // calls nothing
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	common := [][]any{
+		{StepPoints, 0, 2}, {StepNetwork, 0, 10},
+		{StepDatabase, 10, 770, StepPoints, StepNetwork}, {StepCache, 10, 610, StepNetwork},
+		{StepLoadBalancer, 10, 15, StepNetwork}, {StepEgress, 10, 130, StepNetwork},
+	}
+	handoff := append(slices.Clone(common), []any{StepLaunchTemplate, 10, 15, StepPoints, StepNetwork},
+		[]any{StepApp, 130, 335, StepLaunchTemplate, StepLoadBalancer, StepEgress}, []any{StepDNS, 335, 340, StepApp, StepLoadBalancer})
+	if got, want := r.criticalPath(timings(t0, handoff...)), []string{StepNetwork, StepDatabase}; !slices.Equal(got, want) {
+		t.Fatalf("hand-off: critical path %v, want %v", got, want)
+	}
+	// The template waited for the endpoints until 620 s (the restore's
+	// backing-up); the cache's came earlier.
+	legacy := append(slices.Clone(common), []any{StepLaunchTemplate, 10, 620, StepPoints, StepNetwork},
+		[]any{StepApp, 620, 825, StepLaunchTemplate, StepLoadBalancer, StepEgress}, []any{StepDNS, 825, 830, StepApp, StepLoadBalancer})
+	want := []string{StepNetwork, StepDatabase, StepLaunchTemplate, StepApp, StepDNS}
+	if got := r.criticalPath(timings(t0, legacy...)); !slices.Equal(got, want) {
+		t.Fatalf("rendered-in endpoints: critical path %v, want %v", got, want)
+	}
+	// A step that never ended is not on it.
+	failed := timings(t0, legacy...)
+	failed[len(failed)-1].End = time.Time{}
+	if got := r.criticalPath(failed); !slices.Equal(got, want[:4]) {
+		t.Fatalf("with DNS unfinished: %v", got)
+	}
+}
+
+// TestPredictionAgainstARun: the drill report's comparison carries the
+// predicted and measured RTO and per step, with the error in percent, and
+// leaves out what was not measured.
+func TestPredictionAgainstARun(t *testing.T) {
+	cfg := testConfig(t, "cn-northwest-1", "cn-north-1", spec.DNSFailoverRecords)
+	r := New(cfg, testenv.AWS(t, "http://127.0.0.1:1"), Options{Kind: KindDrill})
+	p, err := r.Predict(nil, &points.Point{Kind: points.KindRDSInstance, SizeGB: 20}, AWSClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	rep := &Report{Phase: "done", Start: t0, End: t0.Add(800 * time.Second), RTOSeconds: 800, CriticalPath: []string{StepNetwork, StepDatabase},
+		Steps: timings(t0, []any{StepNetwork, 0, 10}, []any{StepDatabase, 10, 790}, []any{StepCache, 10, 10})}
+	rep.Steps = append(rep.Steps, StepTiming{ID: StepDNS, Phase: "failed"})
+	rep.ComparePrediction(p)
+	c := rep.Prediction
+	if c == nil || c.PredictedSeconds != p.Seconds || c.MeasuredSeconds != 800 || c.ErrorPercent == nil {
+		t.Fatalf("comparison: %+v", c)
+	}
+	if want := math.Round((p.Seconds-800)/800*1000) / 10; *c.ErrorPercent != want {
+		t.Fatalf("error %v%%, want %v%%", *c.ErrorPercent, want)
+	}
+	if !slices.Equal(c.PredictedCriticalPath, p.CriticalPath) || !slices.Equal(c.MeasuredCriticalPath, rep.CriticalPath) {
+		t.Fatalf("paths: %v, %v", c.PredictedCriticalPath, c.MeasuredCriticalPath)
+	}
+	step := map[string]StepComparison{}
+	for _, s := range c.Steps {
+		step[s.ID] = s
+	}
+	db := step[StepDatabase]
+	if db.PredictedSeconds != 760 || db.MeasuredSeconds == nil || *db.MeasuredSeconds != 780 || db.ErrorPercent == nil || *db.ErrorPercent != -2.6 {
+		t.Fatalf("database: %+v", db)
+	}
+	// moto's instant cache: measured, but no error to speak of; DNS failed.
+	if s := step[StepCache]; s.MeasuredSeconds == nil || s.ErrorPercent != nil {
+		t.Fatalf("cache: %+v", s)
+	}
+	if s := step[StepDNS]; s.MeasuredSeconds != nil || s.ErrorPercent != nil {
+		t.Fatalf("dns: %+v", s)
+	}
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"prediction":{`, `"predicted_seconds":`, `"measured_seconds":800`, `"error_percent":`, `"critical_path":["network","database"]`} {
+		if !strings.Contains(string(data), key) {
+			t.Fatalf("report JSON lacks %s: %s", key, data)
+		}
+	}
+	// A run that did not finish measured no RTO: no error.
+	rep.Phase = "failed"
+	rep.ComparePrediction(p)
+	if rep.Prediction.MeasuredSeconds != 0 || rep.Prediction.ErrorPercent != nil || !strings.Contains(rep.Prediction.Summary, "nothing measured") {
+		t.Fatalf("unfinished run: %+v", rep.Prediction)
 	}
 }
