@@ -85,6 +85,11 @@ type Durations struct {
 	// (Terraform "Destruction complete after 1m1s", terraform-provider-aws
 	// #49299).
 	NatGatewayDelete time.Duration
+	// Route53Change is ChangeResourceRecordSets until GetChange says
+	// INSYNC. AWS: changes "generally propagate to all Route 53 name
+	// servers within 60 seconds" (Route 53 API Reference, GetChange). The
+	// emulator's clock does not apply it: moto's changes are INSYNC at once.
+	Route53Change time.Duration
 	// IAMPropagation is how long EC2 and Auto Scaling refuse an instance
 	// profile (or one whose role was just added) after IAM created it. AWS:
 	// "it may take several seconds for the permissions to propagate" (EC2 User
@@ -132,6 +137,7 @@ func Default() Durations {
 		CacheCluster:        10 * time.Minute,
 		DBInstanceDelete:    6 * time.Minute,
 		NatGatewayDelete:    time.Minute,
+		Route53Change:       time.Minute,
 		IAMPropagation:      10 * time.Second,
 		TerraformBasic:      time.Minute,
 		ManualDNS:           5 * time.Minute,

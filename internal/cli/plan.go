@@ -154,6 +154,9 @@ func runPlan(ctx context.Context, app *App, o planOptions) error {
 		}
 		if p := out.Predicted; p != nil {
 			fmt.Fprintf(w, "predicted RTO %s, critical path %s\n  (from %s)\n", p.Duration().Round(time.Second), strings.Join(p.CriticalPath, " -> "), p.Basis)
+			if p.DNSTTLSeconds > 0 {
+				fmt.Fprintf(w, "  (resolvers may keep the old answer up to the record's TTL, %s, longer)\n", time.Duration(p.DNSTTLSeconds)*time.Second)
+			}
 		}
 	})
 }

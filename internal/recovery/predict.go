@@ -3,12 +3,12 @@ package recovery
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awstime"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/runbook"
+	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
 // StepEstimate is one step's predicted duration and what it is based on.
@@ -33,6 +33,10 @@ type Prediction struct {
 	Steps        []StepEstimate `json:"steps"`
 	// Basis says where the durations come from, for a person.
 	Basis string `json:"basis"`
+	// DNSTTLSeconds is how much longer resolvers may keep the old answer
+	// (the record's TTL): users wait for it, the run does not, so it is
+	// in neither the predicted nor the measured RTO.
+	DNSTTLSeconds float64 `json:"dns_ttl_seconds,omitempty"`
 }
 
 // Duration is the predicted RTO.
@@ -49,16 +53,28 @@ type DurationTable struct {
 	// restore's fixed part; DBPerGB and DBClusterPerGB its part per GB of
 	// snapshot.
 	DBInstance, DBCluster, DBPerGB, DBClusterPerGB, DBMultiAZ time.Duration
-	Cache                                                     time.Duration
-	LoadBalancer, PreparedLoadBalancer                        time.Duration
-	Egress                                                    time.Duration
+	// DBEndpointAt is the share of an instance's restore after which AWS
+	// gives its endpoint and it answers (it is `backing-up` for the rest):
+	// the hand-off publishes the endpoint then. An Aurora cluster's
+	// endpoint comes at once but answers only with its writer, at the end.
+	DBEndpointAt                       float64
+	Cache                              time.Duration
+	LoadBalancer, PreparedLoadBalancer time.Duration
+	Egress                             time.Duration
 	// App is launch, boot and user-data up to healthy targets, when the
 	// database is already there.
 	App time.Duration
-	// AppAfterDB is how long after the database is available the app's
-	// targets turn healthy (user-data connects, health checks pass).
+	// AppAfterDB is how long after the database answers the app's targets
+	// turn healthy (user-data connects, health checks pass).
 	AppAfterDB time.Duration
-	DNS        time.Duration
+	// DNSChange is a record changed and INSYNC (upsert mode, a drill's
+	// record); DNSCheck is the DNS step that changes nothing (failover
+	// records: Route 53 has already moved the traffic; manual).
+	DNSChange, DNSCheck time.Duration
+	// PollLag is how long after AWS is done a wait notices it: pilotlight
+	// polls at most every 30 s (waitPolicy), half of that on average. It
+	// is added to the steps that wait; a drill's measured steps hold it.
+	PollLag time.Duration
 }
 
 // AWSClock is the table the prediction falls back to: AWS's durations
@@ -66,23 +82,29 @@ type DurationTable struct {
 var AWSClock = TableOf(awstime.Default())
 
 // TableOf is the prediction's table on AWS durations d. The restores,
-// cache, load balancer and NAT gateway are d's; the Aurora restore is the
-// cluster's plus its writer instance's (CreateDBInstance). The rest are
-// pilotlight's own calls or have no entry in d, and are estimates: the
-// Multi-AZ standby, the app (boot, user-data, health-check threshold), its
-// last stretch after the database and DNS.
+// cache, load balancer, NAT gateway and Route 53 change are d's; the
+// Aurora restore is the cluster's plus its writer instance's
+// (CreateDBInstance); the app is IAM's propagation of its instance
+// profile, the instance's boot and the ALB's healthy threshold of checks
+// (ELB's defaults), and after the database it needs those checks again.
+// pilotlight's own calls (points, network, launch template, the prepared
+// load balancer, the DNS check) and the Multi-AZ standby, which d does not
+// hold, are estimates.
 func TableOf(d awstime.Durations) DurationTable {
+	checks := awstime.ALBHealthCheckInterval * awstime.ALBHealthyThreshold
 	return DurationTable{
 		Points: 5 * time.Second, Network: 10 * time.Second, LaunchTemplate: 5 * time.Second,
 		DBInstance: d.DBRestore.Base, DBPerGB: d.DBRestore.PerGB,
 		DBCluster: d.ClusterRestore.Base + d.DBInstanceCreate.Base, DBClusterPerGB: d.ClusterRestore.PerGB,
 		DBMultiAZ:    5 * time.Minute,
+		DBEndpointAt: 1 - d.BackingUp,
 		Cache:        d.CacheCluster,
 		LoadBalancer: d.LoadBalancer, PreparedLoadBalancer: 5 * time.Second,
 		Egress:     d.NatGateway,
-		App:        6 * time.Minute,
-		AppAfterDB: 90 * time.Second,
-		DNS:        time.Minute,
+		App:        d.IAMPropagation + d.InstanceBoot + checks,
+		AppAfterDB: checks,
+		DNSChange:  d.Route53Change, DNSCheck: 5 * time.Second,
+		PollLag: defaultWait().Max / 2,
 	}
 }
 
@@ -99,43 +121,77 @@ func (t DurationTable) tableDuration(r *Recovery, id string, db *points.Point) t
 		gb := 0
 		if db != nil {
 			gb = db.SizeGB
-			if db.Kind == points.KindRDSCluster {
-				d, perGB = t.DBCluster, t.DBClusterPerGB
-			}
+		}
+		if r.restoresCluster(db) {
+			d, perGB = t.DBCluster, t.DBClusterPerGB
 		}
 		if r.cfg.Recover.Database != nil && r.cfg.Recover.Database.MultiAZ {
 			d += t.DBMultiAZ
 		}
-		return d + time.Duration(gb)*perGB
+		return d + time.Duration(gb)*perGB + t.PollLag
 	case StepCache:
-		return t.Cache
+		return t.Cache + t.PollLag
 	case StepLoadBalancer:
 		if r.usesPreparedLB() {
 			return t.PreparedLoadBalancer
 		}
-		return t.LoadBalancer
+		return t.LoadBalancer + t.PollLag
 	case StepEgress:
-		return t.Egress
+		return t.Egress + t.PollLag
 	case StepLaunchTemplate:
 		return t.LaunchTemplate
 	case StepApp:
-		return t.App
+		return t.App + t.PollLag
 	case StepDNS:
-		d := t.DNS
-		if r.cfg.Recover.DNS != nil && r.cfg.Recover.DNS.TTL > 0 {
-			d += time.Duration(r.cfg.Recover.DNS.TTL) * time.Second
+		if r.changesDNS() {
+			return t.DNSChange
 		}
-		return d
+		return t.DNSCheck
 	}
 	return 0
 }
 
+// changesDNS reports whether the DNS step changes a record and waits for
+// Route 53 to apply it (kind_dns.go): upsert mode, or a drill's record.
+// With failover records Route 53 has moved the traffic on its own once the
+// primary's health check failed, and the step only checks.
+func (r *Recovery) changesDNS() bool {
+	d := r.cfg.Recover.DNS
+	if d == nil || d.Mode == spec.DNSManual {
+		return false
+	}
+	if r.opts.Kind == KindDrill {
+		return d.DrillRecord != ""
+	}
+	return d.Mode == spec.DNSUpsert
+}
+
+// restoresCluster reports whether the database restored is an Aurora
+// cluster: the point's kind, or without one the protected database's.
+func (r *Recovery) restoresCluster(db *points.Point) bool {
+	if db != nil {
+		return db.Kind == points.KindRDSCluster
+	}
+	if r.cfg.Recover.Database == nil {
+		return false
+	}
+	for _, d := range r.cfg.Protect.Databases {
+		if d.ID == r.cfg.Recover.Database.From {
+			return d.IsCluster()
+		}
+	}
+	return false
+}
+
 // Predict predicts r's failover RTO and its critical path. Each step takes
 // what it took in last (the newest drill's report) when last measured it,
-// and otherwise what table says for the snapshot db. The app boots beside
-// the restore but cannot turn healthy before the database answers: it
-// ends no earlier than the database's end plus table.AppAfterDB. A drill's
-// measured app step already holds that wait.
+// and otherwise what table says for the snapshot db. A template that
+// renders the endpoints in starts once AWS gives them (an instance's while
+// it is still being restored); the app boots beside the restore but cannot
+// turn healthy before the database answers: it ends no earlier than that
+// plus table.AppAfterDB. A drill's measured app step already holds that
+// wait. The RTO is the run's, as a drill measures it: resolvers' TTL is
+// not in it (DNSTTLSeconds).
 func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) (Prediction, error) {
 	g, err := r.Graph()
 	if err != nil {
@@ -153,8 +209,14 @@ func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) 
 	if len(measured) > 0 {
 		p.Basis = fmt.Sprintf("the steps of drill %s (%s), the table for any it did not measure", last.RunID, last.Start.UTC().Format(time.RFC3339))
 	}
+	if d := r.cfg.Recover.DNS; d != nil && (r.opts.Kind != KindDrill || d.DrillRecord != "") {
+		p.DNSTTLSeconds = float64(d.TTL)
+	}
 	steps := g.Steps()
 	finish := map[string]float64{}
+	// endpoint is when a step's endpoint is there to hand off; answers
+	// when the database behind it answers.
+	endpoint, answers := map[string]float64{}, map[string]float64{}
 	prev := map[string]string{}
 	for _, s := range steps {
 		est := StepEstimate{ID: s.ID, From: "table", Seconds: table.tableDuration(r, s.ID, db).Seconds()}
@@ -167,20 +229,25 @@ func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) 
 				start, from = finish[n], n
 			}
 		}
-		// A template that renders the endpoints in starts once they are
-		// there; the app that reads them at boot ends no earlier than the
-		// database plus its last stretch.
-		waits := r.waitsFor(s.ID)
 		if s.ID == StepLaunchTemplate {
-			for _, w := range waits {
-				if f, ok := finish[w]; ok && f > start {
-					start, from = f, w
+			for _, w := range r.waitsFor(s.ID) {
+				if at, ok := endpoint[w]; ok && at > start {
+					start, from = at, w
 				}
 			}
 		}
 		end := start + est.Seconds
-		if dbEnd, ok := finish[StepDatabase]; ok && s.ID == StepApp && slices.Contains(waits, StepDatabase) && dbEnd+table.AppAfterDB.Seconds() > end {
-			end, from = dbEnd+table.AppAfterDB.Seconds(), StepDatabase
+		if at, ok := answers[StepDatabase]; ok && s.ID == StepApp && at+table.AppAfterDB.Seconds() > end {
+			end, from = at+table.AppAfterDB.Seconds(), StepDatabase
+		}
+		switch s.ID {
+		case StepDatabase:
+			endpoint[s.ID], answers[s.ID] = start+table.DBEndpointAt*est.Seconds, start+table.DBEndpointAt*est.Seconds
+			if r.restoresCluster(db) {
+				endpoint[s.ID], answers[s.ID] = start, end
+			}
+		case StepCache:
+			endpoint[s.ID] = end
 		}
 		est.StartSeconds, est.EndSeconds = start, end
 		p.Steps = append(p.Steps, est)
@@ -199,17 +266,19 @@ func (r *Recovery) Predict(last *Report, db *points.Point, table DurationTable) 
 	return p, nil
 }
 
-// waitsFor is what step id waits for though the graph has no such edge:
-// the endpoints it needs, which AWS gives during those steps. A launch
-// template that renders the endpoints in waits for the database's and the
-// cache's before it starts (kind_handoff.go); with the hand-off the app
-// boots beside the restore, but its targets turn healthy only once its
-// user-data reaches the database.
+// waitsFor is what step id waits for though the graph has no such edge,
+// as the measured critical path reads it (criticalPath): the endpoints it
+// needs, which AWS gives during those steps. A launch template that
+// renders the endpoints in waits for the database's and the cache's before
+// it starts (kind_handoff.go). The app's targets turn healthy only once
+// its user-data reaches the database: a wait of its own when the app boots
+// beside the restore (the hand-off) or the endpoint comes before the
+// database answers (Aurora's cluster endpoint).
 func (r *Recovery) waitsFor(id string) []string {
 	switch {
 	case id == StepLaunchTemplate && !readsHandoff(r.cfg):
 		return []string{StepDatabase, StepCache}
-	case id == StepApp && readsHandoff(r.cfg):
+	case id == StepApp && (readsHandoff(r.cfg) || r.restoresCluster(nil)):
 		return []string{StepDatabase}
 	}
 	return nil

@@ -17,9 +17,13 @@ import (
 
 // TestPredictFromTheTable: without a drill, the prediction is the longest
 // chain of the table's times. With the hand-off the app boots beside the
-// restore, so the RTO is the restore, the app's last stretch after it, and
-// DNS; a template that renders the endpoints in pays the app's whole boot
-// after the restore. The restore grows with the snapshot.
+// restore and turns healthy a round of health checks after the database
+// answers (an instance: from `backing-up`, the last fifth of the restore),
+// so the RTO is the restore; a template that renders the endpoints in
+// starts only then and pays the app's whole boot after it. The restore
+// grows with the snapshot; an Aurora cluster answers only with its writer.
+// Waits notice the end 15 s late on average; the record's TTL is not in the
+// run's RTO.
 func TestPredictFromTheTable(t *testing.T) {
 	cfg := testConfig(t, "cn-northwest-1", "cn-north-1", spec.DNSFailoverRecords)
 	useHandoffTemplate(t, cfg)
@@ -29,13 +33,26 @@ func TestPredictFromTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 10 s network, 12 min + 20 × 2 s restore, 90 s for the app after it,
-	// 1 min DNS and the record's 60 s TTL.
-	if p.Seconds != 10+760+90+120 {
+	step := func(p Prediction, id string) StepEstimate {
+		for _, s := range p.Steps {
+			if s.ID == id {
+				return s
+			}
+		}
+		t.Fatalf("no step %s in %+v", id, p)
+		return StepEstimate{}
+	}
+	// 10 s network, then 12 min + 20 × 2 s restore and 15 s to notice.
+	if p.Seconds != 10+775 || p.DNSTTLSeconds != 60 {
 		t.Fatalf("predicted %v s: %+v", p.Seconds, p)
 	}
-	if want := []string{StepNetwork, StepDatabase, StepApp, StepDNS}; !slices.Equal(p.CriticalPath, want) {
+	if want := []string{StepNetwork, StepDatabase}; !slices.Equal(p.CriticalPath, want) {
 		t.Fatalf("critical path %v, want %v", p.CriticalPath, want)
+	}
+	// The app: healthy 5 checks × 30 s after the database answers, at 80%
+	// of the restore; then the DNS step checks for 5 s.
+	if app, dns := step(p, StepApp), step(p, StepDNS); app.EndSeconds != 10+0.8*775+150 || dns.EndSeconds != app.EndSeconds+5 {
+		t.Fatalf("app %+v, dns %+v", app, dns)
 	}
 	if !strings.Contains(p.Basis, "20 GB") {
 		t.Fatalf("basis: %s", p.Basis)
@@ -45,14 +62,19 @@ func TestPredictFromTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aurora.Seconds != 10+1080+20+90+120 {
+	// Cluster 8 min + writer 10 min + 20 × 1 s + 15 s; then the app's
+	// health checks and DNS.
+	if aurora.Seconds != 10+1115+150+5 {
 		t.Fatalf("Aurora: predicted %v s", aurora.Seconds)
+	}
+	if want := []string{StepNetwork, StepDatabase, StepApp, StepDNS}; !slices.Equal(aurora.CriticalPath, want) {
+		t.Fatalf("Aurora: critical path %v, want %v", aurora.CriticalPath, want)
 	}
 	big, err := r.Predict(nil, &points.Point{Kind: points.KindRDSInstance, SizeGB: 500}, AWSClock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if big.Seconds != 10+720+1000+90+120 {
+	if big.Seconds != 10+720+1000+15 {
 		t.Fatalf("500 GB: predicted %v s", big.Seconds)
 	}
 
@@ -63,12 +85,25 @@ func TestPredictFromTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The app's whole boot after the restore: 770 + 5 s template + 6 min + 2 min.
-	if legacy.Seconds != 770+5+360+120 {
+	// The template waits for the endpoint (at 80% of the restore), then
+	// 5 s template, the app's whole boot (10 s IAM + 45 s boot + 150 s of
+	// checks + 15 s) and DNS.
+	if legacy.Seconds != 10+0.8*775+5+220+5 {
 		t.Fatalf("rendered-in endpoints: predicted %v s: %+v", legacy.Seconds, legacy)
 	}
-	if saved := 1 - p.Seconds/legacy.Seconds; saved < 0.2 {
-		t.Fatalf("the hand-off saves only %.0f%% on 20 GB", saved*100)
+	if want := []string{StepNetwork, StepDatabase, StepLaunchTemplate, StepApp, StepDNS}; !slices.Equal(legacy.CriticalPath, want) {
+		t.Fatalf("rendered-in endpoints: critical path %v, want %v", legacy.CriticalPath, want)
+	}
+
+	// Upsert mode changes the record and waits until Route 53 has it.
+	up := testConfig(t, "cn-northwest-1", "cn-north-1", spec.DNSUpsert)
+	useHandoffTemplate(t, up)
+	pu, err := New(up, testenv.AWS(t, "http://127.0.0.1:1"), Options{}).Predict(nil, small, AWSClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dns := step(pu, StepDNS); dns.Seconds != 60 {
+		t.Fatalf("upsert: DNS %+v", dns)
 	}
 }
 
@@ -96,8 +131,8 @@ func TestPredictFromTheLastDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The app, measured beside the restore, after the NAT: 3 + 100 + 500,
-	// then the table's DNS with the TTL.
-	if p.Seconds != 3+100+500+120 {
+	// then the table's DNS: the drill's record changed and in sync.
+	if p.Seconds != 3+100+500+60 {
 		t.Fatalf("predicted %v s: %+v", p.Seconds, p)
 	}
 	if want := []string{StepNetwork, StepEgress, StepApp, StepDNS}; !slices.Equal(p.CriticalPath, want) {
@@ -111,8 +146,8 @@ func TestPredictFromTheLastDrill(t *testing.T) {
 	if !strings.Contains(p.Basis, "drill-1") {
 		t.Fatalf("basis: %s", p.Basis)
 	}
-	frac, line := p.Compare(760)
-	if frac > -0.04 || frac < -0.06 || !strings.Contains(line, "measured 12m40s") || !strings.Contains(line, "(-5%)") {
+	frac, line := p.Compare(700)
+	if frac > -0.04 || frac < -0.06 || !strings.Contains(line, "measured 11m40s") || !strings.Contains(line, "(-5%)") {
 		t.Fatalf("compare: %v %s", frac, line)
 	}
 }
@@ -215,7 +250,7 @@ func TestPredictionAgainstARun(t *testing.T) {
 		step[s.ID] = s
 	}
 	db := step[StepDatabase]
-	if db.PredictedSeconds != 760 || db.MeasuredSeconds == nil || *db.MeasuredSeconds != 780 || db.ErrorPercent == nil || *db.ErrorPercent != -2.6 {
+	if db.PredictedSeconds != 775 || db.MeasuredSeconds == nil || *db.MeasuredSeconds != 780 || db.ErrorPercent == nil || *db.ErrorPercent != -0.6 {
 		t.Fatalf("database: %+v", db)
 	}
 	// moto's instant cache: measured, but no error to speak of; DNS failed.
