@@ -161,8 +161,8 @@ func (r *Recovery) criticalPath(steps []StepTiming) []string {
 	return path
 }
 
-// ComparePrediction records in rep the prediction made before its run, against
-// what the run measured.
+// ComparePrediction records in rep the prediction made before its run,
+// against what the run measured.
 func (rep *Report) ComparePrediction(p Prediction) {
 	c := p.Against(rep)
 	rep.Prediction = &c
