@@ -3,6 +3,7 @@ package recovery
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/awstime"
@@ -364,6 +365,6 @@ func (p Prediction) Compare(measuredSeconds float64) (errFraction float64, line 
 		return 0, fmt.Sprintf("predicted RTO %s; nothing measured", p.Duration().Round(time.Second))
 	}
 	errFraction = (p.Seconds - measuredSeconds) / measuredSeconds
-	return errFraction, fmt.Sprintf("predicted RTO %s, measured %s (%+.0f%%); critical path %v",
-		p.Duration().Round(time.Second), time.Duration(measuredSeconds*float64(time.Second)).Round(time.Second), errFraction*100, p.CriticalPath)
+	return errFraction, fmt.Sprintf("predicted RTO %s, measured %s (%+.0f%%); predicted critical path %s",
+		p.Duration().Round(time.Second), time.Duration(measuredSeconds*float64(time.Second)).Round(time.Second), errFraction*100, strings.Join(p.CriticalPath, " -> "))
 }
