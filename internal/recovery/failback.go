@@ -45,10 +45,7 @@ func NewFailback(cfg *spec.Config, env *awsenv.Env, opts Options) *Failback {
 	}
 	opts.Kind = KindFailback
 	home := New(&swapped, env, opts)
-	home.n = newNames(&swapped, "fb")
-	if d := cfg.Recover.Database; d != nil {
-		home.n.dbID = fit(cfg.Stack+"-"+d.From+"-fb", 63)
-	}
+	home.n = failbackNames(cfg, &swapped)
 	dropts := opts
 	dropts.Kind = KindFailover
 	home.from = New(cfg, env, dropts)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -294,4 +297,73 @@ func recordRDS(t testing.TB, endpoint string) *rdsRecorder {
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL
 	return rec
+}
+
+// TestFailbackRefusesATakenName: when the config still names an older
+// generation (its config change was not applied), the next failback's
+// database name may be taken by the production an earlier failback built.
+// Failback refuses before it snapshots or freezes anything, and says why,
+// instead of adopting that database or failing after users were stopped.
+func TestFailbackRefusesATakenName(t *testing.T) {
+	moto := testenv.Shared(t)
+	for _, cluster := range []bool{false, true} {
+		t.Run("cluster="+strconv.FormatBool(cluster), func(t *testing.T) {
+			t.Parallel()
+			env := testenv.AWS(t, moto.NewAccount(t).URL)
+			cfg := testConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
+			engine := "sqlserver-ex"
+			if cluster {
+				cfg, engine = auroraConfig(t, "us-east-1", "us-west-2"), "aurora-mysql"
+			}
+			ctx := ctxTimeout(t)
+			dr, home := rds.NewFromConfig(env.For(cfg.DR.Region)), rds.NewFromConfig(env.For(cfg.Primary.Region))
+			if cluster {
+				if _, err := dr.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String(newNames(cfg, "").db()), Engine: aws.String(engine),
+					MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123")}); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := dr.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(newNames(cfg, "").db()), Engine: aws.String(engine),
+				DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123")}); err != nil {
+				t.Fatal(err)
+			}
+			// An earlier failback's production, serving under the name.
+			earlier := tags.RDS(tags.With(tags.Base(cfg.Stack), tags.OpKind, KindFailback, tags.Operation, "failback-20260101-000000-aaaa"))
+			taken := nextFailbackDB(cfg)
+			if cluster {
+				if _, err := home.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String(taken), Engine: aws.String(engine),
+					MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"), Tags: earlier}); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := home.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(taken), Engine: aws.String(engine),
+				DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"), Tags: earlier}); err != nil {
+				t.Fatal(err)
+			}
+			f := NewFailback(cfg, env, Options{Wait: fastWait})
+			g, err := runbook.New(
+				runbook.Step{ID: StepCatchUpDB, Run: f.runCatchUpDB},
+				runbook.Step{ID: StepFreeze, Needs: []string{StepCatchUpDB}, Run: f.runFreeze},
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := run(t, ctx, openStore(t, cfg), cfg, g, KindFailback)
+			if err == nil || !strings.Contains(err.Error(), taken) || !strings.Contains(err.Error(), "recover.database.from") {
+				t.Fatalf("failback onto the taken name %s: %v, want a refusal naming it and the config change", taken, err)
+			}
+			if out := outputsOf(j); out[StepFreeze] != nil {
+				t.Fatalf("froze writes before refusing: %v", out)
+			}
+			snaps, err := dr.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			csnaps, err := dr.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snaps.DBSnapshots)+len(csnaps.DBClusterSnapshots) != 0 {
+				t.Fatalf("snapshotted the DR database before refusing: %d, %d", len(snaps.DBSnapshots), len(csnaps.DBClusterSnapshots))
+			}
+		})
+	}
 }
