@@ -367,3 +367,82 @@ func TestFailbackRefusesATakenName(t *testing.T) {
 		})
 	}
 }
+
+// TestAuroraFailbackTwice: two failover → failback cycles of an Aurora
+// stack, each failback's config change applied before the next failover.
+// The second failback builds a new generation beside the first (which
+// still stands, untouched, as the old production its report lists), and
+// no name grows.
+func TestAuroraFailbackTwice(t *testing.T) {
+	moto := testenv.Shared(t)
+	env := testenv.AWS(t, moto.NewAccount(t).URL)
+	cfg := auroraConfig(t, "us-east-1", "us-west-2")
+	// No cache: moto never frees a deleted replication group's id
+	// (MOTO.md), so the second failover could not make the DR cache
+	// again; on AWS the deletion ends.
+	raw, err := os.ReadFile(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCache := strings.Replace(string(raw), "  cache: { node_type: cache.t3.micro }\n", "", 1)
+	if err := os.WriteFile(cfg.File, []byte(noCache), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = spec.Load(cfg.File); err != nil || cfg.Recover.Cache != nil {
+		t.Fatalf("config without a cache: %v", err)
+	}
+	ctx := ctxTimeout(t)
+	seedAuroraProduction(t, env, cfg)
+	if _, err := Prepare(ctx, cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for cycle := 1; cycle <= 2; cycle++ {
+		store := openStore(t, cfg)
+		g, _ := New(cfg, env, Options{Wait: fastWait}).Graph()
+		if _, err := run(t, ctx, store, cfg, g, KindFailover); err != nil {
+			t.Fatalf("cycle %d: failover: %v", cycle, err)
+		}
+		f := NewFailback(cfg, env, Options{Wait: fastWait})
+		fg, err := f.Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := run(t, ctx, store, cfg, fg, KindFailback)
+		if err != nil {
+			t.Fatalf("cycle %d: failback: %v", cycle, err)
+		}
+		home := outputsOf(j)[StepDatabase]["db_id"]
+		if want := "shop-shop-db-fb" + strconv.Itoa(cycle); home != want {
+			t.Fatalf("cycle %d: failback built %q, want %q", cycle, home, want)
+		}
+		sum := f.BuildReport(j).Failback
+		if !slices.Contains(sum.OldProduction, Resource{Type: "rds-cluster", ID: cfg.Recover.Database.From}) {
+			t.Fatalf("cycle %d: old production %v lacks cluster %s", cycle, sum.OldProduction, cfg.Recover.Database.From)
+		}
+		built = append(built, home)
+		for _, id := range built {
+			if cl := clusterIn(t, env, cfg.Primary.Region, id); cl == nil || aws.ToString(cl.Status) != "available" {
+				t.Fatalf("cycle %d: cluster %s gone from %s: a failback touched an earlier production", cycle, id, cfg.Primary.Region)
+			}
+		}
+		raw, err := os.ReadFile(cfg.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited, err := spec.ApplyEdits(raw, sum.ConfigChanges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg.File, edited, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if cfg, err = spec.Load(cfg.File); err != nil {
+			t.Fatalf("cycle %d: the written config: %v", cycle, err)
+		}
+		// The next cycle's protect: DR copies of the cluster that serves.
+		if _, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{home, "web"}}); err != nil {
+			t.Fatalf("cycle %d: protect after failback: %v", cycle, err)
+		}
+	}
+}
