@@ -143,6 +143,9 @@ func TestAuroraFailback(t *testing.T) {
 			if !slices.Contains(sum.AfterFreeze, "database: last snapshot "+final+" copied back and restored") {
 				t.Fatalf("report does not say the last snapshot came after the freeze: %v", sum.AfterFreeze)
 			}
+			if !slices.ContainsFunc(sum.Notes, func(n string) bool { return strings.Contains(n, "in full") && strings.Contains(n, final) }) {
+				t.Fatalf("report does not say the freeze held a full cluster snapshot copy: %v", sum.Notes)
+			}
 			// --write-config: the edited file protects and recovers the new
 			// cluster, as a cluster.
 			raw, err := os.ReadFile(cfg.File)
