@@ -20,8 +20,9 @@ import (
 const KindFailback = "failback"
 
 // Failback brings the stack home once the primary region answers again:
-// the DR database is snapshotted and copied back, restored under a new
-// identifier (the old primary database is never touched), S3 changes made
+// the DR database (instance or Aurora cluster) is replicated or
+// snapshotted back, under the next generation's identifier (names.go; the
+// old primary database is never touched), S3 changes made
 // during the outage are copied back, the app comes up in the primary from
 // its newest AMI there, DNS moves back, and the DR stack is torn down.
 type Failback struct {
