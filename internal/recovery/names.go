@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
@@ -163,3 +164,16 @@ func (n names) launchTemplate() string { return n.with(n.stack+"-app", 128) }
 func (n names) asg() string            { return n.with(n.stack+"-app", 255) }
 func (n names) lb() string             { return n.with(n.stack+"-app", 32) }
 func (n names) tg() string             { return n.with(n.stack+"-app", 32) }
+
+// finalSnapshotName names teardown's final snapshot of DB id (an Aurora
+// cluster's when cluster): a cluster snapshot identifier may have 63
+// characters, an instance snapshot's 255, and a failback's DR teardown of
+// a long cluster identifier must not fail on it. The time stays whole.
+func finalSnapshotName(id string, now time.Time, cluster bool) string {
+	max := 255
+	if cluster {
+		max = clusterSnapshotMax
+	}
+	suffix := "-final-" + now.UTC().Format("20060102150405")
+	return fit(id, max-len(suffix)) + suffix
+}

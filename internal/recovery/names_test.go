@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilotlight/pilotlight/internal/spec"
 )
@@ -108,5 +109,29 @@ func TestFailbackGeneration(t *testing.T) {
 				t.Errorf("from %q: failback DB %q, want %q", c.from, got, c.db)
 			}
 		}
+	}
+}
+
+// TestFinalSnapshotName: teardown's final snapshot of a DB recovered under
+// a long identifier stays within RDS's limit for its kind (63 for a
+// cluster snapshot), keeps the time whole and stays distinct per DB.
+func TestFinalSnapshotName(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	long := "a" + strings.Repeat("b", 62)
+	for _, c := range []struct {
+		id      string
+		cluster bool
+		max     int
+	}{{"shop-shop-db-dr", true, 63}, {long, true, 63}, {long, false, 255}, {"shop-shop-db-dr", false, 255}} {
+		got := finalSnapshotName(c.id, at, c.cluster)
+		if len(got) > c.max || !strings.HasSuffix(got, "-final-20261207100000") {
+			t.Errorf("%s (cluster %v): %q, %d characters (max %d)", c.id, c.cluster, got, len(got), c.max)
+		}
+		if len(c.id)+len("-final-20261207100000") <= c.max && got != c.id+"-final-20261207100000" {
+			t.Errorf("%s: %q, want the identifier whole when it fits", c.id, got)
+		}
+	}
+	if finalSnapshotName(long, at, true) == finalSnapshotName(long+"x", at, true) {
+		t.Error("two long cluster identifiers share a final snapshot name")
 	}
 }
