@@ -15,6 +15,8 @@ import (
 // only on resources that carry the stack's tag.
 type planeActions struct {
 	read, create, modify, delete []string
+	// dropFailback deletes only what a failback tagged as its own.
+	dropFailback []string
 }
 
 // prepareActions is what `prepare` calls in the DR region (besides IAM,
@@ -82,6 +84,9 @@ var failoverActions = map[string]planeActions{
 			"rds:CreateDBInstanceReadReplica"},
 		modify: []string{"rds:PromoteReadReplica"},
 		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
+		// Failback drops its intermediate snapshots once the primary's
+		// database is restored.
+		dropFailback: []string{"rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"},
 	},
 	"elasticache": {
 		read:   []string{"elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"},
@@ -203,6 +208,14 @@ func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
 			b.add(name+"Modify", a.modify, b.existingARNs(svc), stackTag(b.cfg.Stack))
 			b.add(name+"Configured", append(append([]string{}, creates...), a.modify...), b.configuredARNs(svc), nil)
 			b.add(name+"Delete", a.delete, b.deletable(svc), stackTag(b.cfg.Stack))
+			if len(a.dropFailback) > 0 {
+				// Only snapshots a failback tagged, never a recovery point
+				// protect made.
+				pre := b.rdsPrefix()
+				b.add(name+"DropFailbackSnapshots", a.dropFailback,
+					[]string{b.arn("rds", b.pr, "snapshot:"+pre+"*"), b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*")},
+					map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + tags.Stack: b.cfg.Stack, "aws:ResourceTag/" + tags.OpKind: "failback"}})
+			}
 		}
 	}
 }
