@@ -449,6 +449,9 @@ func ownCalls() map[string][]call {
 		call{"database", "rds:AddTagsToResource", []res{fresh(dbDR)}, ctxTag()},
 		call{"failback", "rds:CreateDBSnapshot", []res{tagged(dbDR), fresh(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208"))}, ctxTag()},
 		call{"failback", "rds:CopyDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208")), fresh(arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261208"))}, nil},
+		// An Aurora cluster comes home by cluster snapshots.
+		call{"failback", "rds:CreateDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster:wordpress-db-dr")), fresh(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, ctxTag()},
+		call{"failback", "rds:CopyDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1")), fresh(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
 		call{"cache", "elasticache:CreateReplicationGroup", []res{fresh(arnOf("elasticache", D, "replicationgroup:wordpress-cache")),
 			fresh(arnOf("elasticache", D, "cluster:wordpress-cache-001")), tagged(arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache")),
 			fresh(arnOf("elasticache", D, "parametergroup:default.redis7"))}, ctxTag()},
@@ -497,6 +500,15 @@ func ownCalls() map[string][]call {
 	} {
 		fo = append(fo, call{"teardown", d.action, []res{tagged(d.arn)}, nil})
 	}
+	// Failback drops its intermediate snapshots, tagged as a failback's.
+	fbSnap := func(a string) res {
+		return res{arn: a, tags: map[string]string{"pilotlight:stack": stack, "pilotlight:op-kind": "failback"}}
+	}
+	fo = append(fo,
+		call{"failback drops its snapshots", "rds:DeleteDBSnapshot", []res{fbSnap(arnOf("rds", D, "snapshot:wordpress-20261208-fb-1"))}, nil},
+		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+	)
 	// The app's boot grace back to the configured one, the target
 	// group's health check, the SSM hand-off (failback's in the primary),
 	// the DR copies of the secrets checked, the pin moved.
@@ -801,5 +813,25 @@ func TestDeployCannotMoveThePin(t *testing.T) {
 	}
 	if ok, why := evaluate(t, docs[Failover], call{"failback", "cloudwatch:SetAlarmState", []res{pin}, nil}); !ok {
 		t.Errorf("--for failover cannot move the pin: %s", why)
+	}
+}
+
+// TestFailoverKeepsRecoveryPoints: the failover plane may delete the
+// snapshots a failback tagged as its own, and no recovery point protect
+// made: a stolen failover role cannot empty the DR region of backups.
+func TestFailoverKeepsRecoveryPoints(t *testing.T) {
+	_, docs := policyConfig(t)
+	doc, ok := docs["failover"]
+	if !ok {
+		t.Fatal("no failover policy")
+	}
+	for _, c := range []call{
+		{"delete a DR recovery point", "rds:DeleteDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261207031738"))}, nil},
+		{"delete a DR cluster recovery point", "rds:DeleteDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-wordpress-aurora-1"))}, nil},
+		{"delete a failover's snapshot", "rds:DeleteDBSnapshot", []res{{arn: arnOf("rds", D, "snapshot:wordpress-db-dr-final-1"), tags: map[string]string{"pilotlight:stack": stack, "pilotlight:op-kind": "failover"}}}, nil},
+	} {
+		if ok, _ := evaluate(t, doc, c); ok {
+			t.Errorf("--for failover allows: %s", c)
+		}
 	}
 }
