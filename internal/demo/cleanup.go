@@ -96,6 +96,7 @@ func Cleanup(ctx context.Context, env *awsenv.Env, cfg *spec.Config, p *Producti
 		emptyBucket(ctx, dc.s3, b.Replica, cfg.DR.Region, res)
 	}
 	cleanRole(ctx, pc, s3sync.RoleName(cfg.Stack), res)
+	cleanRole(ctx, pc, s3sync.BatchRoleName(cfg.Stack), res)
 	cleanBackupRole(ctx, pc, cfg.Stack, res)
 	if cfg.Recover.App != nil {
 		if param := cfg.Recover.App.Vars["db_password_parameter"]; param != "" {
