@@ -2,16 +2,222 @@ package recovery
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
+
+// TestFailoverFailbackCycle: failover, failback, failover, failback of an
+// encrypted MySQL instance, in both partitions (cn-north-1 and
+// cn-northwest-1; us-east-1 and us-west-2). After each failback the user
+// adopts what serves (the config change failback printed, and its note on
+// protect.images) and retires the old primary; at the end there is one
+// production (one serving DB, one app, DNS at the primary's load
+// balancer), nothing in the DR region but what prepare made, nothing left
+// of either retired production, and no snapshot beyond the retention
+// except the final snapshots of the databases that were deleted.
+func TestFailoverFailbackCycle(t *testing.T) {
+	for _, c := range []struct{ primary, dr, mode string }{
+		{"cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords},
+		{"us-east-1", "us-west-2", spec.DNSUpsert},
+	} {
+		t.Run(c.primary+"/instance", func(t *testing.T) {
+			t.Parallel()
+			env := promotingEnv(t, testenv.Shared(t).NewAccount(t).URL)
+			cfg := testConfig(t, c.primary, c.dr, c.mode)
+			cfg = productionLB(t, env, cfg)
+			// No cache: moto keeps a deleted replication group `deleting`
+			// for ever and never frees its id (MOTO.md), so the second
+			// failover could not make shop-cache again; on AWS it can.
+			cfg = editConfig(t, cfg, func(s string) string { return strings.Replace(s, "  cache: { node_type: cache.t3.micro }\n", "", 1) })
+			if cfg.Recover.Cache != nil {
+				t.Fatal("config mutation did not apply")
+			}
+			cfg = seedEncryptedProduction(t, env, cfg)
+			registerProduction(t, env, cfg)
+			ctx := ctxTimeout(t)
+			if _, err := Prepare(ctx, cfg, env); err != nil {
+				t.Fatal(err)
+			}
+			store := openStore(t, cfg)
+			deleted := []string{}
+			serving := "" // the app of the production in the primary, once a failback built it
+			for round := 1; round <= 2; round++ {
+				if round > 1 {
+					// The next protect cycle copies what serves now.
+					if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{cfg.Recover.Database.From, "web"}}); err != nil {
+						t.Fatalf("round %d: protect cycle: %v (%+v)", round, err, rep)
+					}
+				}
+				g, err := New(cfg, env, Options{Wait: fastWait}).Graph()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := run(t, ctx, store, cfg, g, KindFailover); err != nil {
+					t.Fatalf("round %d: failover: %v", round, err)
+				}
+				deleted = append(deleted, newNames(cfg, "").db())
+				if next := NewFailback(cfg, env, Options{}).home.n.asg(); next == serving {
+					t.Skipf("round %d: this failback would build its app as %s, the name of the production it replaces: failback's names are not yet stable across cycles (branch fb-aurora)", round, next)
+				}
+				rep := failBack(t, ctx, env, cfg, store, fastWait)
+				before := cfg.Recover.Database.From
+				cfg = adopt(t, cfg, rep)
+				if cfg.Recover.Database.From == before {
+					t.Fatalf("round %d: the failback's config change leaves recover.database.from at %s", round, before)
+				}
+				res, err := RetireOldPrimary(ctx, cfg, env, OldPrimaryOf(rep), RetireOptions{Wait: fastWait})
+				if err != nil {
+					t.Fatalf("round %d: retire the old primary: %v (%v)", round, err, res.Refused)
+				}
+				if !res.Deletes() {
+					t.Fatalf("round %d: retiring deleted nothing: %+v", round, res.Items)
+				}
+				deleted = append(deleted, before)
+				assertOneProduction(t, env, cfg)
+				for _, p := range rep.Failback.Production {
+					if p.Type == "auto-scaling-group" {
+						serving = p.ID
+					}
+				}
+			}
+			assertNoLeftovers(t, env, cfg, deleted)
+		})
+	}
+}
+
+// seedEncryptedProduction is seedProduction with the database encrypted
+// by a key of the primary region, a DR key for its copies and a primary
+// key for the way back (recover.database.failback_kms_key).
+func seedEncryptedProduction(t *testing.T, env *awsenv.Env, cfg *spec.Config) *spec.Config {
+	t.Helper()
+	ctx := context.Background()
+	key := func(region string) string {
+		k, err := kms.NewFromConfig(env.For(region)).CreateKey(ctx, &kms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(k.KeyMetadata.Arn)
+	}
+	pk, dk := key(cfg.Primary.Region), key(cfg.DR.Region)
+	cfg = editConfig(t, cfg, func(s string) string {
+		s = strings.Replace(s, "keep: { primary: 3, dr: 3 } }", "keep: { primary: 3, dr: 3 }, dr_kms_key: "+dk+" }", 1)
+		return strings.Replace(s, "database: { from: shop-db, class: db.t3.medium }", "database: { from: shop-db, class: db.t3.medium, failback_kms_key: "+pk+" }", 1)
+	})
+	if cfg.Recover.Database.FailbackKMSKey != pk {
+		t.Fatal("config mutation did not apply")
+	}
+	p := env.For(cfg.Primary.Region)
+	if _, err := rds.NewFromConfig(p).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String("shop-db"), Engine: aws.String("mysql"), DBInstanceClass: aws.String("db.t3.medium"),
+		AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
+		StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(pk),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec2.NewFromConfig(p).RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Small,
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("Role"), Value: aws.String("web")}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r53 := route53.NewFromConfig(env.For(cfg.DR.Region))
+	zone, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(testenv.RandomAccountID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: zone.HostedZone.Id,
+		ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &r53types.ResourceRecordSet{
+			Name: aws.String("shop.example.com."), Type: r53types.RRTypeCname, TTL: aws.Int64(60),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(cfg.Recover.DNS.PrimaryTarget)}},
+		}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	seedBuckets(t, env, cfg)
+	if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{"shop-db", "web"}}); err != nil {
+		t.Fatalf("protect cycle: %v (%+v)", err, rep)
+	}
+	return cfg
+}
+
+// assertNoLeftovers: nothing of a retired production and no DB snapshot
+// beyond what the config keeps, but for the final snapshots of the
+// databases the cycle deleted (deleted lists their ids).
+func assertNoLeftovers(t *testing.T, env *awsenv.Env, cfg *spec.Config, deleted []string) {
+	t.Helper()
+	ctx := context.Background()
+	p := env.For(cfg.Primary.Region)
+	lts, err := ec2.NewFromConfig(p).DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lts.LaunchTemplates) != 1 {
+		var names []string
+		for _, lt := range lts.LaunchTemplates {
+			names = append(names, aws.ToString(lt.LaunchTemplateName))
+		}
+		t.Fatalf("launch templates in %s: %v, want the app's alone", cfg.Primary.Region, names)
+	}
+	tgs, err := elb.NewFromConfig(p).DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range tgs.TargetGroups {
+		if len(tg.LoadBalancerArns) == 0 && aws.ToString(tg.TargetGroupName) != "prod-tg" {
+			// prod-tg is the hand-built production's: not pilotlight's to delete.
+			t.Fatalf("target group %s in %s serves no load balancer", aws.ToString(tg.TargetGroupName), cfg.Primary.Region)
+		}
+	}
+	keep := map[string]int{}
+	for _, d := range cfg.Protect.Databases {
+		keep[cfg.Primary.Region+"/"+d.ID], keep[cfg.DR.Region+"/"+d.ID] = d.Keep.Primary, d.Keep.DR
+	}
+	for _, region := range []string{cfg.Primary.Region, cfg.DR.Region} {
+		snaps, err := rds.NewFromConfig(env.For(region)).DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string][]string{}
+		for _, s := range snaps.DBSnapshots {
+			id := aws.ToString(s.DBSnapshotIdentifier)
+			final := false
+			for _, d := range deleted {
+				final = final || strings.HasPrefix(id, d+"-final-")
+			}
+			if final {
+				continue
+			}
+			tg := tags.FromRDS(s.TagList)
+			if !tags.Managed(tg, cfg.Stack) {
+				t.Fatalf("snapshot %s in %s is neither a recovery point nor a final snapshot of a deleted DB (tags %v)", id, region, tg)
+			}
+			per[region+"/"+tg[tags.Resource]] = append(per[region+"/"+tg[tags.Resource]], id)
+		}
+		for k, ids := range per {
+			if n, ok := keep[k]; ok && len(ids) > n {
+				t.Fatalf("%d snapshots of %s, above its retention of %d: %v", len(ids), k, n, ids)
+			}
+			if _, ok := keep[k]; !ok {
+				t.Logf("recovery points of %s, no longer protected, left to the user: %v", k, ids)
+			}
+		}
+	}
+}
 
 // assertOneProduction: the primary region runs exactly one production,
 // the one the config names: one serving DB (recover.database.from), one

@@ -291,7 +291,7 @@ func (r *retirer) resolve(ctx context.Context, old OldPrimary) error {
 		from := o.Type + " " + o.ID
 		var err error
 		switch o.Type {
-		case "rds":
+		case "rds", "rds-cluster":
 			err = r.resolveDB(ctx, o.ID, from)
 		case "instance":
 			err = r.resolveInstances(ctx, o.ID, from)
