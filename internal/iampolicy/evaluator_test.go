@@ -444,6 +444,9 @@ func ownCalls() map[string][]call {
 		call{"database", "rds:AddTagsToResource", []res{fresh(dbDR)}, ctxTag()},
 		call{"failback", "rds:CreateDBSnapshot", []res{tagged(dbDR), fresh(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208"))}, ctxTag()},
 		call{"failback", "rds:CopyDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208")), fresh(arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261208"))}, nil},
+		// An Aurora cluster comes home by cluster snapshots.
+		call{"failback", "rds:CreateDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster:wordpress-db-dr")), fresh(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, ctxTag()},
+		call{"failback", "rds:CopyDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1")), fresh(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
 		call{"cache", "elasticache:CreateReplicationGroup", []res{fresh(arnOf("elasticache", D, "replicationgroup:wordpress-cache")),
 			fresh(arnOf("elasticache", D, "cluster:wordpress-cache-001")), tagged(arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache")),
 			fresh(arnOf("elasticache", D, "parametergroup:default.redis7"))}, ctxTag()},

@@ -74,13 +74,15 @@ var failoverActions = map[string]planeActions{
 			"ec2:DetachInternetGateway", "ec2:DeleteInternetGateway", "ec2:TerminateInstances"},
 	},
 	"rds": {
-		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots"},
-		// CreateDBSnapshot and CopyDBSnapshot: failback snapshots the DR
-		// database and copies it back to the primary region.
+		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
+		// CreateDBSnapshot and CopyDBSnapshot (their cluster forms for
+		// Aurora): failback snapshots the DR database and copies it back
+		// to the primary region.
 		// CreateDBInstanceReadReplica and PromoteReadReplica: failback
 		// catches up by a cross-region replica of the DR database.
 		create: []string{"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance",
-			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBInstanceReadReplica"},
+			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot",
+			"rds:CreateDBInstanceReadReplica"},
 		modify: []string{"rds:PromoteReadReplica"},
 		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
 	},
@@ -274,9 +276,11 @@ func (b *builder) newARNs(svc string, creates ...string) []string {
 			out = append(out, b.arn("rds", b.pr, "subgrp:"+pre+"*"))
 		case "rds:CreateDBSnapshot", "rds:CopyDBSnapshot":
 			out = append(out, b.arn("rds", b.pr, "snapshot:"+pre+"*"))
+		case "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot":
+			out = append(out, b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*"))
 		case "rds:AddTagsToResource":
 			out = append(out, b.newARNs(svc, "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot",
-				"rds:CreateDBSubnetGroup", "rds:CreateDBSnapshot")...)
+				"rds:CreateDBSubnetGroup", "rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot")...)
 		case "elasticache:CreateReplicationGroup":
 			out = append(out, b.arn("elasticache", b.pr, "replicationgroup:"+pre+"*"), b.arn("elasticache", b.pr, "cluster:"+pre+"*"))
 		case "elasticache:CreateCacheSubnetGroup":

@@ -524,8 +524,8 @@ func (b *builder) failover() {
 	// Failback copies the DR database's snapshot back to the primary
 	// region, where the copy is named like every pilotlight snapshot.
 	if len(b.cfg.Protect.Databases) > 0 {
-		b.add("FailbackRDSCopy", []string{"rds:CopyDBSnapshot", "rds:AddTagsToResource"},
-			[]string{b.arn("rds", b.P, "snapshot:"+b.rdsPrefix()+"*")}, nil)
+		b.add("FailbackRDSCopy", []string{"rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"},
+			[]string{b.arn("rds", b.P, "snapshot:"+b.rdsPrefix()+"*"), b.arn("rds", b.P, "cluster-snapshot:"+b.rdsPrefix()+"*")}, nil)
 	}
 	// Failover reads the newest DR recovery point.
 	var rdsRead []string

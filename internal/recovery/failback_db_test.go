@@ -15,9 +15,10 @@ import (
 )
 
 // TestFailbackDatabasePaths: the database's way home depends on what it
-// is. An engine RDS cannot replicate across regions takes a snapshot
-// before the freeze and a last one after; an encrypted DB needs a key of
-// the primary region, and with one it is replicated encrypted.
+// is. An engine RDS cannot replicate across regions, and an Aurora
+// cluster, take a snapshot before the freeze and a last one after; an
+// encrypted DB or cluster needs a key of the primary region, and with one
+// it is replicated (or its snapshots copied) encrypted with that key.
 func TestFailbackDatabasePaths(t *testing.T) {
 	moto := testenv.Shared(t)
 	for _, c := range []struct {
@@ -29,24 +30,41 @@ func TestFailbackDatabasePaths(t *testing.T) {
 		{name: "sqlserver", engine: "sqlserver-ex", mode: "snapshot"},
 		{name: "encrypted-without-key", engine: "mysql", encrypted: true, err: "recover.database.failback_kms_key"},
 		{name: "encrypted-with-key", engine: "postgres", encrypted: true, key: true, mode: "replica"},
+		{name: "aurora", engine: "aurora-mysql", mode: "snapshot"},
+		{name: "aurora-encrypted-without-key", engine: "aurora-postgresql", encrypted: true, err: "recover.database.failback_kms_key"},
+		{name: "aurora-encrypted-with-key", engine: "aurora-mysql", encrypted: true, key: true, mode: "snapshot"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			env := promotingEnv(t, moto.NewAccount(t).URL)
+			cluster := strings.HasPrefix(c.engine, "aurora")
 			cfg := testConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
-			ctx := ctxTimeout(t)
-			in := &rds.CreateDBInstanceInput{
-				DBInstanceIdentifier: aws.String(newNames(cfg, "").db()), Engine: aws.String(c.engine), DBInstanceClass: aws.String("db.t3.medium"),
-				AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
+			if cluster {
+				cfg = auroraConfig(t, "us-east-1", "us-west-2")
 			}
+			ctx := ctxTimeout(t)
+			var drKey *string
 			if c.encrypted {
 				k, err := kms.NewFromConfig(env.For(cfg.DR.Region)).CreateKey(ctx, &kms.CreateKeyInput{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				in.StorageEncrypted, in.KmsKeyId = aws.Bool(true), k.KeyMetadata.Arn
+				drKey = k.KeyMetadata.Arn
 			}
-			if _, err := rds.NewFromConfig(env.For(cfg.DR.Region)).CreateDBInstance(ctx, in); err != nil {
+			id := newNames(cfg, "").db()
+			if cluster {
+				// What failover restored in DR: a cluster and its writer.
+				if _, err := rds.NewFromConfig(env.For(cfg.DR.Region)).CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+					DBClusterIdentifier: aws.String(id), Engine: aws.String(c.engine), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
+					StorageEncrypted: aws.Bool(c.encrypted), KmsKeyId: drKey,
+				}); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := rds.NewFromConfig(env.For(cfg.DR.Region)).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+				DBInstanceIdentifier: aws.String(id), Engine: aws.String(c.engine), DBInstanceClass: aws.String("db.t3.medium"),
+				AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
+				StorageEncrypted: aws.Bool(c.encrypted), KmsKeyId: drKey,
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if c.key {
@@ -87,8 +105,26 @@ func TestFailbackDatabasePaths(t *testing.T) {
 			switch c.mode {
 			case "snapshot":
 				for _, snap := range []string{out[StepCatchUpDB]["snapshot"], out[StepFinalDB]["snapshot"]} {
-					if _, err := home.DescribeDBSnapshots(context.Background(), &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); snap == "" || err != nil {
-						t.Fatalf("snapshot %q not copied back to %s: %v", snap, cfg.Primary.Region, err)
+					if snap == "" {
+						t.Fatalf("no snapshot copied back: %v", out)
+					}
+					var key *string
+					var encrypted bool
+					if cluster {
+						s, err := home.DescribeDBClusterSnapshots(context.Background(), &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(snap)})
+						if err != nil || len(s.DBClusterSnapshots) != 1 {
+							t.Fatalf("cluster snapshot %q not copied back to %s: %v", snap, cfg.Primary.Region, err)
+						}
+						key, encrypted = s.DBClusterSnapshots[0].KmsKeyId, aws.ToBool(s.DBClusterSnapshots[0].StorageEncrypted)
+					} else {
+						s, err := home.DescribeDBSnapshots(context.Background(), &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)})
+						if err != nil || len(s.DBSnapshots) != 1 {
+							t.Fatalf("snapshot %q not copied back to %s: %v", snap, cfg.Primary.Region, err)
+						}
+						key, encrypted = s.DBSnapshots[0].KmsKeyId, aws.ToBool(s.DBSnapshots[0].Encrypted)
+					}
+					if c.key && (!encrypted || aws.ToString(key) != cfg.Recover.Database.FailbackKMSKey) {
+						t.Fatalf("copy %s in %s encrypted=%v with %q, want the primary key %s", snap, cfg.Primary.Region, encrypted, aws.ToString(key), cfg.Recover.Database.FailbackKMSKey)
 					}
 				}
 				if out[StepCatchUpDB]["snapshot"] == out[StepFinalDB]["snapshot"] {

@@ -69,11 +69,15 @@ func (f *Failback) summary(j *runbook.Journal) *FailbackSummary {
 			*list = append(*list, Resource{Type: typ, ID: id})
 		}
 	}
-	add(&s.Production, "rds", databaseOf(out[StepDatabase]).ID)
+	dbType := "rds"
+	if f.cluster() {
+		dbType = "rds-cluster"
+	}
+	add(&s.Production, dbType, databaseOf(out[StepDatabase]).ID)
 	add(&s.Production, "load-balancer", loadBalancerOf(out[StepLoadBalancer]).DNS)
 	add(&s.Production, "auto-scaling-group", appOf(out[StepApp]).ASG)
 	if d := f.cfg.Recover.Database; d != nil {
-		add(&s.OldProduction, "rds", d.From)
+		add(&s.OldProduction, dbType, d.From)
 	}
 	if im, ok := f.cfg.Image(imageFrom(f.cfg)); ok {
 		add(&s.OldProduction, "instance", describeSelector(im.Instance))

@@ -1,0 +1,297 @@
+package recovery
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/testenv"
+)
+
+// TestAuroraFailback: an Aurora stack fails over and back. The cluster
+// comes home from a cluster snapshot taken after the freeze began (moto
+// holds no rows, so "no write before the freeze is lost" is asserted on
+// the snapshot the primary's cluster is restored from: the recorded calls
+// show it created after the DR app was scaled to zero, and the restore
+// naming it, not the first copy). The new cluster and its writer serve in
+// the primary, the DR cluster is gone, the config change names the new
+// cluster (and still says it is a cluster), and the report lists the old
+// one as old production.
+func TestAuroraFailback(t *testing.T) {
+	moto := testenv.Shared(t)
+	for _, c := range []struct{ primary, dr string }{
+		{"us-east-1", "us-west-2"},
+		{"cn-north-1", "cn-northwest-1"},
+	} {
+		t.Run(c.primary, func(t *testing.T) {
+			t.Parallel()
+			proxy, err := testenv.NewProxy(moto.NewAccount(t).URL, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(proxy.Close)
+			rec := recordRDS(t, proxy.URL)
+			env := testenv.AWS(t, rec.URL)
+			cfg := auroraConfig(t, c.primary, c.dr)
+			ctx := ctxTimeout(t)
+			seedAuroraProduction(t, env, cfg)
+			if _, err := Prepare(ctx, cfg, env); err != nil {
+				t.Fatal(err)
+			}
+			store := openStore(t, cfg)
+			g, _ := New(cfg, env, Options{Wait: fastWait}).Graph()
+			if _, err := run(t, ctx, store, cfg, g, KindFailover); err != nil {
+				t.Fatalf("failover of an Aurora stack: %v", err)
+			}
+			drCluster := newNames(cfg, "").db()
+			if cl := clusterIn(t, env, cfg.DR.Region, drCluster); cl == nil {
+				t.Fatalf("failover restored no cluster %s in %s", drCluster, cfg.DR.Region)
+			}
+
+			// The freeze is held so that the test can see which RDS calls
+			// were made before users were stopped.
+			freeze := proxy.HoldFirst(testenv.Match{Region: cfg.DR.Region, Service: "autoscaling", Action: "UpdateAutoScalingGroup"})
+			beforeFreeze := -1
+			go func() {
+				select {
+				case <-freeze.Reached():
+				case <-ctx.Done():
+					return
+				}
+				beforeFreeze = len(rec.calls())
+				freeze.Release()
+			}()
+			f := NewFailback(cfg, env, Options{Wait: fastWait})
+			fg, err := f.Graph()
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := run(t, ctx, store, cfg, fg, KindFailback)
+			if err != nil {
+				t.Fatalf("failback of an Aurora stack: %v", err)
+			}
+			if beforeFreeze < 0 {
+				t.Fatal("the DR app was never frozen")
+			}
+			out := outputsOf(j)
+			first, final := out[StepCatchUpDB]["snapshot"], out[StepFinalDB]["snapshot"]
+			if out[StepCatchUpDB]["mode"] != "snapshot" || first == "" || final == "" || first == final {
+				t.Fatalf("catch-up %v, final %v: want a first cluster snapshot and a distinct last one", out[StepCatchUpDB], out[StepFinalDB])
+			}
+			for _, id := range []string{first, final} {
+				if len(id) > 63 {
+					t.Fatalf("cluster snapshot id %s is longer than RDS's 63", id)
+				}
+			}
+			calls := rec.calls()
+			snapAt := func(id string) int {
+				return slices.IndexFunc(calls, func(c rdsCall) bool {
+					return c.Region == cfg.DR.Region && c.Action == "CreateDBClusterSnapshot" && c.Params["DBClusterSnapshotIdentifier"] == id
+				})
+			}
+			if i := snapAt(first); i < 0 || i >= beforeFreeze {
+				t.Fatalf("first cluster snapshot %s at call %d, want before the freeze (call %d)", first, i, beforeFreeze)
+			}
+			if i := snapAt(final); i < beforeFreeze {
+				t.Fatalf("last cluster snapshot %s at call %d, want after the freeze began (call %d): writes made until the freeze would be lost", final, i, beforeFreeze)
+			}
+			home := f.home.n.db()
+			restores := slices.DeleteFunc(slices.Clone(calls), func(c rdsCall) bool {
+				return c.Region != cfg.Primary.Region || c.Action != "RestoreDBClusterFromSnapshot"
+			})
+			if len(restores) != 1 || restores[0].Params["SnapshotIdentifier"] != final || restores[0].Params["DBClusterIdentifier"] != home {
+				t.Fatalf("restores in %s: %+v, want one of cluster %s from the last snapshot %s", cfg.Primary.Region, restores, home, final)
+			}
+			if cl := clusterIn(t, env, cfg.Primary.Region, home); cl == nil || aws.ToString(cl.Status) != "available" || len(cl.DBClusterMembers) != 1 {
+				t.Fatalf("no serving cluster %s with its writer in %s: %+v", home, cfg.Primary.Region, cl)
+			}
+			if cl := clusterIn(t, env, cfg.DR.Region, drCluster); cl != nil && aws.ToString(cl.Status) != "deleting" {
+				t.Fatalf("the DR cluster %s is still there after failback: %s", drCluster, aws.ToString(cl.Status))
+			}
+
+			sum := f.BuildReport(j).Failback
+			if !slices.Contains(sum.OldProduction, Resource{Type: "rds-cluster", ID: "shop-db"}) {
+				t.Fatalf("report does not list the old cluster: %v", sum.OldProduction)
+			}
+			if !slices.Contains(sum.Production, Resource{Type: "rds-cluster", ID: home}) {
+				t.Fatalf("report does not name the new cluster as production: %v", sum.Production)
+			}
+			if !slices.Contains(sum.AfterFreeze, "database: last snapshot "+final+" copied back and restored") {
+				t.Fatalf("report does not say the last snapshot came after the freeze: %v", sum.AfterFreeze)
+			}
+			// --write-config: the edited file protects and recovers the new
+			// cluster, as a cluster.
+			raw, err := os.ReadFile(cfg.File)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edited, err := spec.ApplyEdits(raw, sum.ConfigChanges)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cfg.File, edited, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			after, err := spec.Load(cfg.File)
+			if err != nil {
+				t.Fatalf("the written config does not load: %v\n%s", err, edited)
+			}
+			if pd, ok := after.Database(home); !ok || !pd.IsCluster() || after.Recover.Database.From != home {
+				t.Fatalf("the written config does not protect cluster %s as a cluster:\n%s", home, edited)
+			}
+			// What protect does next runs against the cluster that serves.
+			if _, err := points.Backup(ctx, env, after, points.BackupOptions{Only: []string{home}}); err != nil {
+				t.Fatalf("protect after failback: %v", err)
+			}
+		})
+	}
+}
+
+// auroraConfig is testConfig with the database an Aurora cluster.
+func auroraConfig(t testing.TB, primary, dr string) *spec.Config {
+	t.Helper()
+	cfg := testConfig(t, primary, dr, spec.DNSUpsert)
+	raw, err := os.ReadFile(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(raw), "{ id: shop-db,", "{ id: shop-db, kind: cluster,", 1)
+	src = strings.Replace(src, "class: db.t3.medium", "class: db.r6g.large", 1)
+	if err := os.WriteFile(cfg.File, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = spec.Load(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pd, ok := cfg.Database("shop-db"); !ok || !pd.IsCluster() {
+		t.Fatalf("shop-db is not a cluster in\n%s", src)
+	}
+	return cfg
+}
+
+// seedAuroraProduction is seedProduction with an Aurora cluster (and its
+// writer) as the production database.
+func seedAuroraProduction(t testing.TB, env *awsenv.Env, cfg *spec.Config) {
+	t.Helper()
+	ctx := context.Background()
+	p := env.For(cfg.Primary.Region)
+	db := rds.NewFromConfig(p)
+	if _, err := db.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+		DBClusterIdentifier: aws.String("shop-db"), Engine: aws.String("aurora-mysql"),
+		MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String("shop-db-1"), DBClusterIdentifier: aws.String("shop-db"), Engine: aws.String("aurora-mysql"),
+		DBInstanceClass: aws.String("db.r6g.large"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec2.NewFromConfig(p).RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Small,
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("Role"), Value: aws.String("web")}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r53 := route53.NewFromConfig(env.For(cfg.DR.Region))
+	zone, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(testenv.RandomAccountID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: zone.HostedZone.Id,
+		ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &r53types.ResourceRecordSet{
+			Name: aws.String("shop.example.com."), Type: r53types.RRTypeCname, TTL: aws.Int64(60),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(cfg.Recover.DNS.PrimaryTarget)}},
+		}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	seedBuckets(t, env, cfg)
+	if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{"shop-db", "web"}}); err != nil {
+		t.Fatalf("protect cycle: %v (%+v)", err, rep)
+	}
+}
+
+func clusterIn(t testing.TB, env *awsenv.Env, region, id string) *rdstypes.DBCluster {
+	t.Helper()
+	cl, err := describeCluster(context.Background(), databaseClients{region: region, rds: rds.NewFromConfig(env.For(region))}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// rdsCall is one RDS request with its parameters, in the order sent.
+type rdsCall struct {
+	Region, Action string
+	Params         map[string]string
+}
+
+type rdsRecorder struct {
+	URL string
+	mu  sync.Mutex
+	got []rdsCall
+}
+
+func (r *rdsRecorder) calls() []rdsCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+var credentialRegion = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([a-z0-9-]+)/rds/`)
+
+// recordRDS serves endpoint and records every RDS query-protocol request
+// with its form: testenv's proxy records actions, not their parameters,
+// and which snapshot a restore names is what the test is about.
+func recordRDS(t testing.TB, endpoint string) *rdsRecorder {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &rdsRecorder{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := credentialRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			form, _ := url.ParseQuery(string(b))
+			c := rdsCall{Region: m[1], Action: form.Get("Action"), Params: map[string]string{}}
+			for k, v := range form {
+				c.Params[k] = v[0]
+			}
+			rec.mu.Lock()
+			rec.got = append(rec.got, c)
+			rec.mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	rec.URL = srv.URL
+	return rec
+}
