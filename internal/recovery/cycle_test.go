@@ -12,6 +12,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
@@ -32,79 +33,99 @@ import (
 // of either retired production, and no snapshot beyond the retention
 // except the final snapshots of the databases that were deleted.
 func TestFailoverFailbackCycle(t *testing.T) {
-	for _, c := range []struct{ primary, dr, mode string }{
-		{"cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords},
-		{"us-east-1", "us-west-2", spec.DNSUpsert},
+	for _, c := range []struct {
+		primary, dr, mode string
+		cluster           bool
+	}{
+		{"cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords, false},
+		{"us-east-1", "us-west-2", spec.DNSUpsert, false},
+		{"cn-north-1", "cn-northwest-1", spec.DNSUpsert, true},
+		{"us-east-1", "us-west-2", spec.DNSFailoverRecords, true},
 	} {
-		t.Run(c.primary+"/instance", func(t *testing.T) {
+		db := "instance"
+		if c.cluster {
+			db = "aurora"
+		}
+		t.Run(c.primary+"/"+db, func(t *testing.T) {
 			t.Parallel()
-			env := promotingEnv(t, testenv.Shared(t).NewAccount(t).URL)
-			cfg := testConfig(t, c.primary, c.dr, c.mode)
-			cfg = productionLB(t, env, cfg)
-			// No cache: moto keeps a deleted replication group `deleting`
-			// for ever and never frees its id (MOTO.md), so the second
-			// failover could not make shop-cache again; on AWS it can.
-			cfg = editConfig(t, cfg, func(s string) string { return strings.Replace(s, "  cache: { node_type: cache.t3.micro }\n", "", 1) })
-			if cfg.Recover.Cache != nil {
-				t.Fatal("config mutation did not apply")
-			}
-			cfg = seedEncryptedProduction(t, env, cfg)
-			registerProduction(t, env, cfg)
-			ctx := ctxTimeout(t)
-			if _, err := Prepare(ctx, cfg, env); err != nil {
-				t.Fatal(err)
-			}
-			store := openStore(t, cfg)
-			deleted := []string{}
-			serving := "" // the app of the production in the primary, once a failback built it
-			for round := 1; round <= 2; round++ {
-				if round > 1 {
-					// The next protect cycle copies what serves now.
-					if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{cfg.Recover.Database.From, "web"}}); err != nil {
-						t.Fatalf("round %d: protect cycle: %v (%+v)", round, err, rep)
-					}
-				}
-				g, err := New(cfg, env, Options{Wait: fastWait}).Graph()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := run(t, ctx, store, cfg, g, KindFailover); err != nil {
-					t.Fatalf("round %d: failover: %v", round, err)
-				}
-				deleted = append(deleted, newNames(cfg, "").db())
-				if next := NewFailback(cfg, env, Options{}).home.n.asg(); next == serving {
-					t.Skipf("round %d: this failback would build its app as %s, the name of the production it replaces: failback's names are not yet stable across cycles (branch fb-aurora)", round, next)
-				}
-				rep := failBack(t, ctx, env, cfg, store, fastWait)
-				before := cfg.Recover.Database.From
-				cfg = adopt(t, cfg, rep)
-				if cfg.Recover.Database.From == before {
-					t.Fatalf("round %d: the failback's config change leaves recover.database.from at %s", round, before)
-				}
-				res, err := RetireOldPrimary(ctx, cfg, env, OldPrimaryOf(rep), RetireOptions{Wait: fastWait})
-				if err != nil {
-					t.Fatalf("round %d: retire the old primary: %v (%v)", round, err, res.Refused)
-				}
-				if !res.Deletes() {
-					t.Fatalf("round %d: retiring deleted nothing: %+v", round, res.Items)
-				}
-				deleted = append(deleted, before)
-				assertOneProduction(t, env, cfg)
-				for _, p := range rep.Failback.Production {
-					if p.Type == "auto-scaling-group" {
-						serving = p.ID
-					}
-				}
-			}
-			assertNoLeftovers(t, env, cfg, deleted)
+			cycle(t, c.primary, c.dr, c.mode, c.cluster)
 		})
 	}
+}
+
+func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
+	env := promotingEnv(t, testenv.Shared(t).NewAccount(t).URL)
+	cfg := testConfig(t, primary, dr, mode)
+	cfg = productionLB(t, env, cfg)
+	// No cache: moto keeps a deleted replication group `deleting` for ever
+	// and never frees its id (MOTO.md), so the second failover could not
+	// make shop-cache again; on AWS it can.
+	cfg = editConfig(t, cfg, func(s string) string {
+		s = strings.Replace(s, "  cache: { node_type: cache.t3.micro }\n", "", 1)
+		if cluster {
+			s = strings.Replace(s, "{ id: shop-db,", "{ id: shop-db, kind: cluster,", 1)
+			s = strings.Replace(s, "class: db.t3.medium", "class: db.r6g.large", 1)
+		}
+		return s
+	})
+	if pd, ok := cfg.Database("shop-db"); cfg.Recover.Cache != nil || !ok || pd.IsCluster() != cluster {
+		t.Fatal("config mutation did not apply")
+	}
+	cfg = seedEncryptedProduction(t, env, cfg, cluster)
+	registerProduction(t, env, cfg)
+	ctx := ctxTimeout(t)
+	if _, err := Prepare(ctx, cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, cfg)
+	deleted := []string{}
+	serving := "" // the app of the production in the primary, once a failback built it
+	for round := 1; round <= 2; round++ {
+		if round > 1 {
+			// The next protect cycle copies what serves now.
+			if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{cfg.Recover.Database.From, "web"}}); err != nil {
+				t.Fatalf("round %d: protect cycle: %v (%+v)", round, err, rep)
+			}
+		}
+		g, err := New(cfg, env, Options{Wait: fastWait}).Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run(t, ctx, store, cfg, g, KindFailover); err != nil {
+			t.Fatalf("round %d: failover: %v", round, err)
+		}
+		deleted = append(deleted, newNames(cfg, "").db())
+		if next := NewFailback(cfg, env, Options{}).home.n.asg(); next == serving {
+			t.Skipf("round %d: this failback would build its app as %s, the name of the production it replaces: failback's names are not yet stable across cycles (branch fb-aurora)", round, next)
+		}
+		rep := failBack(t, ctx, env, cfg, store, fastWait)
+		before := cfg.Recover.Database.From
+		cfg = adopt(t, cfg, rep)
+		if cfg.Recover.Database.From == before {
+			t.Fatalf("round %d: the failback's config change leaves recover.database.from at %s", round, before)
+		}
+		res, err := RetireOldPrimary(ctx, cfg, env, OldPrimaryOf(rep), RetireOptions{Wait: fastWait})
+		if err != nil {
+			t.Fatalf("round %d: retire the old primary: %v (%v)", round, err, res.Refused)
+		}
+		if !res.Deletes() {
+			t.Fatalf("round %d: retiring deleted nothing: %+v", round, res.Items)
+		}
+		deleted = append(deleted, before)
+		assertOneProduction(t, env, cfg)
+		for _, p := range rep.Failback.Production {
+			if p.Type == "auto-scaling-group" {
+				serving = p.ID
+			}
+		}
+	}
+	assertNoLeftovers(t, env, cfg, deleted)
 }
 
 // seedEncryptedProduction is seedProduction with the database encrypted
 // by a key of the primary region, a DR key for its copies and a primary
 // key for the way back (recover.database.failback_kms_key).
-func seedEncryptedProduction(t *testing.T, env *awsenv.Env, cfg *spec.Config) *spec.Config {
+func seedEncryptedProduction(t *testing.T, env *awsenv.Env, cfg *spec.Config, cluster bool) *spec.Config {
 	t.Helper()
 	ctx := context.Background()
 	key := func(region string) string {
@@ -116,14 +137,28 @@ func seedEncryptedProduction(t *testing.T, env *awsenv.Env, cfg *spec.Config) *s
 	}
 	pk, dk := key(cfg.Primary.Region), key(cfg.DR.Region)
 	cfg = editConfig(t, cfg, func(s string) string {
-		s = strings.Replace(s, "keep: { primary: 3, dr: 3 } }", "keep: { primary: 3, dr: 3 }, dr_kms_key: "+dk+" }", 1)
-		return strings.Replace(s, "database: { from: shop-db, class: db.t3.medium }", "database: { from: shop-db, class: db.t3.medium, failback_kms_key: "+pk+" }", 1)
+		s = strings.Replace(s, "keep: { primary: 3, dr: 3 }", "keep: { primary: 3, dr: 3 }, dr_kms_key: "+dk, 1)
+		return strings.Replace(s, "database: { from: shop-db, ", "database: { from: shop-db, failback_kms_key: "+pk+", ", 1)
 	})
 	if cfg.Recover.Database.FailbackKMSKey != pk {
 		t.Fatal("config mutation did not apply")
 	}
 	p := env.For(cfg.Primary.Region)
-	if _, err := rds.NewFromConfig(p).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+	db := rds.NewFromConfig(p)
+	if cluster {
+		if _, err := db.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+			DBClusterIdentifier: aws.String("shop-db"), Engine: aws.String("aurora-mysql"),
+			MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"), StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(pk),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+			DBInstanceIdentifier: aws.String("shop-db-1"), DBClusterIdentifier: aws.String("shop-db"), Engine: aws.String("aurora-mysql"),
+			DBInstanceClass: aws.String("db.r6g.large"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := db.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
 		DBInstanceIdentifier: aws.String("shop-db"), Engine: aws.String("mysql"), DBInstanceClass: aws.String("db.t3.medium"),
 		AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
 		StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(pk),
@@ -188,13 +223,24 @@ func assertNoLeftovers(t *testing.T, env *awsenv.Env, cfg *spec.Config, deleted 
 		keep[cfg.Primary.Region+"/"+d.ID], keep[cfg.DR.Region+"/"+d.ID] = d.Keep.Primary, d.Keep.DR
 	}
 	for _, region := range []string{cfg.Primary.Region, cfg.DR.Region} {
-		snaps, err := rds.NewFromConfig(env.For(region)).DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+		c := rds.NewFromConfig(env.For(region))
+		snaps, err := c.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		per := map[string][]string{}
+		csnaps, err := c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := map[string][]rdstypes.Tag{}
 		for _, s := range snaps.DBSnapshots {
-			id := aws.ToString(s.DBSnapshotIdentifier)
+			all[aws.ToString(s.DBSnapshotIdentifier)] = s.TagList
+		}
+		for _, s := range csnaps.DBClusterSnapshots {
+			all[aws.ToString(s.DBClusterSnapshotIdentifier)] = s.TagList
+		}
+		per := map[string][]string{}
+		for id, tl := range all {
 			final := false
 			for _, d := range deleted {
 				final = final || strings.HasPrefix(id, d+"-final-")
@@ -202,7 +248,7 @@ func assertNoLeftovers(t *testing.T, env *awsenv.Env, cfg *spec.Config, deleted 
 			if final {
 				continue
 			}
-			tg := tags.FromRDS(s.TagList)
+			tg := tags.FromRDS(tl)
 			if !tags.Managed(tg, cfg.Stack) {
 				t.Fatalf("snapshot %s in %s is neither a recovery point nor a final snapshot of a deleted DB (tags %v)", id, region, tg)
 			}
@@ -241,7 +287,7 @@ func assertOneProduction(t *testing.T, env *awsenv.Env, cfg *spec.Config) {
 			serving = append(serving, id)
 		}
 	}
-	if len(sortedUniq(serving)) != 1 || serving[0] != cfg.Recover.Database.From {
+	if serving = sortedUniq(serving); len(serving) != 1 || serving[0] != cfg.Recover.Database.From {
 		t.Fatalf("databases in %s: %v, want only %s (recover.database.from)", cfg.Primary.Region, serving, cfg.Recover.Database.From)
 	}
 	asgs, err := autoscaling.NewFromConfig(p).DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
