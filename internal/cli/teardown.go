@@ -261,6 +261,9 @@ func printRetirement(w io.Writer, res *recovery.Retirement) {
 		if it.Error != "" {
 			note = strings.TrimSpace(note + " " + it.Error)
 		}
+		if it.Region != "" && it.Region != res.Region {
+			id += " (" + it.Region + ")"
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", it.Phase, it.Type, id, note)
 	}
 	tw.Flush()

@@ -486,6 +486,10 @@ func ownCalls() map[string][]call {
 		{"ec2:DeleteLaunchTemplate", arnOf("ec2", P, "launch-template/lt-2")},
 		{"elasticloadbalancing:DeleteLoadBalancer", arnOf("elasticloadbalancing", P, "loadbalancer/app/wordpress-app-fb/73e2d6bc24d8a067")},
 		{"elasticloadbalancing:DeleteTargetGroup", arnOf("elasticloadbalancing", P, "targetgroup/wordpress-app-fb/73e2d6bc24d8a067")},
+		// The failback's copies of the database on its way home, both sides.
+		{"rds:DeleteDBSnapshot", arnOf("rds", D, "snapshot:wordpress-20261208-101010-abcd-fb")},
+		{"rds:DeleteDBSnapshot", arnOf("rds", P, "snapshot:wordpress-20261208-101010-abcd-fb")},
+		{"rds:DeleteDBClusterSnapshot", arnOf("rds", P, "cluster-snapshot:wordpress-20261208-101010-abcd-fb-1")},
 	} {
 		fo = append(fo, call{"retire old primary", d.action, []res{tagged(d.arn)}, nil})
 	}
@@ -813,6 +817,7 @@ func TestRetireOnlyTheStacksOwn(t *testing.T) {
 		{"hand-built instance", "ec2:TerminateInstances", []res{fresh(arnOf("ec2", P, "instance/i-0fedcba9876543210"))}, nil},
 		{"hand-built database", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", P, "db:wordpress-db"))}, nil},
 		{"hand-built load balancer", "elasticloadbalancing:DeleteLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", P, "loadbalancer/app/prod-lb/1"))}, nil},
+		{"the user's own snapshot", "rds:DeleteDBSnapshot", []res{fresh(arnOf("rds", P, "snapshot:wordpress-before-upgrade"))}, nil},
 	} {
 		if ok, _ := evaluate(t, docs[Failover], c); ok {
 			t.Errorf("--for failover allows %s", c)

@@ -84,7 +84,9 @@ var failoverActions = map[string]planeActions{
 			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot",
 			"rds:CreateDBInstanceReadReplica"},
 		modify: []string{"rds:PromoteReadReplica"},
-		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
+		// DeleteDBSnapshot and DeleteDBClusterSnapshot: `teardown --kind
+		// old-primary` deletes the copies that carried the database home.
+		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup", "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"},
 	},
 	"elasticache": {
 		read:   []string{"elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"},
@@ -317,7 +319,8 @@ func (b *builder) deletable(svc string) []string {
 	pre := b.rdsPrefix()
 	switch svc {
 	case "rds":
-		out := []string{b.arn("rds", b.pr, "db:"+pre+"*"), b.arn("rds", b.pr, "cluster:"+pre+"*"), b.arn("rds", b.pr, "subgrp:"+pre+"*")}
+		out := []string{b.arn("rds", b.pr, "db:"+pre+"*"), b.arn("rds", b.pr, "cluster:"+pre+"*"), b.arn("rds", b.pr, "subgrp:"+pre+"*"),
+			b.arn("rds", b.pr, "snapshot:"+pre+"*"), b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*")}
 		if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
 			out = append(out, b.arn("rds", b.pr, "db:"+strings.ToLower(d.Identifier)+"*"), b.arn("rds", b.pr, "cluster:"+strings.ToLower(d.Identifier)+"*"))
 		}

@@ -91,6 +91,11 @@ const (
 	RetireLaunchTemplat = "launch-template"
 	RetireLoadBalancer  = "load-balancer"
 	RetireTargetGroup   = "target-group"
+	// The snapshots a failback took to carry the database home.
+	RetireSnapshot        = "rds-snapshot"
+	RetireClusterSnapshot = "rds-cluster-snapshot"
+	// A recovery point of the retired database: listed, kept.
+	RetirePoint = "recovery-point"
 )
 
 // RetireItem is one resource of the old production and its fate.
@@ -99,6 +104,9 @@ type RetireItem struct {
 	ID   string `json:"id"`
 	// Name is the resource's name where its id is an ARN.
 	Name string `json:"name,omitempty"`
+	// Region is where it is, when not the primary (a failback's copy
+	// left in the DR region).
+	Region string `json:"region,omitempty"`
 	// From is the report's entry it was found from.
 	From  string `json:"from"`
 	Phase string `json:"phase"`
@@ -162,6 +170,15 @@ type retireASG interface {
 	DeleteAutoScalingGroup(context.Context, *autoscaling.DeleteAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteAutoScalingGroupOutput, error)
 }
 
+// retireSnapshots is the part of RDS a retirement calls, in both
+// regions, for the snapshots a failback left.
+type retireSnapshots interface {
+	DescribeDBSnapshots(context.Context, *rds.DescribeDBSnapshotsInput, ...func(*rds.Options)) (*rds.DescribeDBSnapshotsOutput, error)
+	DescribeDBClusterSnapshots(context.Context, *rds.DescribeDBClusterSnapshotsInput, ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error)
+	DeleteDBSnapshot(context.Context, *rds.DeleteDBSnapshotInput, ...func(*rds.Options)) (*rds.DeleteDBSnapshotOutput, error)
+	DeleteDBClusterSnapshot(context.Context, *rds.DeleteDBClusterSnapshotInput, ...func(*rds.Options)) (*rds.DeleteDBClusterSnapshotOutput, error)
+}
+
 // retirer holds one retirement's clients (the primary region's, and
 // Route 53 through the DR region's, as everything else that reads DNS)
 // and what it learns while resolving.
@@ -175,6 +192,7 @@ type retirer struct {
 	db     databaseClients
 	home   *clients
 	dns    dnsClients
+	snaps  map[string]retireSnapshots // by region
 	opts   RetireOptions
 	wait   waitPolicy
 	res    *Retirement
@@ -224,6 +242,7 @@ func RetireOldPrimary(ctx context.Context, cfg *spec.Config, env *awsenv.Env, ol
 	r := &retirer{
 		cfg: cfg, env: env, region: cfg.Primary.Region, ec2: home.ec2, elb: home.elb, asg: home.asg, db: home.database(), home: home,
 		dns: newClients(env, cfg.DR.Region).dns(), opts: opts, wait: w,
+		snaps:    map[string]retireSnapshots{cfg.Primary.Region: home.rds, cfg.DR.Region: newClients(env, cfg.DR.Region).rds},
 		res:      &Retirement{Stack: cfg.Stack, Region: cfg.Primary.Region, Failback: old.Failback, DryRun: opts.DryRun, Items: []RetireItem{}},
 		endpoint: map[string]string{}, members: map[string][]string{},
 	}
@@ -265,7 +284,7 @@ func (r *retirer) refusal() error {
 
 func (r *retirer) add(it RetireItem) {
 	for _, have := range r.res.Items {
-		if have.Type == it.Type && have.ID == it.ID {
+		if have.Type == it.Type && have.ID == it.ID && have.Region == it.Region {
 			return
 		}
 	}
@@ -306,7 +325,71 @@ func (r *retirer) resolve(ctx context.Context, old OldPrimary) error {
 			return err
 		}
 	}
-	return r.resolveLTs(ctx)
+	if err := r.resolveLTs(ctx); err != nil {
+		return err
+	}
+	return r.resolveSnapshots(ctx, old)
+}
+
+// resolveSnapshots finds, in both regions, the snapshots the failback
+// took to carry the database home (tagged with its run): the new
+// production is restored and serves, so they go with the old one. The
+// recovery points of the retired database are listed and kept: they are
+// backups, no longer under any retention, for the user to judge.
+func (r *retirer) resolveSnapshots(ctx context.Context, old OldPrimary) error {
+	var retired []string
+	for _, o := range old.Old {
+		if o.Type == "rds" || o.Type == "rds-cluster" {
+			retired = append(retired, o.ID)
+		}
+	}
+	for _, region := range []string{r.cfg.Primary.Region, r.cfg.DR.Region} {
+		c := r.snaps[region]
+		found := map[string]string{} // id -> type
+		tagsOf := map[string]map[string]string{}
+		p := rds.NewDescribeDBSnapshotsPaginator(c, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("describe DB snapshots: %s: %w", region, err)
+			}
+			for _, s := range page.DBSnapshots {
+				id := aws.ToString(s.DBSnapshotIdentifier)
+				found[id], tagsOf[id] = RetireSnapshot, tags.FromRDS(s.TagList)
+			}
+		}
+		cp := rds.NewDescribeDBClusterSnapshotsPaginator(c, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+		for cp.HasMorePages() {
+			page, err := cp.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("describe DB cluster snapshots: %s: %w", region, err)
+			}
+			for _, s := range page.DBClusterSnapshots {
+				id := aws.ToString(s.DBClusterSnapshotIdentifier)
+				found[id], tagsOf[id] = RetireClusterSnapshot, tags.FromRDS(s.TagList)
+			}
+		}
+		ids := make([]string, 0, len(found))
+		for id := range found {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			t := tagsOf[id]
+			if !tags.Managed(t, r.cfg.Stack) {
+				continue
+			}
+			switch {
+			case t[tags.OpKind] == KindFailback && t[tags.Operation] == old.Failback:
+				r.add(RetireItem{Type: found[id], ID: id, Region: region, From: "failback " + old.Failback, Phase: RetireDelete,
+					Note: "the failback's copy of " + t[tags.Resource] + " on its way home: the new production is restored from it and serves"})
+			case t[tags.OpKind] == "" && slices.Contains(retired, t[tags.Resource]):
+				r.add(RetireItem{Type: RetirePoint, ID: id, Region: region, From: "rds " + t[tags.Resource], Phase: RetireKept,
+					Note: "recovery point of the retired " + t[tags.Resource] + ": kept, under no retention now; delete it by hand when no longer needed"})
+			}
+		}
+	}
+	return nil
 }
 
 // resolveLTs adds the launch templates of the groups being retired: the
@@ -843,7 +926,8 @@ func (r *retirer) checkDBUsers(ctx context.Context) error {
 
 // deleteRank orders the deletes: the app before what it reads, the load
 // balancer before its target groups, a cluster's instances before it.
-var deleteRank = map[string]int{RetireASG: 0, RetireInstance: 1, RetireLaunchTemplat: 2, RetireLoadBalancer: 3, RetireTargetGroup: 4, RetireRDSInstance: 5, RetireRDSCluster: 6}
+var deleteRank = map[string]int{RetireASG: 0, RetireInstance: 1, RetireLaunchTemplat: 2, RetireLoadBalancer: 3, RetireTargetGroup: 4, RetireRDSInstance: 5, RetireRDSCluster: 6,
+	RetireSnapshot: 7, RetireClusterSnapshot: 7}
 
 // delete deletes every item to delete, in deleteRank order; one that
 // fails is recorded and the rest that do not depend on it go on.
@@ -937,6 +1021,14 @@ func (r *retirer) deleteOne(ctx context.Context, it *RetireItem) error {
 			return struct{}{}, db == nil, err
 		})
 		return err
+	case RetireSnapshot:
+		if _, err := r.snaps[it.Region].DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String(it.ID)}); err != nil && !strings.Contains(err.Error(), "NotFound") {
+			return fmt.Errorf("delete DB snapshot %s: %s: %w", it.ID, it.Region, err)
+		}
+	case RetireClusterSnapshot:
+		if _, err := r.snaps[it.Region].DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String(it.ID)}); err != nil && !strings.Contains(err.Error(), "NotFound") {
+			return fmt.Errorf("delete DB cluster snapshot %s: %s: %w", it.ID, it.Region, err)
+		}
 	case RetireRDSCluster:
 		in := &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String(it.ID), SkipFinalSnapshot: aws.Bool(it.FinalSnapshot == "")}
 		if it.FinalSnapshot != "" {

@@ -260,7 +260,16 @@ func TestRetireOldPrimary(t *testing.T) {
 	}
 	want := map[string]string{"rds-instance/shop-db": RetireDelete, "instance/" + oldWeb[0]: RetireDelete, "load-balancer/prod-lb": RetireDelete, "target-group/prod-tg": RetireKept}
 	got := map[string]string{}
+	points := map[string]bool{}
 	for _, it := range dry.Items {
+		if it.Type == RetirePoint {
+			// The seeded protect cycle's points of shop-db, in both regions.
+			if it.Phase != RetireKept {
+				t.Fatalf("a recovery point of the retired DB would be %s: %+v", it.Phase, it)
+			}
+			points[it.Region] = true
+			continue
+		}
 		name := it.ID
 		if it.Name != "" {
 			name = it.Name
@@ -279,6 +288,9 @@ func TestRetireOldPrimary(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Fatalf("dry run lists %v, want exactly %v", got, want)
+	}
+	if !points[cfg.Primary.Region] || !points[cfg.DR.Region] {
+		t.Fatalf("the dry run does not name the retired DB's recovery points in both regions: %v", points)
 	}
 	if !dbExists("shop-db") {
 		t.Fatal("the dry run deleted the old DB")
