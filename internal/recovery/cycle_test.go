@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -17,6 +18,7 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/emulator"
 	"github.com/pilotlight/pilotlight/internal/points"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/tags"
@@ -54,7 +56,12 @@ func TestFailoverFailbackCycle(t *testing.T) {
 }
 
 func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
-	env := promotingEnv(t, testenv.Shared(t).NewAccount(t).URL)
+	proxy, err := testenv.NewProxy(testenv.Shared(t).NewAccount(t).URL, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	env := promotingEnv(t, proxy.URL)
 	cfg := testConfig(t, primary, dr, mode)
 	cfg = productionLB(t, env, cfg)
 	// No cache: moto keeps a deleted replication group `deleting` for ever
@@ -73,7 +80,12 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 	}
 	cfg = seedEncryptedProduction(t, env, cfg, cluster)
 	registerProduction(t, env, cfg)
-	ctx := ctxTimeout(t)
+	// From here everything takes AWS's time (clock_test.go): the
+	// retirements wait out real deletions, not moto's instant ones.
+	k := proxy.EnableClock(emulator.ClockOptions{Minute: clockMinute})
+	// Two rounds of AWS time, under -race on a shared machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	t.Cleanup(cancel)
 	if _, err := Prepare(ctx, cfg, env); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +99,7 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 				t.Fatalf("round %d: protect cycle: %v (%+v)", round, err, rep)
 			}
 		}
-		g, err := New(cfg, env, Options{Wait: fastWait}).Graph()
+		g, err := New(cfg, env, Options{Wait: clockWait}).Graph()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,19 +110,21 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 		if next := NewFailback(cfg, env, Options{}).home.n.asg(); next == serving {
 			t.Skipf("round %d: this failback would build its app as %s, the name of the production it replaces: failback's names are not yet stable across cycles (branch fb-aurora)", round, next)
 		}
-		rep := failBack(t, ctx, env, cfg, store, fastWait)
+		rep := failBack(t, ctx, env, cfg, store, clockWait)
 		before := cfg.Recover.Database.From
 		cfg = adopt(t, cfg, rep)
 		if cfg.Recover.Database.From == before {
 			t.Fatalf("round %d: the failback's config change leaves recover.database.from at %s", round, before)
 		}
-		res, err := RetireOldPrimary(ctx, cfg, env, OldPrimaryOf(rep), RetireOptions{Wait: fastWait})
+		start := time.Now()
+		res, err := RetireOldPrimary(ctx, cfg, env, OldPrimaryOf(rep), RetireOptions{Wait: clockWait})
 		if err != nil {
 			t.Fatalf("round %d: retire the old primary: %v (%v)", round, err, res.Refused)
 		}
 		if !res.Deletes() {
 			t.Fatalf("round %d: retiring deleted nothing: %+v", round, res.Items)
 		}
+		t.Logf("round %d: retired the old primary in %v at AWS durations", round, k.AWS(time.Since(start)).Round(time.Second))
 		deleted = append(deleted, before)
 		assertOneProduction(t, env, cfg)
 		assertNoLeftovers(t, env, cfg, deleted)
