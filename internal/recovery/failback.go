@@ -20,8 +20,9 @@ import (
 const KindFailback = "failback"
 
 // Failback brings the stack home once the primary region answers again:
-// the DR database is snapshotted and copied back, restored under a new
-// identifier (the old primary database is never touched), S3 changes made
+// the DR database (instance or Aurora cluster) is replicated or
+// snapshotted back, under the next generation's identifier (names.go; the
+// old primary database is never touched), S3 changes made
 // during the outage are copied back, the app comes up in the primary from
 // its newest AMI there, DNS moves back, and the DR stack is torn down.
 type Failback struct {
@@ -45,10 +46,7 @@ func NewFailback(cfg *spec.Config, env *awsenv.Env, opts Options) *Failback {
 	}
 	opts.Kind = KindFailback
 	home := New(&swapped, env, opts)
-	home.n = newNames(&swapped, "fb")
-	if d := cfg.Recover.Database; d != nil {
-		home.n.dbID = fit(cfg.Stack+"-"+d.From+"-fb", 63)
-	}
+	home.n = failbackNames(cfg, &swapped)
 	dropts := opts
 	dropts.Kind = KindFailover
 	home.from = New(cfg, env, dropts)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/points"
+	"github.com/pilotlight/pilotlight/internal/runbook"
 	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -139,6 +142,9 @@ func TestAuroraFailback(t *testing.T) {
 			}
 			if !slices.Contains(sum.AfterFreeze, "database: last snapshot "+final+" copied back and restored") {
 				t.Fatalf("report does not say the last snapshot came after the freeze: %v", sum.AfterFreeze)
+			}
+			if !slices.ContainsFunc(sum.Notes, func(n string) bool { return strings.Contains(n, "in full") && strings.Contains(n, final) }) {
+				t.Fatalf("report does not say the freeze held a full cluster snapshot copy: %v", sum.Notes)
 			}
 			// --write-config: the edited file protects and recovers the new
 			// cluster, as a cluster.
@@ -294,4 +300,152 @@ func recordRDS(t testing.TB, endpoint string) *rdsRecorder {
 	t.Cleanup(srv.Close)
 	rec.URL = srv.URL
 	return rec
+}
+
+// TestFailbackRefusesATakenName: when the config still names an older
+// generation (its config change was not applied), the next failback's
+// database name may be taken by the production an earlier failback built.
+// Failback refuses before it snapshots or freezes anything, and says why,
+// instead of adopting that database or failing after users were stopped.
+func TestFailbackRefusesATakenName(t *testing.T) {
+	moto := testenv.Shared(t)
+	for _, cluster := range []bool{false, true} {
+		t.Run("cluster="+strconv.FormatBool(cluster), func(t *testing.T) {
+			t.Parallel()
+			env := testenv.AWS(t, moto.NewAccount(t).URL)
+			cfg := testConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
+			engine := "sqlserver-ex"
+			if cluster {
+				cfg, engine = auroraConfig(t, "us-east-1", "us-west-2"), "aurora-mysql"
+			}
+			ctx := ctxTimeout(t)
+			dr, home := rds.NewFromConfig(env.For(cfg.DR.Region)), rds.NewFromConfig(env.For(cfg.Primary.Region))
+			if cluster {
+				if _, err := dr.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String(newNames(cfg, "").db()), Engine: aws.String(engine),
+					MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123")}); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := dr.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(newNames(cfg, "").db()), Engine: aws.String(engine),
+				DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123")}); err != nil {
+				t.Fatal(err)
+			}
+			// An earlier failback's production, serving under the name.
+			earlier := tags.RDS(tags.With(tags.Base(cfg.Stack), tags.OpKind, KindFailback, tags.Operation, "failback-20260101-000000-aaaa"))
+			taken := nextFailbackDB(cfg)
+			if cluster {
+				if _, err := home.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String(taken), Engine: aws.String(engine),
+					MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"), Tags: earlier}); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := home.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(taken), Engine: aws.String(engine),
+				DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"), Tags: earlier}); err != nil {
+				t.Fatal(err)
+			}
+			f := NewFailback(cfg, env, Options{Wait: fastWait})
+			g, err := runbook.New(
+				runbook.Step{ID: StepCatchUpDB, Run: f.runCatchUpDB},
+				runbook.Step{ID: StepFreeze, Needs: []string{StepCatchUpDB}, Run: f.runFreeze},
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := run(t, ctx, openStore(t, cfg), cfg, g, KindFailback)
+			if err == nil || !strings.Contains(err.Error(), taken) || !strings.Contains(err.Error(), "recover.database.from") {
+				t.Fatalf("failback onto the taken name %s: %v, want a refusal naming it and the config change", taken, err)
+			}
+			if out := outputsOf(j); out[StepFreeze] != nil {
+				t.Fatalf("froze writes before refusing: %v", out)
+			}
+			snaps, err := dr.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			csnaps, err := dr.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snaps.DBSnapshots)+len(csnaps.DBClusterSnapshots) != 0 {
+				t.Fatalf("snapshotted the DR database before refusing: %d, %d", len(snaps.DBSnapshots), len(csnaps.DBClusterSnapshots))
+			}
+		})
+	}
+}
+
+// TestAuroraFailbackTwice: two failover → failback cycles of an Aurora
+// stack, each failback's config change applied before the next failover.
+// The second failback builds a new generation beside the first (which
+// still stands, untouched, as the old production its report lists), and
+// no name grows.
+func TestAuroraFailbackTwice(t *testing.T) {
+	moto := testenv.Shared(t)
+	env := testenv.AWS(t, moto.NewAccount(t).URL)
+	cfg := auroraConfig(t, "us-east-1", "us-west-2")
+	// No cache: moto never frees a deleted replication group's id
+	// (MOTO.md), so the second failover could not make the DR cache
+	// again; on AWS the deletion ends.
+	raw, err := os.ReadFile(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCache := strings.Replace(string(raw), "  cache: { node_type: cache.t3.micro }\n", "", 1)
+	if err := os.WriteFile(cfg.File, []byte(noCache), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = spec.Load(cfg.File); err != nil || cfg.Recover.Cache != nil {
+		t.Fatalf("config without a cache: %v", err)
+	}
+	ctx := ctxTimeout(t)
+	seedAuroraProduction(t, env, cfg)
+	if _, err := Prepare(ctx, cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for cycle := 1; cycle <= 2; cycle++ {
+		store := openStore(t, cfg)
+		g, _ := New(cfg, env, Options{Wait: fastWait}).Graph()
+		if _, err := run(t, ctx, store, cfg, g, KindFailover); err != nil {
+			t.Fatalf("cycle %d: failover: %v", cycle, err)
+		}
+		f := NewFailback(cfg, env, Options{Wait: fastWait})
+		fg, err := f.Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := run(t, ctx, store, cfg, fg, KindFailback)
+		if err != nil {
+			t.Fatalf("cycle %d: failback: %v", cycle, err)
+		}
+		home := outputsOf(j)[StepDatabase]["db_id"]
+		if want := "shop-shop-db-fb" + strconv.Itoa(cycle); home != want {
+			t.Fatalf("cycle %d: failback built %q, want %q", cycle, home, want)
+		}
+		sum := f.BuildReport(j).Failback
+		if !slices.Contains(sum.OldProduction, Resource{Type: "rds-cluster", ID: cfg.Recover.Database.From}) {
+			t.Fatalf("cycle %d: old production %v lacks cluster %s", cycle, sum.OldProduction, cfg.Recover.Database.From)
+		}
+		built = append(built, home)
+		for _, id := range built {
+			if cl := clusterIn(t, env, cfg.Primary.Region, id); cl == nil || aws.ToString(cl.Status) != "available" {
+				t.Fatalf("cycle %d: cluster %s gone from %s: a failback touched an earlier production", cycle, id, cfg.Primary.Region)
+			}
+		}
+		raw, err := os.ReadFile(cfg.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited, err := spec.ApplyEdits(raw, sum.ConfigChanges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg.File, edited, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if cfg, err = spec.Load(cfg.File); err != nil {
+			t.Fatalf("cycle %d: the written config: %v", cycle, err)
+		}
+		// The next cycle's protect: DR copies of the cluster that serves.
+		if _, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{home, "web"}}); err != nil {
+			t.Fatalf("cycle %d: protect after failback: %v", cycle, err)
+		}
+	}
 }

@@ -74,7 +74,7 @@ func TestFailbackDatabasePaths(t *testing.T) {
 				}
 				cfg.Recover.Database.FailbackKMSKey = aws.ToString(k.KeyMetadata.Arn)
 			}
-			stop := publishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb")
+			stop := publishReplicaLag(t, env, cfg.Primary.Region, nextFailbackDB(cfg))
 			defer stop()
 			f := NewFailback(cfg, env, Options{Wait: fastWait})
 			// The database's part of the graph: catch up, freeze (no DR app
@@ -131,7 +131,7 @@ func TestFailbackDatabasePaths(t *testing.T) {
 					t.Fatal("the last snapshot, after the freeze, must be a new one")
 				}
 			case "replica":
-				db, err := home.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("shop-shop-db-fb")})
+				db, err := home.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(nextFailbackDB(cfg))})
 				if err != nil || len(db.DBInstances) != 1 {
 					t.Fatalf("replica: %v", err)
 				}

@@ -58,6 +58,11 @@ func (f *Failback) summary(j *runbook.Journal) *FailbackSummary {
 		s.AfterFreeze = append(s.AfterFreeze, "database: replica "+up.Replica+" promoted at replica lag 0")
 	case final.Snapshot != "":
 		s.AfterFreeze = append(s.AfterFreeze, "database: last snapshot "+final.Snapshot+" copied back and restored")
+		if f.cluster() {
+			// What the freeze's length is made of, for the next failback's
+			// planning: a cluster snapshot copy is never incremental.
+			s.Notes = append(s.Notes, "Aurora copies a cluster snapshot across regions in full: writes stayed frozen for a whole copy of "+final.Snapshot+" and the restore of cluster "+databaseOf(out[StepDatabase]).ID)
+		}
 	}
 	for _, b := range f.cfg.Protect.Buckets {
 		if n, ok := out[StepS3Final][b.Name+"_copied"]; ok {
