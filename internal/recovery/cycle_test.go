@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
@@ -108,7 +110,7 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 		}
 		deleted = append(deleted, newNames(cfg, "").db())
 		if next := NewFailback(cfg, env, Options{}).home.n.asg(); next == serving {
-			t.Skipf("round %d: this failback would build its app as %s, the name of the production it replaces: failback's names are not yet stable across cycles (branch fb-aurora)", round, next)
+			t.Fatalf("round %d: this failback would build its app as %s, the name of the production it replaces", round, next)
 		}
 		rep := failBack(t, ctx, env, cfg, store, clockWait)
 		before := cfg.Recover.Database.From
@@ -230,6 +232,20 @@ func assertNoLeftovers(t *testing.T, env *awsenv.Env, cfg *spec.Config, deleted 
 		if len(tg.LoadBalancerArns) == 0 && aws.ToString(tg.TargetGroupName) != "prod-tg" {
 			// prod-tg is the hand-built production's: not pilotlight's to delete.
 			t.Fatalf("target group %s in %s serves no load balancer", aws.ToString(tg.TargetGroupName), cfg.Primary.Region)
+		}
+	}
+	// The endpoints the apps read (kind_handoff.go): the serving
+	// generation's in the primary, none in the DR region.
+	current := "-fb" + strconv.Itoa(failbackGeneration(cfg)-1)
+	for _, region := range []string{cfg.Primary.Region, cfg.DR.Region} {
+		ps, err := ssm.NewFromConfig(env.For(region)).GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/" + cfg.Stack + "/recovery/"), Recursive: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps.Parameters {
+			if name := aws.ToString(p.Name); region == cfg.DR.Region || !strings.HasSuffix(name, current) {
+				t.Fatalf("SSM parameter %s left in %s (the serving generation's end in %s)", name, region, current)
+			}
 		}
 	}
 	keep := map[string]int{}

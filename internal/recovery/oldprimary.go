@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/runbook"
@@ -96,6 +99,8 @@ const (
 	RetireClusterSnapshot = "rds-cluster-snapshot"
 	// A recovery point of the retired database: listed, kept.
 	RetirePoint = "recovery-point"
+	// Where the retired app read its endpoints (kind_handoff.go).
+	RetireParameter = "ssm-parameter"
 )
 
 // RetireItem is one resource of the old production and its fate.
@@ -328,7 +333,58 @@ func (r *retirer) resolve(ctx context.Context, old OldPrimary) error {
 	if err := r.resolveLTs(ctx); err != nil {
 		return err
 	}
-	return r.resolveSnapshots(ctx, old)
+	if err := r.resolveSnapshots(ctx, old); err != nil {
+		return err
+	}
+	return r.resolveParameters(ctx, old)
+}
+
+// oldGenerations are the failback generations (names.go) the old
+// production was built as, read from its database and load balancer; the
+// hand-built production is generation 0 and has none.
+func (r *retirer) oldGenerations(old OldPrimary) []int {
+	var gens []int
+	for _, o := range old.Old {
+		g := 0
+		switch o.Type {
+		case "rds", "rds-cluster":
+			_, g = splitFailbackDB(r.cfg.Stack, o.ID)
+		case "load-balancer":
+			g = lbGeneration(r.cfg.Stack, o.ID)
+		}
+		if g > 0 && !slices.Contains(gens, g) {
+			gens = append(gens, g)
+		}
+	}
+	return gens
+}
+
+// resolveParameters adds the SSM parameters the retired app read its
+// endpoints from: each generation has its own, so they go with it.
+func (r *retirer) resolveParameters(ctx context.Context, old OldPrimary) error {
+	c := r.home.handoff()
+	current := failbackGeneration(r.cfg) - 1
+	for _, g := range r.oldGenerations(old) {
+		if g == current {
+			continue // the config names it as serving: check refuses the rest
+		}
+		n := newNames(r.cfg, "fb"+strconv.Itoa(g))
+		for _, name := range []string{n.dbEndpointParameter(), n.cacheEndpointParameter()} {
+			t, err := c.ssm.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String(name)})
+			var nf *ssmtypes.InvalidResourceId
+			if errors.As(err, &nf) || isParameterNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("list tags of SSM parameter %s: %s: %w", name, r.region, err)
+			}
+			if m := ssmTags(t.TagList); tags.Managed(m, r.cfg.Stack) && m[tags.OpKind] == KindFailback {
+				r.add(RetireItem{Type: RetireParameter, ID: name, From: "failback generation " + strconv.Itoa(g), Phase: RetireDelete,
+					Note: "where the retired app read its endpoint"})
+			}
+		}
+	}
+	return nil
 }
 
 // resolveSnapshots finds, in both regions, the snapshots the failback
@@ -902,12 +958,13 @@ func (r *retirer) checkDBUsers(ctx context.Context) error {
 			}
 		}
 	}
-	// The parameters a failback's app reads its endpoint from.
-	params := []string{newNames(r.cfg, "").dbEndpointParameter(), newNames(r.cfg, "fb").dbEndpointParameter()}
-	if r.cfg.Recover.Database != nil {
-		params = append(params, NewFailback(r.cfg, r.env, Options{Log: r.opts.Log}).home.n.dbEndpointParameter())
+	// The parameter the serving app reads its endpoint from: its
+	// generation's (names.go), as the config names it now.
+	var params []string
+	if g := failbackGeneration(r.cfg) - 1; g > 0 {
+		params = append(params, newNames(r.cfg, "fb"+strconv.Itoa(g)).dbEndpointParameter())
 	}
-	for _, name := range sortedUniq(params) {
+	for _, name := range params {
 		h, _, err := readEndpoint(ctx, r.home.handoff(), name)
 		if err != nil {
 			return err
@@ -927,7 +984,7 @@ func (r *retirer) checkDBUsers(ctx context.Context) error {
 // deleteRank orders the deletes: the app before what it reads, the load
 // balancer before its target groups, a cluster's instances before it.
 var deleteRank = map[string]int{RetireASG: 0, RetireInstance: 1, RetireLaunchTemplat: 2, RetireLoadBalancer: 3, RetireTargetGroup: 4, RetireRDSInstance: 5, RetireRDSCluster: 6,
-	RetireSnapshot: 7, RetireClusterSnapshot: 7}
+	RetireSnapshot: 7, RetireClusterSnapshot: 7, RetireParameter: 8}
 
 // delete deletes every item to delete, in deleteRank order; one that
 // fails is recorded and the rest that do not depend on it go on.
@@ -1021,6 +1078,10 @@ func (r *retirer) deleteOne(ctx context.Context, it *RetireItem) error {
 			return struct{}{}, db == nil, err
 		})
 		return err
+	case RetireParameter:
+		if _, err := r.home.handoff().ssm.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(it.ID)}); err != nil && !isParameterNotFound(err) {
+			return fmt.Errorf("delete SSM parameter %s: %s: %w", it.ID, r.region, err)
+		}
 	case RetireSnapshot:
 		if _, err := r.snaps[it.Region].DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String(it.ID)}); err != nil && !strings.Contains(err.Error(), "NotFound") {
 			return fmt.Errorf("delete DB snapshot %s: %s: %w", it.ID, it.Region, err)

@@ -31,7 +31,7 @@ func TestCLIRetireOldPrimaryAfterFailback(t *testing.T) {
 			t.Fatalf("%v: %d\n%s\n%s", args, code, out, errOut)
 		}
 	}
-	stop := recovery.PublishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb")
+	stop := recovery.PublishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb1")
 	defer stop()
 	code, out, errOut := runCLI(t, url, "failback", "--config", cfg.File, "--yes", "--write-config")
 	if code != 0 {
@@ -49,7 +49,7 @@ func TestCLIRetireOldPrimaryAfterFailback(t *testing.T) {
 		t.Fatal(err)
 	}
 	sel := regexp.MustCompile(`instance: \{ tag: \{[^}]*\} \}`)
-	if err := os.WriteFile(cfg.File, sel.ReplaceAll(raw, []byte(`instance: { tag: { "aws:autoscaling:groupName": shop-app-fb } }`)), 0o600); err != nil {
+	if err := os.WriteFile(cfg.File, sel.ReplaceAll(raw, []byte(`instance: { tag: { "aws:autoscaling:groupName": shop-app-fb1 } }`)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, url, "teardown", "--kind", "old-primary", "--dry-run", "-o", "json", "--config", cfg.File)
