@@ -238,7 +238,7 @@ func TestRetireOldPrimary(t *testing.T) {
 				t.Fatalf("refusals do not say %q:\n%s", w, strings.Join(res.Refused, "\n"))
 			}
 		}
-		if !dbExists("shop-db") || len(liveInstances(t, env, cfg.Primary.Region, "tag:Role", "web")) != len(oldWeb) {
+		if live := liveInstances(t, env, cfg.Primary.Region, "", ""); !dbExists("shop-db") || !slices.Contains(live, oldWeb[0]) {
 			t.Fatal("a refused retirement deleted something")
 		}
 	}
@@ -308,6 +308,25 @@ func TestRetireOldPrimary(t *testing.T) {
 	res, err = retire(cfg, old, false)
 	refusedFor(res, err, "still read by the user-data of launch template reports-job")
 	if _, err := e.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The new production's instances carry the old selector's tag too:
+	// what it selects now includes the serving app, which stays.
+	var newApp string
+	for _, p := range old.Production {
+		if p.Type == "auto-scaling-group" {
+			newApp = p.ID
+		}
+	}
+	serving := liveInstances(t, env, cfg.Primary.Region, "tag:aws:autoscaling:groupName", newApp)
+	roleWeb := []ec2types.Tag{{Key: aws.String("Role"), Value: aws.String("web")}}
+	if _, err := e.CreateTags(ctx, &ec2.CreateTagsInput{Resources: serving, Tags: roleWeb}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = retire(cfg, old, true)
+	refusedFor(res, err, "auto-scaling-group "+newApp+" is production now")
+	if _, err := e.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: serving, Tags: roleWeb}); err != nil {
 		t.Fatal(err)
 	}
 
