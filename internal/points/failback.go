@@ -138,9 +138,9 @@ func SnapshotCluster(ctx context.Context, env *awsenv.Env, region, cluster, name
 // CopyClusterSnapshotTo copies the DB cluster snapshot sourceARN of
 // sourceRegion to region under the same name, with its tags, unless the
 // copy exists, and waits until it is available. kmsKey, a key of region,
-// is required to copy an encrypted snapshot across regions and ignored
-// for an unencrypted one. Aurora copies every cluster snapshot in full
-// across regions: there is no incremental copy.
+// is required to copy an encrypted snapshot across regions and must be
+// empty for an unencrypted one (RDS refuses it). Aurora copies every
+// cluster snapshot in full across regions: there is no incremental copy.
 func CopyClusterSnapshotTo(ctx context.Context, env *awsenv.Env, sourceRegion, sourceARN, region, name, kmsKey string, poll Poll) (Snapshot, error) {
 	api := newClients(env).rds(region)
 	snap, err := describeClusterSnapshot(ctx, api, region, name)

@@ -247,6 +247,11 @@ func (f *Failback) snapshotBack(ctx context.Context, rc *runbook.RunContext, src
 		if err != nil {
 			return "", err
 		}
+		if !snap.Encrypted {
+			// RDS refuses a key for an unencrypted cluster snapshot's copy
+			// (an instance snapshot's copy would be encrypted with it).
+			key = ""
+		}
 		if _, err := points.CopyClusterSnapshotTo(ctx, f.env, region, snap.ARN, home, name, key, f.home.wait.poll); err != nil {
 			return "", err
 		}

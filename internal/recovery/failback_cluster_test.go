@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -43,11 +44,15 @@ import (
 // one as old production.
 func TestAuroraFailback(t *testing.T) {
 	moto := testenv.Shared(t)
-	for _, c := range []struct{ primary, dr string }{
-		{"us-east-1", "us-west-2"},
-		{"cn-north-1", "cn-northwest-1"},
+	for _, c := range []struct {
+		primary, dr string
+		encrypted   bool
+	}{
+		{"us-east-1", "us-west-2", false},
+		{"cn-north-1", "cn-northwest-1", false},
+		{"us-west-2", "us-east-1", true},
 	} {
-		t.Run(c.primary, func(t *testing.T) {
+		t.Run(c.primary+"/encrypted="+strconv.FormatBool(c.encrypted), func(t *testing.T) {
 			t.Parallel()
 			proxy, err := testenv.NewProxy(moto.NewAccount(t).URL, 1)
 			if err != nil {
@@ -58,6 +63,9 @@ func TestAuroraFailback(t *testing.T) {
 			env := testenv.AWS(t, rec.URL)
 			cfg := auroraConfig(t, c.primary, c.dr)
 			ctx := ctxTimeout(t)
+			if c.encrypted {
+				cfg = encryptAurora(t, env, cfg)
+			}
 			seedAuroraProduction(t, env, cfg)
 			if _, err := Prepare(ctx, cfg, env); err != nil {
 				t.Fatal(err)
@@ -68,8 +76,8 @@ func TestAuroraFailback(t *testing.T) {
 				t.Fatalf("failover of an Aurora stack: %v", err)
 			}
 			drCluster := newNames(cfg, "").db()
-			if cl := clusterIn(t, env, cfg.DR.Region, drCluster); cl == nil {
-				t.Fatalf("failover restored no cluster %s in %s", drCluster, cfg.DR.Region)
+			if cl := clusterIn(t, env, cfg.DR.Region, drCluster); cl == nil || aws.ToBool(cl.StorageEncrypted) != c.encrypted {
+				t.Fatalf("failover restored no cluster %s in %s (encrypted: %v): %+v", drCluster, cfg.DR.Region, c.encrypted, cl)
 			}
 
 			// The freeze is held so that the test can see which RDS calls
@@ -128,6 +136,19 @@ func TestAuroraFailback(t *testing.T) {
 			}
 			if cl := clusterIn(t, env, cfg.Primary.Region, home); cl == nil || aws.ToString(cl.Status) != "available" || len(cl.DBClusterMembers) != 1 {
 				t.Fatalf("no serving cluster %s with its writer in %s: %+v", home, cfg.Primary.Region, cl)
+			}
+			if c.encrypted {
+				// Both copies home are encrypted with the primary's key: a
+				// KMS key never leaves its region.
+				for _, id := range []string{first, final} {
+					s, err := rds.NewFromConfig(env.For(cfg.Primary.Region)).DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(id)})
+					if err != nil || len(s.DBClusterSnapshots) != 1 {
+						t.Fatalf("copy %s in %s: %v", id, cfg.Primary.Region, err)
+					}
+					if got := s.DBClusterSnapshots[0]; !aws.ToBool(got.StorageEncrypted) || aws.ToString(got.KmsKeyId) != cfg.Recover.Database.FailbackKMSKey {
+						t.Fatalf("copy %s encrypted=%v with %q, want the failback key %s", id, aws.ToBool(got.StorageEncrypted), aws.ToString(got.KmsKeyId), cfg.Recover.Database.FailbackKMSKey)
+					}
+				}
 			}
 			if cl := clusterIn(t, env, cfg.DR.Region, drCluster); cl != nil && aws.ToString(cl.Status) != "deleting" {
 				t.Fatalf("the DR cluster %s is still there after failback: %s", drCluster, aws.ToString(cl.Status))
@@ -197,6 +218,37 @@ func auroraConfig(t testing.TB, primary, dr string) *spec.Config {
 	return cfg
 }
 
+// encryptAurora gives cfg's cluster a key in each region: the DR copies'
+// (protect.databases dr_kms_key) and failback's (failback_kms_key); the
+// production cluster seedAuroraProduction makes is then encrypted.
+func encryptAurora(t testing.TB, env *awsenv.Env, cfg *spec.Config) *spec.Config {
+	t.Helper()
+	key := func(region string) string {
+		k, err := kms.NewFromConfig(env.For(region)).CreateKey(context.Background(), &kms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(k.KeyMetadata.Arn)
+	}
+	raw, err := os.ReadFile(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(raw), "{ id: shop-db, kind: cluster,", "{ id: shop-db, kind: cluster, dr_kms_key: "+key(cfg.DR.Region)+",", 1)
+	src = strings.Replace(src, "database: { from: shop-db,", "database: { from: shop-db, failback_kms_key: "+key(cfg.Primary.Region)+",", 1)
+	if err := os.WriteFile(cfg.File, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := spec.Load(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pd, _ := out.Database("shop-db"); pd.DRKMSKey == "" || out.Recover.Database.FailbackKMSKey == "" {
+		t.Fatalf("no keys in\n%s", src)
+	}
+	return out
+}
+
 // seedAuroraProduction is seedProduction with an Aurora cluster (and its
 // writer) as the production database.
 func seedAuroraProduction(t testing.TB, env *awsenv.Env, cfg *spec.Config) {
@@ -204,10 +256,18 @@ func seedAuroraProduction(t testing.TB, env *awsenv.Env, cfg *spec.Config) {
 	ctx := context.Background()
 	p := env.For(cfg.Primary.Region)
 	db := rds.NewFromConfig(p)
-	if _, err := db.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+	in := &rds.CreateDBClusterInput{
 		DBClusterIdentifier: aws.String("shop-db"), Engine: aws.String("aurora-mysql"),
 		MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123"),
-	}); err != nil {
+	}
+	if pd, _ := cfg.Database("shop-db"); pd.DRKMSKey != "" {
+		k, err := kms.NewFromConfig(p).CreateKey(ctx, &kms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.StorageEncrypted, in.KmsKeyId = aws.Bool(true), k.KeyMetadata.Arn
+	}
+	if _, err := db.CreateDBCluster(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{

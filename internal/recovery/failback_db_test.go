@@ -33,10 +33,14 @@ func TestFailbackDatabasePaths(t *testing.T) {
 		{name: "aurora", engine: "aurora-mysql", mode: "snapshot"},
 		{name: "aurora-encrypted-without-key", engine: "aurora-postgresql", encrypted: true, err: "recover.database.failback_kms_key"},
 		{name: "aurora-encrypted-with-key", engine: "aurora-mysql", encrypted: true, key: true, mode: "snapshot"},
+		// A key for an unencrypted cluster snapshot's copy is an error on
+		// AWS (moto takes it): failback sends none.
+		{name: "aurora-unencrypted-with-key", engine: "aurora-mysql", key: true, mode: "snapshot"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := promotingEnv(t, moto.NewAccount(t).URL)
+			rec := recordRDS(t, moto.NewAccount(t).URL)
+			env := promotingEnv(t, rec.URL)
 			cluster := strings.HasPrefix(c.engine, "aurora")
 			cfg := testConfig(t, "us-east-1", "us-west-2", spec.DNSUpsert)
 			if cluster {
@@ -123,8 +127,13 @@ func TestFailbackDatabasePaths(t *testing.T) {
 						}
 						key, encrypted = s.DBSnapshots[0].KmsKeyId, aws.ToBool(s.DBSnapshots[0].Encrypted)
 					}
-					if c.key && (!encrypted || aws.ToString(key) != cfg.Recover.Database.FailbackKMSKey) {
+					if c.key && c.encrypted && (!encrypted || aws.ToString(key) != cfg.Recover.Database.FailbackKMSKey) {
 						t.Fatalf("copy %s in %s encrypted=%v with %q, want the primary key %s", snap, cfg.Primary.Region, encrypted, aws.ToString(key), cfg.Recover.Database.FailbackKMSKey)
+					}
+				}
+				for _, call := range rec.calls() {
+					if call.Action == "CopyDBClusterSnapshot" && (call.Params["KmsKeyId"] != "") != c.encrypted {
+						t.Fatalf("copy of a cluster snapshot (encrypted: %v) with KmsKeyId %q", c.encrypted, call.Params["KmsKeyId"])
 					}
 				}
 				if out[StepCatchUpDB]["snapshot"] == out[StepFinalDB]["snapshot"] {
