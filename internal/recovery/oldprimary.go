@@ -534,6 +534,9 @@ func (r *retirer) resolveDB(ctx context.Context, id, from string) error {
 		if s := aws.ToString(inst.DBInstanceStatus); s == "deleting" {
 			it.Phase, it.Note, it.FinalSnapshot = RetireGone, "already deleting", ""
 		}
+		if aws.ToBool(inst.DeletionProtection) {
+			r.refuse("DB instance %s in %s has deletion protection on: whoever set it turns it off (pilotlight never does)", id, r.region)
+		}
 		if len(inst.ReadReplicaDBInstanceIdentifiers) > 0 || len(inst.ReadReplicaDBClusterIdentifiers) > 0 {
 			r.refuse("DB instance %s in %s is the source of read replicas %s: something still reads from it", id, r.region,
 				strings.Join(append(inst.ReadReplicaDBInstanceIdentifiers, inst.ReadReplicaDBClusterIdentifiers...), ", "))
@@ -555,6 +558,9 @@ func (r *retirer) resolveDB(ctx context.Context, id, from string) error {
 	for _, m := range cl.DBClusterMembers {
 		r.add(RetireItem{Type: RetireRDSInstance, ID: aws.ToString(m.DBInstanceIdentifier), From: from, Phase: RetireDelete,
 			Note: "instance of cluster " + id})
+	}
+	if aws.ToBool(cl.DeletionProtection) {
+		r.refuse("DB cluster %s in %s has deletion protection on: whoever set it turns it off (pilotlight never does)", id, r.region)
 	}
 	if len(cl.ReadReplicaIdentifiers) > 0 {
 		r.refuse("DB cluster %s in %s is the source of read replicas %s: something still reads from it", id, r.region, strings.Join(cl.ReadReplicaIdentifiers, ", "))
@@ -833,7 +839,12 @@ func (r *retirer) checkInUse(ctx context.Context) error {
 			}
 		case RetireTargetGroup:
 			for _, who := range u[it.ID] {
-				r.refuse("target group %s of the old load balancer is used by %s", it.Name, who)
+				// A target group that stays (not pilotlight's) matters
+				// only when an app that stays registers in it: then the
+				// old load balancer still serves that app.
+				if it.Phase == RetireDelete || strings.HasPrefix(who, "auto scaling group ") {
+					r.refuse("target group %s of the old load balancer is used by %s", it.Name, who)
+				}
 			}
 		case RetireLoadBalancer:
 			if err := r.checkRecord(ctx, it); err != nil {

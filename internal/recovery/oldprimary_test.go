@@ -330,6 +330,19 @@ func TestRetireOldPrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Someone protected the old DB against deletion: theirs to undo.
+	protect := func(on bool) {
+		t.Helper()
+		if _, err := rds.NewFromConfig(env.For(cfg.Primary.Region)).ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("shop-db"),
+			DeletionProtection: aws.Bool(on), ApplyImmediately: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	protect(true)
+	res, err = retire(cfg, old, false)
+	refusedFor(res, err, "DB instance shop-db in "+cfg.Primary.Region+" has deletion protection on")
+	protect(false)
+
 	// The record moved back to the old load balancer (by hand, say).
 	newLB := recordTarget(t, env, cfg.DR.Region, "example.com", "shop.example.com")
 	pointRecord(t, env, cfg, oldLB)
