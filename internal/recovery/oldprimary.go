@@ -34,8 +34,10 @@ import (
 // it. RetireOldPrimary retires exactly what that report named, resolved
 // to AWS resources in the primary region, and refuses while the config
 // still names any of it as production or the current production still
-// uses it. The DR region and the network are not its business: the
-// network in the primary is shared by every failback of the stack.
+// uses it. With it go what the failback left for it alone: the snapshots
+// that carried the database home (in both regions) and the SSM endpoints
+// its app read. The network is not its business: the network in the
+// primary is shared by every failback of the stack.
 
 // KindOldPrimary is what `teardown --kind old-primary` retires.
 const KindOldPrimary = "old-primary"
@@ -87,13 +89,13 @@ const (
 
 // Resource types a retirement deletes.
 const (
-	RetireRDSInstance   = "rds-instance"
-	RetireRDSCluster    = "rds-cluster"
-	RetireASG           = "auto-scaling-group"
-	RetireInstance      = "instance"
-	RetireLaunchTemplat = "launch-template"
-	RetireLoadBalancer  = "load-balancer"
-	RetireTargetGroup   = "target-group"
+	RetireRDSInstance    = "rds-instance"
+	RetireRDSCluster     = "rds-cluster"
+	RetireASG            = "auto-scaling-group"
+	RetireInstance       = "instance"
+	RetireLaunchTemplate = "launch-template"
+	RetireLoadBalancer   = "load-balancer"
+	RetireTargetGroup    = "target-group"
 	// The snapshots a failback took to carry the database home.
 	RetireSnapshot        = "rds-snapshot"
 	RetireClusterSnapshot = "rds-cluster-snapshot"
@@ -109,8 +111,8 @@ type RetireItem struct {
 	ID   string `json:"id"`
 	// Name is the resource's name where its id is an ARN.
 	Name string `json:"name,omitempty"`
-	// Region is where it is, when not the primary (a failback's copy
-	// left in the DR region).
+	// Region is where it is, for the snapshots (looked for in both
+	// regions); empty is the primary.
 	Region string `json:"region,omitempty"`
 	// From is the report's entry it was found from.
 	From  string `json:"from"`
@@ -459,7 +461,7 @@ func (r *retirer) resolveLTs(ctx context.Context) error {
 			continue
 		}
 		lt := out.LaunchTemplates[0]
-		it := RetireItem{Type: RetireLaunchTemplat, ID: p.id, Name: aws.ToString(lt.LaunchTemplateName), From: p.from, Phase: RetireDelete}
+		it := RetireItem{Type: RetireLaunchTemplate, ID: p.id, Name: aws.ToString(lt.LaunchTemplateName), From: p.from, Phase: RetireDelete}
 		if !tags.Managed(tags.FromEC2(lt.Tags), r.cfg.Stack) {
 			it.Phase, it.Note = RetireKept, "not made by pilotlight: left"
 		}
@@ -833,7 +835,7 @@ func (r *retirer) checkInUse(ctx context.Context) error {
 					}
 				}
 			}
-		case RetireLaunchTemplat:
+		case RetireLaunchTemplate:
 			if w := u.of(it.ID); len(w) > 0 {
 				r.refuse("%s: launch template %s", it.label(), strings.Join(w, "; "))
 			}
@@ -949,7 +951,7 @@ func (r *retirer) checkDBUsers(ctx context.Context) error {
 		}
 		for _, lt := range page.LaunchTemplates {
 			id := aws.ToString(lt.LaunchTemplateId)
-			if r.deleting(RetireLaunchTemplat, id) {
+			if r.deleting(RetireLaunchTemplate, id) {
 				continue
 			}
 			v, err := r.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(id), Versions: []string{"$Latest", "$Default"}})
@@ -994,7 +996,7 @@ func (r *retirer) checkDBUsers(ctx context.Context) error {
 
 // deleteRank orders the deletes: the app before what it reads, the load
 // balancer before its target groups, a cluster's instances before it.
-var deleteRank = map[string]int{RetireASG: 0, RetireInstance: 1, RetireLaunchTemplat: 2, RetireLoadBalancer: 3, RetireTargetGroup: 4, RetireRDSInstance: 5, RetireRDSCluster: 6,
+var deleteRank = map[string]int{RetireASG: 0, RetireInstance: 1, RetireLaunchTemplate: 2, RetireLoadBalancer: 3, RetireTargetGroup: 4, RetireRDSInstance: 5, RetireRDSCluster: 6,
 	RetireSnapshot: 7, RetireClusterSnapshot: 7, RetireParameter: 8}
 
 // delete deletes every item to delete, in deleteRank order; one that
@@ -1047,7 +1049,7 @@ func (r *retirer) deleteOne(ctx context.Context, it *RetireItem) error {
 			return fmt.Errorf("terminate instance %s: %s: %w", it.ID, r.region, err)
 		}
 		return r.waitTerminated(ctx, []string{it.ID})
-	case RetireLaunchTemplat:
+	case RetireLaunchTemplate:
 		if _, err := r.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(it.ID)}); err != nil && !strings.Contains(err.Error(), "NotFound") {
 			return fmt.Errorf("delete launch template %s (%s): %s: %w", it.Name, it.ID, r.region, err)
 		}
