@@ -1023,6 +1023,9 @@ func (r *retirer) delete(ctx context.Context) error {
 			continue
 		}
 		it.Phase = RetireDeleted
+		if it.FinalSnapshot != "" {
+			it.Note = "its final snapshot " + it.FinalSnapshot + " is kept"
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -63,6 +63,7 @@ func TestCLIRetireOldPrimaryAfterFailback(t *testing.T) {
 		}
 	}
 	code, out, errOut = runCLI(t, url, "teardown", "--kind", "old-primary", "--yes", "--config", cfg.File)
+	t.Log(out)
 	if code != 0 || !strings.Contains(out, "deleted") || !strings.Contains(out, "rds-instance") {
 		t.Fatalf("retire: exit %d\n%s\n%s", code, out, errOut)
 	}
