@@ -207,36 +207,61 @@ func runRetireOldPrimary(ctx context.Context, app *App, o teardownOptions) error
 	return opExit(err)
 }
 
-// newestFailback is the old production the newest failback named. A
-// failover after it means the stack serves from DR again: what the
-// primary ran before is then not for this verb to judge.
+// newestFailback is the old production the newest failback named, with
+// the old productions of the completed failbacks before it (one nobody
+// retired is named by no later report). A failover after the newest
+// failback means the stack serves from DR again: what the primary ran
+// before is then not for this verb to judge.
 func newestFailback(ctx context.Context, store state.Store, stack string) (recovery.OldPrimary, error) {
 	recs, err := operation.List(ctx, store, stack)
 	if err != nil {
 		return recovery.OldPrimary{}, err
 	}
+	var newest *recovery.OldPrimary
 	for _, rec := range recs {
 		switch rec.Kind {
 		case operation.KindFailover:
-			return recovery.OldPrimary{}, fmt.Errorf("the newest recovery of %s is failover %s (%s): the stack serves from DR; fail back first, then retire what that failback replaced", stack, rec.ID, rec.Phase)
+			if newest == nil {
+				return recovery.OldPrimary{}, fmt.Errorf("the newest recovery of %s is failover %s (%s): the stack serves from DR; fail back first, then retire what that failback replaced", stack, rec.ID, rec.Phase)
+			}
 		case operation.KindFailback:
-			if len(rec.Journals) == 0 {
-				return recovery.OldPrimary{Failback: rec.ID}, nil
-			}
-			run := rec.Journals[len(rec.Journals)-1]
-			st, err := operation.LoadReport(ctx, store, run)
+			old, err := failbackOld(ctx, store, rec)
 			if err != nil {
-				if rec.Phase != operation.PhaseCompleted {
-					return recovery.OldPrimary{Failback: run}, nil
-				}
-				return recovery.OldPrimary{}, fmt.Errorf("failback %s: %w", run, err)
+				return recovery.OldPrimary{}, err
 			}
-			old := recovery.OldPrimaryOf(st.Report)
-			old.Completed = old.Completed && rec.Phase == operation.PhaseCompleted
-			return old, nil
+			switch {
+			case newest == nil:
+				newest = &old
+				if !old.Completed {
+					return old, nil
+				}
+			case old.Completed:
+				newest.Earlier = append(newest.Earlier, old)
+			}
 		}
 	}
-	return recovery.OldPrimary{}, nil
+	if newest == nil {
+		return recovery.OldPrimary{}, nil
+	}
+	return *newest, nil
+}
+
+// failbackOld is what one failback record's report says it replaced.
+func failbackOld(ctx context.Context, store state.Store, rec *operation.Record) (recovery.OldPrimary, error) {
+	if len(rec.Journals) == 0 {
+		return recovery.OldPrimary{Failback: rec.ID}, nil
+	}
+	run := rec.Journals[len(rec.Journals)-1]
+	st, err := operation.LoadReport(ctx, store, run)
+	if err != nil {
+		if rec.Phase != operation.PhaseCompleted {
+			return recovery.OldPrimary{Failback: run}, nil
+		}
+		return recovery.OldPrimary{}, fmt.Errorf("failback %s: %w", run, err)
+	}
+	old := recovery.OldPrimaryOf(st.Report)
+	old.Completed = old.Completed && rec.Phase == operation.PhaseCompleted
+	return old, nil
 }
 
 func printRetirement(w io.Writer, res *recovery.Retirement) {

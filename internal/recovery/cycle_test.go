@@ -40,24 +40,32 @@ func TestFailoverFailbackCycle(t *testing.T) {
 	for _, c := range []struct {
 		primary, dr, mode string
 		cluster           bool
+		retireAtEnd       bool
 	}{
-		{"cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords, false},
-		{"us-east-1", "us-west-2", spec.DNSUpsert, false},
-		{"cn-north-1", "cn-northwest-1", spec.DNSUpsert, true},
-		{"us-east-1", "us-west-2", spec.DNSFailoverRecords, true},
+		{"cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords, false, false},
+		{"us-east-1", "us-west-2", spec.DNSUpsert, false, false},
+		{"cn-north-1", "cn-northwest-1", spec.DNSUpsert, true, false},
+		{"us-east-1", "us-west-2", spec.DNSFailoverRecords, true, false},
+		// A user who retires only after the second failback: its report
+		// names the first failback's production; the hand-built one the
+		// first failback replaced is retired as its earlier failback's.
+		{"cn-northwest-1", "cn-north-1", spec.DNSUpsert, false, true},
 	} {
-		db := "instance"
+		name := c.primary + "/instance"
 		if c.cluster {
-			db = "aurora"
+			name = c.primary + "/aurora"
 		}
-		t.Run(c.primary+"/"+db, func(t *testing.T) {
+		if c.retireAtEnd {
+			name += "/retire-at-end"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			cycle(t, c.primary, c.dr, c.mode, c.cluster)
+			cycle(t, c.primary, c.dr, c.mode, c.cluster, c.retireAtEnd)
 		})
 	}
 }
 
-func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
+func cycle(t *testing.T, primary, dr, mode string, cluster, retireAtEnd bool) {
 	proxy, err := testenv.NewProxy(testenv.Shared(t).NewAccount(t).URL, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +102,14 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 	store := openStore(t, cfg)
 	deleted := []string{}
 	serving := "" // the app of the production in the primary, once a failback built it
+	setServing := func(rep *Report) {
+		for _, p := range rep.Failback.Production {
+			if p.Type == "auto-scaling-group" {
+				serving = p.ID
+			}
+		}
+	}
+	var earlier []OldPrimary // failbacks not retired after their round
 	for round := 1; round <= 2; round++ {
 		if round > 1 {
 			// The next protect cycle copies what serves now.
@@ -119,7 +135,17 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 			t.Fatalf("round %d: the failback's config change leaves recover.database.from at %s", round, before)
 		}
 		start := time.Now()
-		res, err := RetireOldPrimary(ctx, cfg, env, OldPrimaryOf(rep), RetireOptions{Wait: clockWait})
+		old := OldPrimaryOf(rep)
+		deleted = append(deleted, before)
+		if retireAtEnd {
+			if round == 1 {
+				earlier = append(earlier, old)
+				setServing(rep)
+				continue
+			}
+			old.Earlier = earlier
+		}
+		res, err := RetireOldPrimary(ctx, cfg, env, old, RetireOptions{Wait: clockWait})
 		if err != nil {
 			t.Fatalf("round %d: retire the old primary: %v (%v)", round, err, res.Refused)
 		}
@@ -127,14 +153,9 @@ func cycle(t *testing.T, primary, dr, mode string, cluster bool) {
 			t.Fatalf("round %d: retiring deleted nothing: %+v", round, res.Items)
 		}
 		t.Logf("round %d: retired the old primary in %v at AWS durations", round, k.AWS(time.Since(start)).Round(time.Second))
-		deleted = append(deleted, before)
 		assertOneProduction(t, env, cfg)
 		assertNoLeftovers(t, env, cfg, deleted)
-		for _, p := range rep.Failback.Production {
-			if p.Type == "auto-scaling-group" {
-				serving = p.ID
-			}
-		}
+		setServing(rep)
 	}
 }
 

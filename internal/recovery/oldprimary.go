@@ -52,6 +52,40 @@ type OldPrimary struct {
 	// Old is the report's old production; Production what serves now,
 	// never touched whatever Old says.
 	Old, Production []Resource
+	// Earlier are the completed failbacks before this one, newest first:
+	// a production one of them replaced and nobody retired is named by
+	// no later report, so it would run unmentioned for ever. Their old
+	// productions are retired too; what of them is gone is not listed.
+	Earlier []OldPrimary
+}
+
+// failbacks are the run ids of o and every earlier failback.
+func (o OldPrimary) failbacks() []string {
+	ids := []string{o.Failback}
+	for _, e := range o.Earlier {
+		ids = append(ids, e.Failback)
+	}
+	return ids
+}
+
+// all are the old-production entries of o and every earlier failback,
+// each with whether it is an earlier one's.
+func (o OldPrimary) all() []oldEntry {
+	var out []oldEntry
+	for _, r := range o.Old {
+		out = append(out, oldEntry{Resource: r})
+	}
+	for _, e := range o.Earlier {
+		for _, r := range e.Old {
+			out = append(out, oldEntry{Resource: r, earlier: true})
+		}
+	}
+	return out
+}
+
+type oldEntry struct {
+	Resource
+	earlier bool
 }
 
 // OldPrimaryOf reads what a failback's report says it replaced.
@@ -313,8 +347,9 @@ func (r *retirer) resolve(ctx context.Context, old OldPrimary) error {
 	if err := r.readRegion(ctx); err != nil {
 		return err
 	}
-	for _, o := range old.Old {
+	for _, o := range old.all() {
 		from := o.Type + " " + o.ID
+		n := len(r.res.Items)
 		var err error
 		switch o.Type {
 		case "rds", "rds-cluster":
@@ -331,6 +366,16 @@ func (r *retirer) resolve(ctx context.Context, old OldPrimary) error {
 		if err != nil {
 			return err
 		}
+		if o.earlier {
+			// Retired long ago: not worth a row.
+			kept := r.res.Items[:n]
+			for _, it := range r.res.Items[n:] {
+				if it.Phase != RetireGone {
+					kept = append(kept, it)
+				}
+			}
+			r.res.Items = kept
+		}
 	}
 	if err := r.resolveLTs(ctx); err != nil {
 		return err
@@ -346,7 +391,7 @@ func (r *retirer) resolve(ctx context.Context, old OldPrimary) error {
 // hand-built production is generation 0 and has none.
 func (r *retirer) oldGenerations(old OldPrimary) []int {
 	var gens []int
-	for _, o := range old.Old {
+	for _, o := range old.all() {
 		g := 0
 		switch o.Type {
 		case "rds", "rds-cluster":
@@ -396,7 +441,7 @@ func (r *retirer) resolveParameters(ctx context.Context, old OldPrimary) error {
 // backups, no longer under any retention, for the user to judge.
 func (r *retirer) resolveSnapshots(ctx context.Context, old OldPrimary) error {
 	var retired []string
-	for _, o := range old.Old {
+	for _, o := range old.all() {
 		if o.Type == "rds" || o.Type == "rds-cluster" {
 			retired = append(retired, o.ID)
 		}
@@ -438,8 +483,8 @@ func (r *retirer) resolveSnapshots(ctx context.Context, old OldPrimary) error {
 				continue
 			}
 			switch {
-			case t[tags.OpKind] == KindFailback && t[tags.Operation] == old.Failback:
-				r.add(RetireItem{Type: found[id], ID: id, Region: region, From: "failback " + old.Failback, Phase: RetireDelete,
+			case t[tags.OpKind] == KindFailback && slices.Contains(old.failbacks(), t[tags.Operation]):
+				r.add(RetireItem{Type: found[id], ID: id, Region: region, From: "failback " + t[tags.Operation], Phase: RetireDelete,
 					Note: "the failback's copy of " + t[tags.Resource] + " on its way home: the new production is restored from it and serves"})
 			case t[tags.OpKind] == "" && slices.Contains(retired, t[tags.Resource]):
 				r.add(RetireItem{Type: RetirePoint, ID: id, Region: region, From: "rds " + t[tags.Resource], Phase: RetireKept,
