@@ -17,6 +17,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
@@ -141,5 +143,55 @@ func TestTeardownOldPrimaryRefusesWithoutACompletedFailback(t *testing.T) {
 	code, _, errOut = run("teardown", "--kind", "old-primary", "--dry-run")
 	if code != ExitFailed || !strings.Contains(errOut, "the newest recovery of wordpress is failover failover-2") {
 		t.Fatalf("after a newer failover: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestNewestFailbackCollectsEarlierOnes: the old productions of completed
+// failbacks before the newest come along (one nobody retired is named by
+// no later report); an unfinished earlier one does not.
+func TestNewestFailbackCollectsEarlierOnes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfgPath := writeConfig(t, "stack: wordpress\nprimary: { region: cn-north-1 }\ndr: { region: cn-northwest-1 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n")
+	cfg, err := spec.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for i, fb := range []struct {
+		run   string
+		phase operation.Phase
+		old   string
+	}{
+		{"failback-20261207-080000-aaaa", operation.PhaseCompleted, "wordpress-db"},
+		{"failback-20261207-083000-bbbb", operation.PhaseFailed, "never-replaced"},
+		{"failback-20261207-090000-cccc", operation.PhaseCompleted, "wordpress-wordpress-db-fb1"},
+	} {
+		at := start.Add(time.Duration(i) * 10 * time.Minute)
+		rep := &recovery.Report{RunID: fb.run, Kind: recovery.KindFailback, Phase: "done",
+			Failback: &recovery.FailbackSummary{OldProduction: []recovery.Resource{{Type: "rds", ID: fb.old}}}}
+		if fb.phase != operation.PhaseCompleted {
+			rep.Phase = "failed"
+		}
+		if _, err := operation.SaveReport(ctx, store, fb.run, &operation.Stored{Report: rep}); err != nil {
+			t.Fatal(err)
+		}
+		if err := operation.Save(ctx, store, &operation.Record{ID: "failback-op-" + fb.run, Kind: operation.KindFailback, Stack: "wordpress",
+			Phase: fb.phase, Start: at, End: at.Add(time.Minute), Journals: []string{fb.run}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := newestFailback(ctx, store, "wordpress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Failback != "failback-20261207-090000-cccc" || !old.Completed || len(old.Earlier) != 1 ||
+		old.Earlier[0].Failback != "failback-20261207-080000-aaaa" || old.Earlier[0].Old[0].ID != "wordpress-db" {
+		t.Fatalf("newest failback %+v", old)
 	}
 }
