@@ -486,10 +486,6 @@ func ownCalls() map[string][]call {
 		{"ec2:DeleteLaunchTemplate", arnOf("ec2", P, "launch-template/lt-2")},
 		{"elasticloadbalancing:DeleteLoadBalancer", arnOf("elasticloadbalancing", P, "loadbalancer/app/wordpress-app-fb/73e2d6bc24d8a067")},
 		{"elasticloadbalancing:DeleteTargetGroup", arnOf("elasticloadbalancing", P, "targetgroup/wordpress-app-fb/73e2d6bc24d8a067")},
-		// The failback's copies of the database on its way home, both sides.
-		{"rds:DeleteDBSnapshot", arnOf("rds", D, "snapshot:wordpress-20261208-101010-abcd-fb")},
-		{"rds:DeleteDBSnapshot", arnOf("rds", P, "snapshot:wordpress-20261208-101010-abcd-fb")},
-		{"rds:DeleteDBClusterSnapshot", arnOf("rds", P, "cluster-snapshot:wordpress-20261208-101010-abcd-fb-1")},
 	} {
 		fo = append(fo, call{"retire old primary", d.action, []res{tagged(d.arn)}, nil})
 	}
@@ -511,6 +507,19 @@ func ownCalls() map[string][]call {
 	} {
 		fo = append(fo, call{"teardown", d.action, []res{tagged(d.arn)}, nil})
 	}
+	// Failback drops its intermediate snapshots, tagged as a failback's.
+	fbSnap := func(a string) res {
+		return res{arn: a, tags: map[string]string{"pilotlight:stack": stack, "pilotlight:op-kind": "failback"}}
+	}
+	fo = append(fo,
+		call{"failback drops its snapshots", "rds:DeleteDBSnapshot", []res{fbSnap(arnOf("rds", D, "snapshot:wordpress-20261208-fb-1"))}, nil},
+		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+		// teardown --kind old-primary: the last copy home, which the
+		// retired generation was restored from.
+		call{"retire old primary", "rds:DeleteDBSnapshot", []res{fbSnap(arnOf("rds", P, "snapshot:wordpress-20261208-fb"))}, nil},
+		call{"retire old primary", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb"))}, nil},
+	)
 	// The app's boot grace back to the configured one, the target
 	// group's health check, the SSM hand-off (failback's in the primary),
 	// the DR copies of the secrets checked, the pin moved.
@@ -825,5 +834,25 @@ func TestRetireOnlyTheStacksOwn(t *testing.T) {
 	}
 	if ok, why := evaluate(t, docs[Failover], call{"retire", "ec2:TerminateInstances", []res{tagged(arnOf("ec2", P, "instance/i-0fedcba9876543210"))}, nil}); !ok {
 		t.Errorf("--for failover cannot terminate the stack's instance: %s", why)
+	}
+}
+
+// TestFailoverKeepsRecoveryPoints: the failover plane may delete the
+// snapshots a failback tagged as its own, and no recovery point protect
+// made: a stolen failover role cannot empty the DR region of backups.
+func TestFailoverKeepsRecoveryPoints(t *testing.T) {
+	_, docs := policyConfig(t)
+	doc, ok := docs["failover"]
+	if !ok {
+		t.Fatal("no failover policy")
+	}
+	for _, c := range []call{
+		{"delete a DR recovery point", "rds:DeleteDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261207031738"))}, nil},
+		{"delete a DR cluster recovery point", "rds:DeleteDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-wordpress-aurora-1"))}, nil},
+		{"delete a failover's snapshot", "rds:DeleteDBSnapshot", []res{{arn: arnOf("rds", D, "snapshot:wordpress-db-dr-final-1"), tags: map[string]string{"pilotlight:stack": stack, "pilotlight:op-kind": "failover"}}}, nil},
+	} {
+		if ok, _ := evaluate(t, doc, c); ok {
+			t.Errorf("--for failover allows: %s", c)
+		}
 	}
 }

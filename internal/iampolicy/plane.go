@@ -15,6 +15,8 @@ import (
 // only on resources that carry the stack's tag.
 type planeActions struct {
 	read, create, modify, delete []string
+	// dropFailback deletes only what a failback tagged as its own.
+	dropFailback []string
 }
 
 // prepareActions is what `prepare` calls in the DR region (besides IAM,
@@ -84,9 +86,10 @@ var failoverActions = map[string]planeActions{
 			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot",
 			"rds:CreateDBInstanceReadReplica"},
 		modify: []string{"rds:PromoteReadReplica"},
-		// DeleteDBSnapshot and DeleteDBClusterSnapshot: `teardown --kind
-		// old-primary` deletes the copies that carried the database home.
-		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup", "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"},
+		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
+		// Failback drops its intermediate snapshots once the primary's
+		// database is restored.
+		dropFailback: []string{"rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"},
 	},
 	"elasticache": {
 		read:   []string{"elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"},
@@ -208,6 +211,14 @@ func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
 			b.add(name+"Modify", a.modify, b.existingARNs(svc), stackTag(b.cfg.Stack))
 			b.add(name+"Configured", append(append([]string{}, creates...), a.modify...), b.configuredARNs(svc), nil)
 			b.add(name+"Delete", a.delete, b.deletable(svc), stackTag(b.cfg.Stack))
+			if len(a.dropFailback) > 0 {
+				// Only snapshots a failback tagged, never a recovery point
+				// protect made.
+				pre := b.rdsPrefix()
+				b.add(name+"DropFailbackSnapshots", a.dropFailback,
+					[]string{b.arn("rds", b.pr, "snapshot:"+pre+"*"), b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*")},
+					map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + tags.Stack: b.cfg.Stack, "aws:ResourceTag/" + tags.OpKind: "failback"}})
+			}
 		}
 	}
 }
@@ -319,8 +330,7 @@ func (b *builder) deletable(svc string) []string {
 	pre := b.rdsPrefix()
 	switch svc {
 	case "rds":
-		out := []string{b.arn("rds", b.pr, "db:"+pre+"*"), b.arn("rds", b.pr, "cluster:"+pre+"*"), b.arn("rds", b.pr, "subgrp:"+pre+"*"),
-			b.arn("rds", b.pr, "snapshot:"+pre+"*"), b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*")}
+		out := []string{b.arn("rds", b.pr, "db:"+pre+"*"), b.arn("rds", b.pr, "cluster:"+pre+"*"), b.arn("rds", b.pr, "subgrp:"+pre+"*")}
 		if d := b.cfg.Recover.Database; d != nil && d.Identifier != "" {
 			out = append(out, b.arn("rds", b.pr, "db:"+strings.ToLower(d.Identifier)+"*"), b.arn("rds", b.pr, "cluster:"+strings.ToLower(d.Identifier)+"*"))
 		}

@@ -194,3 +194,49 @@ func waitClusterSnapshot(ctx context.Context, api rdsAPI, region, name string, p
 	})
 	return got, err
 }
+
+// DeleteFailbackSnapshot deletes the DB snapshot (or, with cluster, the DB
+// cluster snapshot) name of region once a failback no longer needs it,
+// only if it carries the tags of that failback (want: stack, op-kind and
+// operation): a snapshot of the same name anyone else made is refused. A
+// snapshot already gone is no error.
+func DeleteFailbackSnapshot(ctx context.Context, env *awsenv.Env, region, name string, cluster bool, want map[string]string) error {
+	api := newClients(env).rds(region)
+	var have map[string]string
+	if cluster {
+		s, err := describeClusterSnapshot(ctx, api, region, name)
+		if err != nil || s == nil {
+			return err
+		}
+		have = tags.FromRDS(s.TagList)
+	} else {
+		s, err := describeDBSnapshot(ctx, api, region, name)
+		if err != nil || s == nil {
+			return err
+		}
+		have = tags.FromRDS(s.TagList)
+	}
+	for _, k := range []string{tags.ManagedBy, tags.Stack, tags.OpKind, tags.Operation} {
+		if have[k] != want[k] {
+			return fmt.Errorf("refusing to delete snapshot %s: %s: it is not this failback's (%s is %q, not %q)", name, region, k, have[k], want[k])
+		}
+	}
+	var err error
+	if cluster {
+		_, err = api.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String(name)})
+		var nf *rdstypes.DBClusterSnapshotNotFoundFault
+		if errors.As(err, &nf) {
+			err = nil
+		}
+	} else {
+		_, err = api.DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String(name)})
+		var nf *rdstypes.DBSnapshotNotFoundFault
+		if errors.As(err, &nf) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete snapshot %s: %s: %w", name, region, err)
+	}
+	return nil
+}

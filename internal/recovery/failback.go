@@ -65,6 +65,11 @@ const (
 	StepS3Final   = "s3-final"    // objects written between the first copy and the freeze
 	StepImage     = "primary-image"
 	StepAppRole   = "app-role"
+	// StepDropSnapshots deletes the snapshot path's intermediates once the
+	// primary's database is restored: both snapshots in DR (torn down
+	// with the rest of it) and the first copy home. The last copy home,
+	// the new production's restore source, stays.
+	StepDropSnapshots = "drop-snapshots"
 )
 
 // Graph is the failback's step graph: the recovery kinds pointed at the
@@ -100,6 +105,8 @@ func (f *Failback) Graph() (*runbook.Graph, error) {
 		)
 		freezeNeeds = append(freezeNeeds, StepCatchUpDB)
 		afterFreeze = append(afterFreeze, StepFinalDB)
+		steps = append(steps, runbook.Step{ID: StepDropSnapshots, Needs: []string{StepFinalDB, StepDatabase},
+			Plan: "snapshot path: delete this failback's snapshots in " + cfg.DR.Region + " and its first copy in " + cfg.Primary.Region + " (the last copy, the database's restore source, stays)", Run: f.runDropSnapshots})
 	}
 	steps = append(steps, runbook.Step{ID: StepImage, Plan: "newest available AMI of the app in " + cfg.Primary.Region, Run: f.runImage})
 	if len(cfg.Protect.Buckets) > 0 {
@@ -305,6 +312,29 @@ func (f *Failback) runFinalDB(ctx context.Context, rc *runbook.RunContext) (runb
 		return nil, err
 	}
 	return finalDBOut{Snapshot: name, Time: frozen.Format(time.RFC3339)}.outputs(), nil
+}
+
+// runDropSnapshots deletes what the snapshot path leaves once the
+// primary's database is restored (replica mode leaves none).
+func (f *Failback) runDropSnapshots(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
+	up, final := catchUpOf(rc.Outputs(StepCatchUpDB)), finalDBOf(rc.Outputs(StepFinalDB))
+	if up.Mode != "snapshot" {
+		return nil, nil
+	}
+	want := tags.With(tags.Base(f.cfg.Stack), tags.OpKind, KindFailback, tags.Operation, rc.RunID())
+	var dropped []string
+	for _, d := range []struct{ region, id string }{
+		{f.cfg.DR.Region, up.Snapshot}, {f.cfg.DR.Region, final.Snapshot}, {f.cfg.Primary.Region, up.Snapshot},
+	} {
+		if d.id == "" {
+			continue
+		}
+		if err := points.DeleteFailbackSnapshot(ctx, f.env, d.region, d.id, f.cluster(), want); err != nil {
+			return nil, err
+		}
+		dropped = append(dropped, d.id+" ("+d.region+")")
+	}
+	return outputs("dropped", strings.Join(dropped, ", "), "kept", final.Snapshot), nil
 }
 
 // imageOut is what the primary image step hands on.

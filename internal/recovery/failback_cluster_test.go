@@ -139,8 +139,14 @@ func TestAuroraFailback(t *testing.T) {
 			}
 			if c.encrypted {
 				// Both copies home are encrypted with the primary's key: a
-				// KMS key never leaves its region.
-				for _, id := range []string{first, final} {
+				// KMS key never leaves its region. The first is gone by now
+				// (failback drops it): its copy call says.
+				for _, c := range calls {
+					if c.Region == cfg.Primary.Region && c.Action == "CopyDBClusterSnapshot" && c.Params["KmsKeyId"] != cfg.Recover.Database.FailbackKMSKey {
+						t.Fatalf("copy of %s with key %q, want the failback key %s", c.Params["TargetDBClusterSnapshotIdentifier"], c.Params["KmsKeyId"], cfg.Recover.Database.FailbackKMSKey)
+					}
+				}
+				for _, id := range []string{final} {
 					s, err := rds.NewFromConfig(env.For(cfg.Primary.Region)).DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(id)})
 					if err != nil || len(s.DBClusterSnapshots) != 1 {
 						t.Fatalf("copy %s in %s: %v", id, cfg.Primary.Region, err)
@@ -154,6 +160,27 @@ func TestAuroraFailback(t *testing.T) {
 				t.Fatalf("the DR cluster %s is still there after failback: %s", drCluster, aws.ToString(cl.Status))
 			}
 
+			// What the snapshot path leaves: the last copy home (the
+			// restore's source), nothing in DR.
+			manual := func(region string) []string {
+				out, err := rds.NewFromConfig(env.For(region)).DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, s := range out.DBClusterSnapshots {
+					if id := aws.ToString(s.DBClusterSnapshotIdentifier); id == first || id == final {
+						ids = append(ids, id)
+					}
+				}
+				return ids
+			}
+			if got := manual(cfg.DR.Region); len(got) != 0 {
+				t.Fatalf("failback left its snapshots %v in %s", got, cfg.DR.Region)
+			}
+			if got := manual(cfg.Primary.Region); !slices.Equal(got, []string{final}) {
+				t.Fatalf("failback's snapshots in %s: %v, want only the last copy %s", cfg.Primary.Region, got, final)
+			}
 			sum := f.BuildReport(j).Failback
 			if !slices.Contains(sum.OldProduction, Resource{Type: "rds-cluster", ID: "shop-db"}) {
 				t.Fatalf("report does not list the old cluster: %v", sum.OldProduction)
@@ -507,5 +534,40 @@ func TestAuroraFailbackTwice(t *testing.T) {
 		if _, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{home, "web"}}); err != nil {
 			t.Fatalf("cycle %d: protect after failback: %v", cycle, err)
 		}
+	}
+}
+
+// TestDropSnapshotsKeepsOthers: failback drops a snapshot by name only if
+// it carries that failback's tags; a recovery point protect made under
+// the name is refused and stays.
+func TestDropSnapshotsKeepsOthers(t *testing.T) {
+	moto := testenv.Shared(t)
+	env := testenv.AWS(t, moto.NewAccount(t).URL)
+	cfg := auroraConfig(t, "us-east-1", "us-west-2")
+	ctx := ctxTimeout(t)
+	api := rds.NewFromConfig(env.For(cfg.DR.Region))
+	if _, err := api.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String("shop-db-x"), Engine: aws.String("aurora-mysql"),
+		MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("password123")}); err != nil {
+		t.Fatal(err)
+	}
+	mine := tags.With(tags.Base(cfg.Stack), tags.OpKind, KindFailback, tags.Operation, "failback-1")
+	for id, tg := range map[string]map[string]string{"shop-point": tags.Base(cfg.Stack), "shop-other-run": tags.With(mine, tags.Operation, "failback-0"), "shop-mine": mine} {
+		if _, err := api.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("shop-db-x"), DBClusterSnapshotIdentifier: aws.String(id), Tags: tags.RDS(tg)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"shop-point", "shop-other-run"} {
+		if err := points.DeleteFailbackSnapshot(ctx, env, cfg.DR.Region, id, true, mine); err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Fatalf("drop %s: %v, want a refusal", id, err)
+		}
+		if _, err := api.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(id)}); err != nil {
+			t.Fatalf("%s, not this failback's, is gone: %v", id, err)
+		}
+	}
+	if err := points.DeleteFailbackSnapshot(ctx, env, cfg.DR.Region, "shop-mine", true, mine); err != nil {
+		t.Fatal(err)
+	}
+	if err := points.DeleteFailbackSnapshot(ctx, env, cfg.DR.Region, "shop-mine", true, mine); err != nil {
+		t.Fatalf("dropping a snapshot already gone: %v", err)
 	}
 }

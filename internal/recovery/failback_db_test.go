@@ -82,11 +82,12 @@ func TestFailbackDatabasePaths(t *testing.T) {
 			defer stop()
 			f := NewFailback(cfg, env, Options{Wait: fastWait})
 			// The database's part of the graph: catch up, freeze (no DR app
-			// here), final catch-up.
+			// here), final catch-up, and the intermediates dropped.
 			g, err := runbook.New(
 				runbook.Step{ID: StepCatchUpDB, Run: f.runCatchUpDB},
 				runbook.Step{ID: StepFreeze, Needs: []string{StepCatchUpDB}, Run: f.runFreeze},
 				runbook.Step{ID: StepFinalDB, Needs: []string{StepFreeze}, Run: f.runFinalDB},
+				runbook.Step{ID: StepDropSnapshots, Needs: []string{StepFinalDB}, Run: f.runDropSnapshots},
 			)
 			if err != nil {
 				t.Fatal(err)
@@ -108,10 +109,18 @@ func TestFailbackDatabasePaths(t *testing.T) {
 			home := rds.NewFromConfig(env.For(cfg.Primary.Region))
 			switch c.mode {
 			case "snapshot":
-				for _, snap := range []string{out[StepCatchUpDB]["snapshot"], out[StepFinalDB]["snapshot"]} {
-					if snap == "" {
-						t.Fatalf("no snapshot copied back: %v", out)
+				first, final := out[StepCatchUpDB]["snapshot"], out[StepFinalDB]["snapshot"]
+				if first == "" || final == "" {
+					t.Fatalf("no snapshot copied back: %v", out)
+				}
+				// The first copy is dropped by now: its copy call says how it
+				// was encrypted.
+				for _, call := range rec.calls() {
+					if call.Region == cfg.Primary.Region && strings.HasPrefix(call.Action, "CopyDB") && c.key && c.encrypted && call.Params["KmsKeyId"] != cfg.Recover.Database.FailbackKMSKey {
+						t.Fatalf("%s with key %q, want the primary key %s", call.Action, call.Params["KmsKeyId"], cfg.Recover.Database.FailbackKMSKey)
 					}
+				}
+				for _, snap := range []string{final} {
 					var key *string
 					var encrypted bool
 					if cluster {
@@ -136,8 +145,24 @@ func TestFailbackDatabasePaths(t *testing.T) {
 						t.Fatalf("copy of a cluster snapshot (encrypted: %v) with KmsKeyId %q", c.encrypted, call.Params["KmsKeyId"])
 					}
 				}
-				if out[StepCatchUpDB]["snapshot"] == out[StepFinalDB]["snapshot"] {
+				if first == final {
 					t.Fatal("the last snapshot, after the freeze, must be a new one")
+				}
+				// Dropped: both snapshots in DR and the first copy home.
+				for _, left := range []struct{ region, id string }{{cfg.DR.Region, first}, {cfg.DR.Region, final}, {cfg.Primary.Region, first}} {
+					api := rds.NewFromConfig(env.For(left.region))
+					var err error
+					if cluster {
+						_, err = api.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(left.id)})
+					} else {
+						_, err = api.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(left.id)})
+					}
+					if err == nil || !strings.Contains(err.Error(), "NotFound") {
+						t.Fatalf("snapshot %s left in %s after failback: %v", left.id, left.region, err)
+					}
+				}
+				if got := out[StepDropSnapshots]["kept"]; got != final {
+					t.Fatalf("drop step kept %q, want the last copy %s", got, final)
 				}
 			case "replica":
 				db, err := home.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(nextFailbackDB(cfg))})
