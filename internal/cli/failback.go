@@ -43,7 +43,8 @@ losing a write:
   5. the DR stack is torn down.
 
 The report states how long writes were frozen and what was copied after the
-freeze, lists the old production (never touched), and prints the config change
+freeze, lists the old production (never touched; ` + "`pilotlight teardown --kind old-primary`" + `
+retires it on request), and prints the config change
 after which protect, prepare and status describe what serves now;
 --write-config applies it. An encrypted DR database needs
 recover.database.failback_kms_key, a key of the primary region. Journaled,
@@ -114,7 +115,7 @@ func printFailbackSummary(w io.Writer, s *recovery.FailbackSummary, cfg *spec.Co
 		fmt.Fprintf(w, "  %-20s %s\n", r.Type, r.ID)
 	}
 	if len(s.OldProduction) > 0 {
-		fmt.Fprintln(w, "old production in "+cfg.Primary.Region+" (untouched, still running and billed; retire it by hand once you trust the new one):")
+		fmt.Fprintln(w, "old production in "+cfg.Primary.Region+" (untouched, still running and billed; once you trust the new one and the config names it, retire this with `pilotlight teardown --kind old-primary`, --dry-run first):")
 		for _, r := range s.OldProduction {
 			fmt.Fprintf(w, "  %-20s %s\n", r.Type, r.ID)
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 func init() { register(newTeardownCmd) }
@@ -20,7 +22,8 @@ func init() { register(newTeardownCmd) }
 // teardownOptions are the teardown verb's flags.
 type teardownOptions struct {
 	recovery.TeardownOptions
-	// Kind is what to tear down: failover or drill.
+	// Kind is what to tear down: failover, drill, or old-primary (the
+	// production a failback replaced).
 	Kind        string
 	DryRun      bool
 	Yes         bool
@@ -31,7 +34,7 @@ func newTeardownCmd(app *App) *cobra.Command {
 	var o teardownOptions
 	cmd := &cobra.Command{
 		Use:   "teardown",
-		Short: "Delete exactly what a failover (or drill) created, in reverse order",
+		Short: "Delete exactly what a failover (or drill) created, or the production a failback replaced",
 		Long: `teardown deletes what failover (or --kind drill) created, found by name and
 checked by tag: resources without the stack's pilotlight tags are never
 touched. What prepare made stays unless --network. The recovered database gets
@@ -39,13 +42,23 @@ a final snapshot unless --skip-final-snapshot. Resumable like failover.
 
 --dry-run lists what exists now and would be deleted, found by the same tags;
 without --yes that list is shown before the question (and off a terminal,
-teardown stops there).`,
+teardown stops there).
+
+--kind old-primary retires the production a failback replaced in the primary
+region: exactly what the newest failback's report listed as old production
+(its database, its app's auto scaling group or instances, its load balancer),
+and nothing else. It refuses, deleting nothing, until that failback has
+completed, while the config still names any of it (apply the config change
+failback printed first), and while the current production still uses any of
+it (DNS, a target group, a launch template's user-data). The database gets a
+final snapshot unless --skip-final-snapshot. --dry-run shows the list and the
+refusals.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTeardown(cmd.Context(), app, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Kind, "kind", "failover", "what to tear down: failover or drill")
+	cmd.Flags().StringVar(&o.Kind, "kind", "failover", "what to tear down: failover, drill, or old-primary")
 	cmd.Flags().BoolVar(&o.Network, "network", false, "also delete what prepare made")
 	cmd.Flags().BoolVar(&o.SkipFinalSnapshot, "skip-final-snapshot", false, "delete the recovered DB without a final snapshot")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "tear down even while the domain still points at the DR stack")
@@ -72,8 +85,12 @@ func printInventory(w io.Writer, stack, kind string, inv *readiness.Inventory) {
 }
 
 func runTeardown(ctx context.Context, app *App, o teardownOptions) error {
-	if o.Kind != recovery.KindFailover && o.Kind != recovery.KindDrill {
-		return Exit(ExitUsage, fmt.Errorf("--kind must be failover or drill, not %q", o.Kind))
+	switch o.Kind {
+	case recovery.KindFailover, recovery.KindDrill:
+	case recovery.KindOldPrimary:
+		return runRetireOldPrimary(ctx, app, o)
+	default:
+		return Exit(ExitUsage, fmt.Errorf("--kind must be failover, drill or old-primary, not %q", o.Kind))
 	}
 	cfg, env, store, err := app.recoveryDeps(ctx)
 	if err != nil {
@@ -125,4 +142,164 @@ func runTeardown(ctx context.Context, app *App, o teardownOptions) error {
 		}
 	})
 	return opExit(err)
+}
+
+// runRetireOldPrimary is `teardown --kind old-primary`: the newest
+// failback's old production, listed first (the dry run), then retired
+// under the stack's lock as a recorded teardown.
+func runRetireOldPrimary(ctx context.Context, app *App, o teardownOptions) error {
+	if o.Network || o.Force {
+		return Exit(ExitUsage, errors.New("--network and --force do not apply to --kind old-primary"))
+	}
+	cfg, env, store, err := app.recoveryDeps(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	old, err := newestFailback(ctx, store, cfg.Stack)
+	if err != nil {
+		return Exit(ExitFailed, err)
+	}
+	ropts := recovery.RetireOptions{SkipFinalSnapshot: o.SkipFinalSnapshot, Log: app.Log}
+	if o.DryRun || !o.Yes {
+		dry := ropts
+		dry.DryRun = true
+		res, rerr := recovery.RetireOldPrimary(ctx, cfg, env, old, dry)
+		if perr := app.Print(res, func(w io.Writer) { printRetirement(w, res) }); perr != nil {
+			return perr
+		}
+		if rerr != nil {
+			return Exit(ExitFailed, rerr)
+		}
+		if o.DryRun || !res.Deletes() {
+			return nil
+		}
+		if err := app.confirm(os.Stdin, "teardown --kind old-primary"); err != nil {
+			return err
+		}
+	}
+	var res *recovery.Retirement
+	_, err = operation.Run(ctx, app.opDeps(cfg, store, o.ForceUnlock), operation.KindTeardown, func(ctx context.Context, rec *operation.Record) error {
+		rec.Meta = map[string]string{"of": recovery.KindOldPrimary, "failback": old.Failback}
+		var err error
+		res, err = recovery.RetireOldPrimary(ctx, cfg, env, old, ropts)
+		if res == nil {
+			return err
+		}
+		for _, it := range res.Items {
+			r := operation.Result{Resource: it.Type + "/" + it.ID, Kind: it.Type, Phase: operation.PhaseCompleted, Detail: it.Phase, Error: it.Error}
+			if it.Note != "" {
+				r.Detail += ": " + it.Note
+			}
+			if it.Phase == recovery.RetireRefused || it.Phase == recovery.RetireFailed {
+				r.Phase = operation.PhaseFailed
+			}
+			rec.Results = append(rec.Results, r)
+		}
+		if len(res.Refused) > 0 {
+			rec.Phase = operation.PhaseFailed
+		}
+		return err
+	})
+	if res != nil {
+		_ = app.Print(res, func(w io.Writer) { printRetirement(w, res) })
+	}
+	return opExit(err)
+}
+
+// newestFailback is the old production the newest failback named, with
+// the old productions of the completed failbacks before it (one nobody
+// retired is named by no later report). A failover after the newest
+// failback means the stack serves from DR again: what the primary ran
+// before is then not for this verb to judge.
+func newestFailback(ctx context.Context, store state.Store, stack string) (recovery.OldPrimary, error) {
+	recs, err := operation.List(ctx, store, stack)
+	if err != nil {
+		return recovery.OldPrimary{}, err
+	}
+	var newest *recovery.OldPrimary
+	for _, rec := range recs {
+		switch rec.Kind {
+		case operation.KindFailover:
+			if newest == nil {
+				return recovery.OldPrimary{}, fmt.Errorf("the newest recovery of %s is failover %s (%s): the stack serves from DR; fail back first, then retire what that failback replaced", stack, rec.ID, rec.Phase)
+			}
+		case operation.KindFailback:
+			old, err := failbackOld(ctx, store, rec)
+			if err != nil {
+				return recovery.OldPrimary{}, err
+			}
+			switch {
+			case newest == nil:
+				newest = &old
+				if !old.Completed {
+					return old, nil
+				}
+			case old.Completed:
+				newest.Earlier = append(newest.Earlier, old)
+			}
+		}
+	}
+	if newest == nil {
+		return recovery.OldPrimary{}, nil
+	}
+	return *newest, nil
+}
+
+// failbackOld is what one failback record's report says it replaced.
+func failbackOld(ctx context.Context, store state.Store, rec *operation.Record) (recovery.OldPrimary, error) {
+	if len(rec.Journals) == 0 {
+		return recovery.OldPrimary{Failback: rec.ID}, nil
+	}
+	run := rec.Journals[len(rec.Journals)-1]
+	st, err := operation.LoadReport(ctx, store, run)
+	if err != nil {
+		if rec.Phase != operation.PhaseCompleted {
+			return recovery.OldPrimary{Failback: run}, nil
+		}
+		return recovery.OldPrimary{}, fmt.Errorf("failback %s: %w", run, err)
+	}
+	old := recovery.OldPrimaryOf(st.Report)
+	old.Completed = old.Completed && rec.Phase == operation.PhaseCompleted
+	return old, nil
+}
+
+func printRetirement(w io.Writer, res *recovery.Retirement) {
+	if res == nil {
+		return
+	}
+	verb := "retired"
+	if res.DryRun {
+		verb = "would retire"
+	}
+	fmt.Fprintf(w, "teardown of %s's old primary (what failback %s replaced) %s, in %s:\n", res.Stack, orNone(res.Failback), verb, res.Region)
+	if len(res.Items) == 0 {
+		fmt.Fprintln(w, "  nothing: the failback named no old production")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, it := range res.Items {
+		id := it.ID
+		if it.Name != "" {
+			id = it.Name
+		}
+		note := it.Note
+		if it.Error != "" {
+			note = strings.TrimSpace(note + " " + it.Error)
+		}
+		if it.Region != "" && it.Region != res.Region {
+			id += " (" + it.Region + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", it.Phase, it.Type, id, note)
+	}
+	tw.Flush()
+	for _, why := range res.Refused {
+		fmt.Fprintf(w, "refused: %s\n", why)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

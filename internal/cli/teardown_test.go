@@ -14,7 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
+	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 	"github.com/pilotlight/pilotlight/internal/tags"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
@@ -106,5 +110,88 @@ func TestTeardownListsWhatExists(t *testing.T) {
 	}
 	if _, err := r.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("wordpress-db-dr")}); err != nil {
 		t.Fatalf("teardown without --yes deleted the database: %v", err)
+	}
+}
+
+// TestTeardownOldPrimaryRefusesWithoutACompletedFailback: retiring the old
+// primary needs a failback that finished, and the stack serving from the
+// primary again; otherwise nothing is resolved or deleted, and the output
+// says why. The records stand in for what operation.Recover leaves.
+func TestTeardownOldPrimaryRefusesWithoutACompletedFailback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	envOpts := testenv.Options(testenv.Shared(t).NewAccount(t).URL)
+	cfgPath := writeConfig(t, "stack: wordpress\nprimary: { region: cn-north-1 }\ndr: { region: cn-northwest-1 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n")
+	run := cliRunner(ctx, envOpts, cfgPath)
+	if code, _, errOut := run("teardown", "--kind", "old-primary", "--network", "--dry-run"); code != ExitUsage || !strings.Contains(errOut, "--network") {
+		t.Fatalf("--network with old-primary: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := run("teardown", "--kind", "old-primary", "--dry-run")
+	if code != ExitFailed || !strings.Contains(out, "no failback of wordpress is recorded") {
+		t.Fatalf("without a failback: exit %d\n%s\n%s", code, out, errOut)
+	}
+	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	saveRecords(ctx, t, cfgPath, &operation.Record{ID: "failback-1", Kind: operation.KindFailback, Stack: "wordpress",
+		Phase: operation.PhaseInProgress, Start: start, Journals: []string{"failback-20261207-090000-abcd"}})
+	code, out, _ = run("teardown", "--kind", "old-primary", "--yes", "-o", "json")
+	var res recovery.Retirement
+	if code != ExitFailed || json.Unmarshal([]byte(out), &res) != nil || len(res.Refused) != 1 || !strings.Contains(res.Refused[0], "failback failback-20261207-090000-abcd has not completed") {
+		t.Fatalf("with the failback unfinished: exit %d\n%s", code, out)
+	}
+	saveRecords(ctx, t, cfgPath, &operation.Record{ID: "failover-2", Kind: operation.KindFailover, Stack: "wordpress",
+		Phase: operation.PhaseCompleted, Start: start.Add(time.Minute), End: start.Add(2 * time.Minute)})
+	code, _, errOut = run("teardown", "--kind", "old-primary", "--dry-run")
+	if code != ExitFailed || !strings.Contains(errOut, "the newest recovery of wordpress is failover failover-2") {
+		t.Fatalf("after a newer failover: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestNewestFailbackCollectsEarlierOnes: the old productions of completed
+// failbacks before the newest come along (one nobody retired is named by
+// no later report); an unfinished earlier one does not.
+func TestNewestFailbackCollectsEarlierOnes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfgPath := writeConfig(t, "stack: wordpress\nprimary: { region: cn-north-1 }\ndr: { region: cn-northwest-1 }\nprotect:\n  databases:\n    - { id: wordpress-db }\n")
+	cfg, err := spec.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for i, fb := range []struct {
+		run   string
+		phase operation.Phase
+		old   string
+	}{
+		{"failback-20261207-080000-aaaa", operation.PhaseCompleted, "wordpress-db"},
+		{"failback-20261207-083000-bbbb", operation.PhaseFailed, "never-replaced"},
+		{"failback-20261207-090000-cccc", operation.PhaseCompleted, "wordpress-wordpress-db-fb1"},
+	} {
+		at := start.Add(time.Duration(i) * 10 * time.Minute)
+		rep := &recovery.Report{RunID: fb.run, Kind: recovery.KindFailback, Phase: "done",
+			Failback: &recovery.FailbackSummary{OldProduction: []recovery.Resource{{Type: "rds", ID: fb.old}}}}
+		if fb.phase != operation.PhaseCompleted {
+			rep.Phase = "failed"
+		}
+		if _, err := operation.SaveReport(ctx, store, fb.run, &operation.Stored{Report: rep}); err != nil {
+			t.Fatal(err)
+		}
+		if err := operation.Save(ctx, store, &operation.Record{ID: "failback-op-" + fb.run, Kind: operation.KindFailback, Stack: "wordpress",
+			Phase: fb.phase, Start: at, End: at.Add(time.Minute), Journals: []string{fb.run}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := newestFailback(ctx, store, "wordpress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Failback != "failback-20261207-090000-cccc" || !old.Completed || len(old.Earlier) != 1 ||
+		old.Earlier[0].Failback != "failback-20261207-080000-aaaa" || old.Earlier[0].Old[0].ID != "wordpress-db" {
+		t.Fatalf("newest failback %+v", old)
 	}
 }

@@ -482,6 +482,18 @@ func ownCalls() map[string][]call {
 			tagged(arnOf("rds", P, "subgrp:wordpress-dr-db-fb"))}, ctxTag()},
 		call{"failback promotes its replica", "rds:PromoteReadReplica", []res{tagged(fbDB)}, nil},
 	)
+	// teardown --kind old-primary: the production an earlier failback
+	// built, retired in the primary once a later failback replaced it.
+	oldASG := arnOf("autoscaling", P, "autoScalingGroup:4c2d0b7e-1111-2222-3333-444455556666:autoScalingGroupName/wordpress-app-fb")
+	for _, d := range []struct{ action, arn string }{
+		{"rds:DeleteDBInstance", fbDB}, {"rds:DeleteDBCluster", arnOf("rds", P, "cluster:wordpress-wordpress-aurora-fb")},
+		{"autoscaling:DeleteAutoScalingGroup", oldASG}, {"ec2:TerminateInstances", arnOf("ec2", P, "instance/i-0123456789abcdef0")},
+		{"ec2:DeleteLaunchTemplate", arnOf("ec2", P, "launch-template/lt-2")},
+		{"elasticloadbalancing:DeleteLoadBalancer", arnOf("elasticloadbalancing", P, "loadbalancer/app/wordpress-app-fb/73e2d6bc24d8a067")},
+		{"elasticloadbalancing:DeleteTargetGroup", arnOf("elasticloadbalancing", P, "targetgroup/wordpress-app-fb/73e2d6bc24d8a067")},
+	} {
+		fo = append(fo, call{"retire old primary", d.action, []res{tagged(d.arn)}, nil})
+	}
 	for _, d := range []struct{ action, arn string }{
 		{"ec2:DeleteNatGateway", ec2r("natgateway/nat-1")}, {"ec2:ReleaseAddress", ec2r("elastic-ip/eipalloc-1")},
 		{"ec2:DeleteRoute", ec2r("route-table/rtb-1")}, {"ec2:DeleteVpcEndpoints", ec2r("vpc-endpoint/vpce-1")},
@@ -508,6 +520,10 @@ func ownCalls() map[string][]call {
 		call{"failback drops its snapshots", "rds:DeleteDBSnapshot", []res{fbSnap(arnOf("rds", D, "snapshot:wordpress-20261208-fb-1"))}, nil},
 		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
 		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+		// teardown --kind old-primary: the last copy home, which the
+		// retired generation was restored from.
+		call{"retire old primary", "rds:DeleteDBSnapshot", []res{fbSnap(arnOf("rds", P, "snapshot:wordpress-20261208-fb"))}, nil},
+		call{"retire old primary", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb"))}, nil},
 	)
 	// The app's boot grace back to the configured one, the target
 	// group's health check, the SSM hand-off (failback's in the primary),
@@ -813,6 +829,27 @@ func TestDeployCannotMoveThePin(t *testing.T) {
 	}
 	if ok, why := evaluate(t, docs[Failover], call{"failback", "cloudwatch:SetAlarmState", []res{pin}, nil}); !ok {
 		t.Errorf("--for failover cannot move the pin: %s", why)
+	}
+}
+
+// TestRetireOnlyTheStacksOwn: `teardown --kind old-primary` runs with the
+// failover policy; it may terminate and delete what the stack tagged (an
+// earlier failback's production), never a production nobody tagged, such
+// as the hand-built one a first failback replaced.
+func TestRetireOnlyTheStacksOwn(t *testing.T) {
+	_, docs := policyConfig(t)
+	for _, c := range []call{
+		{"hand-built instance", "ec2:TerminateInstances", []res{fresh(arnOf("ec2", P, "instance/i-0fedcba9876543210"))}, nil},
+		{"hand-built database", "rds:DeleteDBInstance", []res{fresh(arnOf("rds", P, "db:wordpress-db"))}, nil},
+		{"hand-built load balancer", "elasticloadbalancing:DeleteLoadBalancer", []res{fresh(arnOf("elasticloadbalancing", P, "loadbalancer/app/prod-lb/1"))}, nil},
+		{"the user's own snapshot", "rds:DeleteDBSnapshot", []res{fresh(arnOf("rds", P, "snapshot:wordpress-before-upgrade"))}, nil},
+	} {
+		if ok, _ := evaluate(t, docs[Failover], c); ok {
+			t.Errorf("--for failover allows %s", c)
+		}
+	}
+	if ok, why := evaluate(t, docs[Failover], call{"retire", "ec2:TerminateInstances", []res{tagged(arnOf("ec2", P, "instance/i-0fedcba9876543210"))}, nil}); !ok {
+		t.Errorf("--for failover cannot terminate the stack's instance: %s", why)
 	}
 }
 

@@ -68,9 +68,12 @@ var failoverActions = map[string]planeActions{
 		// the default route exist only while a recovered stack runs.
 		create: []string{"ec2:CreateLaunchTemplate", "ec2:CreateTags", "ec2:RunInstances", "ec2:CreateNatGateway", "ec2:AllocateAddress"},
 		modify: []string{"ec2:CreateRoute", "ec2:ReplaceRoute"},
+		// TerminateInstances: `teardown --kind old-primary` retires an
+		// old production's stand-alone instances (the stack's tag only:
+		// a hand-built production is retired with the user's own rights).
 		delete: []string{"ec2:DeleteNatGateway", "ec2:ReleaseAddress", "ec2:DeleteRoute", "ec2:DeleteVpcEndpoints", "ec2:DeleteLaunchTemplate", "ec2:DeleteVpc", "ec2:DeleteSubnet", "ec2:DeleteSecurityGroup",
 			"ec2:RevokeSecurityGroupIngress", "ec2:DeleteRouteTable", "ec2:DisassociateRouteTable",
-			"ec2:DetachInternetGateway", "ec2:DeleteInternetGateway"},
+			"ec2:DetachInternetGateway", "ec2:DeleteInternetGateway", "ec2:TerminateInstances"},
 	},
 	"rds": {
 		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
