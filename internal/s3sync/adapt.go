@@ -54,6 +54,14 @@ func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
 // controller takes it for queueing (in S3, the link or this machine).
 const latencyRise = 2.0
 
+// latencyHold is how far above its floor mean latency may be for the
+// controller to grow: "grows while throughput grows and latency holds".
+// Where this machine's CPU (or the link) is the ceiling, more copies in
+// flight only queue: throughput still wobbles upwards now and then, but
+// latency shows the queue, and growing on the wobble costs connections,
+// goroutines and CPU for nothing (measured: bench/s3sync, small set).
+const latencyHold = 1.5
+
 // flatProbe is how many windows without growth pass before the controller
 // probes upwards again: the work, not the limit, may have been the bound.
 const flatProbe = 4
@@ -84,9 +92,14 @@ func (c *controller) next(w window) int {
 	}
 	grew := rate > c.prevRate*1.05
 	c.prevRate = rate
+	holds := float64(mean) <= latencyHold*float64(c.floor)
 	switch {
 	case !w.busy:
 		// The work, not the limit, bounded this window: more slots would idle.
+	case !holds:
+		// Requests queue somewhere: hold, whatever throughput did.
+		c.slowStart = false
+		c.flat = 0
 	case grew && c.slowStart:
 		c.limit = clamp(c.limit*2, c.min, c.max)
 	case grew:

@@ -50,6 +50,8 @@ func TestControllerSteps(t *testing.T) {
 		{"slowdown never goes below the minimum", func(c *controller) { c.limit = 9 }, window{throttled: 50, elapsed: sec, busy: true}, 8},
 		{"rising latency cuts by 10%", func(c *controller) { c.floor = 30 * ms; c.limit = 100 }, window{done: 1000, latency: 1000 * 70 * ms, elapsed: sec, busy: true}, 90},
 		{"latency within twice its floor holds", func(c *controller) { c.floor = 30 * ms; c.limit = 100; c.prevRate = 2000; c.slowStart = false }, window{done: 2000, latency: 2000 * 50 * ms, elapsed: sec, busy: true}, 100},
+		{"throughput grows but latency does not hold: holds", func(c *controller) { c.floor = 30 * ms; c.limit = 100; c.prevRate = 1000; c.slowStart = false }, window{done: 2000, latency: 2000 * 50 * ms, elapsed: sec, busy: true}, 100},
+		{"slow start stops where latency stops holding", func(c *controller) { c.floor = 30 * ms; c.prevRate = 500 }, window{done: 1000, latency: 1000 * 50 * ms, elapsed: sec, busy: true}, 32},
 		{"after slow start, growth is an eighth", func(c *controller) { c.limit = 80; c.slowStart = false; c.prevRate = 1000 }, window{done: 2000, latency: 2000 * 30 * ms, elapsed: sec, busy: true}, 90},
 		{"a pool the work did not fill holds", func(c *controller) { c.prevRate = 100 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: false}, 32},
 		{"an empty window holds", nil, window{elapsed: sec, busy: true}, 32},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"runtime/pprof"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -22,7 +23,19 @@ func syncCmd(args []string) error {
 	src := fs.String("src", "", "source bucket")
 	dst := fs.String("dst", "", "replica bucket")
 	workers := fs.Int("workers", 0, "copies in flight; 0 adapts")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the sync here")
 	_ = fs.Parse(args)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	env, err := awsenv.Load(ctx, awsenv.Options{
 		Endpoint:      *endpoint,
