@@ -27,6 +27,9 @@
 # each tool run by RUN_TIMEOUT seconds. See docs/benchmarks.md, "S3
 # back-fill and verify".
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing
+# this file during a run then cannot change what the run executes.
+{
 
 ROUNDS=${ROUNDS:-3}
 SETS=${SETS:-small mixed incremental}
@@ -141,7 +144,7 @@ protect:
 YAML
 		w=$WORKERS; [ "$tool" = pilotlight128 ] && w=128
 		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${w:+--workers $w}) ;;
-	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0) ;;
+	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT_ARGS:-}) ;;
 	aws) cmd=(env AWS_CONFIG_FILE="$work/aws10.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	aws64) cmd=(env AWS_CONFIG_FILE="$work/aws64.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	rclone) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst") ;;
@@ -381,3 +384,5 @@ if scale:
     for r in scale:
         print(f"| {r['keys']} | {float(r['sync_s']):.2f} | {int(r['sync_rss_kb'])/1024:.0f} | {float(r['verify_s']):.2f} | {int(r['verify_rss_kb'])/1024:.0f} | {r['verify_exit']} | {float(r['list_s']):.2f} | {float(r['verify_s'])/float(r['list_s']):.2f} |")
 PY
+exit
+}
