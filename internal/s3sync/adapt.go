@@ -40,6 +40,12 @@ type controller struct {
 	floor           time.Duration // lowest mean latency seen
 	prevRate        float64
 	flat            int // windows in a row without growth
+	// recover is half the limit a run of throttled windows began at: once
+	// S3 stops throttling, the limit doubles back up to it (as TCP's slow
+	// start does up to its threshold) instead of climbing from the minimum
+	// by an eighth a window. throttling: inside such a run.
+	recover    int
+	throttling bool
 }
 
 func newController(lo, start, hi int) *controller {
@@ -69,6 +75,10 @@ const flatProbe = 4
 // next returns the limit for the coming window.
 func (c *controller) next(w window) int {
 	if w.throttled > 0 {
+		if !c.throttling {
+			c.recover = c.limit / 2
+		}
+		c.throttling = true
 		c.slowStart = false
 		c.flat = 0
 		c.limit = clamp(c.limit*7/10, c.min, c.max)
@@ -78,6 +88,7 @@ func (c *controller) next(w window) int {
 	if w.done == 0 || w.elapsed <= 0 {
 		return c.limit
 	}
+	c.throttling = false
 	mean := w.latency / time.Duration(w.done)
 	if c.floor == 0 || mean < c.floor {
 		c.floor = mean
@@ -102,6 +113,9 @@ func (c *controller) next(w window) int {
 		c.flat = 0
 	case grew && c.slowStart:
 		c.limit = clamp(c.limit*2, c.min, c.max)
+	case grew && c.limit < c.recover:
+		c.flat = 0
+		c.limit = clamp(min(c.limit*2, c.recover), c.min, c.max)
 	case grew:
 		c.flat = 0
 		c.limit = clamp(c.limit+max(1, c.limit/8), c.min, c.max)

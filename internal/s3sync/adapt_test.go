@@ -97,6 +97,29 @@ func TestControllerFindsTheKnee(t *testing.T) {
 	}
 }
 
+// After a SlowDown storm that took the pool to its minimum, the pool is
+// back at half its former size within a few windows, not after one window
+// per eighth of growth (about 25 from 8 to 64).
+func TestControllerRecoversAfterStorm(t *testing.T) {
+	ms := time.Millisecond
+	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	c.limit, c.slowStart, c.floor = 128, false, 30*ms
+	for i := 0; i < 12; i++ {
+		c.next(window{done: 500, throttled: 100, latency: 500 * 30 * ms, elapsed: time.Second, busy: true})
+	}
+	if c.limit != DefaultMinWorkers {
+		t.Fatalf("after a storm the limit is %d, want the minimum %d", c.limit, DefaultMinWorkers)
+	}
+	rate := 300.0
+	for i := 0; i < 4; i++ {
+		rate *= 2
+		c.next(window{done: int(rate), latency: time.Duration(rate) * 30 * ms, elapsed: time.Second, busy: true})
+	}
+	if c.limit < 64 {
+		t.Fatalf("4 windows after the storm the limit is %d, want at least 64 (half of 128)", c.limit)
+	}
+}
+
 // Under SlowDown the controller holds the rate near what S3 takes instead
 // of pressing on: few windows are throttled once it has settled.
 func TestControllerBacksOffOnSlowDown(t *testing.T) {
