@@ -46,7 +46,17 @@ type controller struct {
 	// by an eighth a window. throttling: inside such a run.
 	recover    int
 	throttling bool
+	// share is the throttled share of calls in the last throttled window.
+	share float64
 }
+
+// shareFalls is how much the throttled share must fall after a cut for the
+// next throttled window to cut again: S3 throttles the rate above what a
+// prefix takes, so cutting the rate cuts the share. When it does not, the
+// refusals do not come from this client's rate (the rest of the account,
+// a partition being split) and further cuts only idle the pool; the
+// per-prefix backoff (gate) still spaces the refused prefixes.
+const shareFalls = 0.9
 
 func newController(lo, start, hi int) *controller {
 	lo = max(1, lo)
@@ -75,14 +85,19 @@ const flatProbe = 4
 // next returns the limit for the coming window.
 func (c *controller) next(w window) int {
 	if w.throttled > 0 {
-		if !c.throttling {
+		share := float64(w.throttled) / float64(w.throttled+w.done)
+		first := !c.throttling
+		if first {
 			c.recover = c.limit / 2
 		}
 		c.throttling = true
 		c.slowStart = false
 		c.flat = 0
-		c.limit = clamp(c.limit*7/10, c.min, c.max)
 		c.prevRate = 0
+		if first || share < shareFalls*c.share {
+			c.limit = clamp(c.limit*7/10, c.min, c.max)
+		}
+		c.share = share
 		return c.limit
 	}
 	if w.done == 0 || w.elapsed <= 0 {

@@ -104,8 +104,11 @@ func TestControllerRecoversAfterStorm(t *testing.T) {
 	ms := time.Millisecond
 	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
 	c.limit, c.slowStart, c.floor = 128, false, 30*ms
+	// Throttling that each cut reduces, as S3's does.
+	throttled := 200.0
 	for i := 0; i < 12; i++ {
-		c.next(window{done: 500, throttled: 100, latency: 500 * 30 * ms, elapsed: time.Second, busy: true})
+		c.next(window{done: 500, throttled: int(throttled), latency: 500 * 30 * ms, elapsed: time.Second, busy: true})
+		throttled *= 0.8
 	}
 	if c.limit != DefaultMinWorkers {
 		t.Fatalf("after a storm the limit is %d, want the minimum %d", c.limit, DefaultMinWorkers)
@@ -117,6 +120,20 @@ func TestControllerRecoversAfterStorm(t *testing.T) {
 	}
 	if c.limit < 64 {
 		t.Fatalf("4 windows after the storm the limit is %d, want at least 64 (half of 128)", c.limit)
+	}
+}
+
+// Refusals whose share does not fall when the pool is cut (a storm that
+// is not this client's doing) cut it once, not down to the minimum.
+func TestControllerHoldsWhenCutsDoNotHelp(t *testing.T) {
+	ms := time.Millisecond
+	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	c.limit, c.slowStart, c.floor = 128, false, 30*ms
+	for i := 0; i < 12; i++ {
+		c.next(window{done: 800, throttled: 200, latency: 800 * 30 * ms, elapsed: time.Second, busy: true})
+	}
+	if c.limit != 128*7/10 {
+		t.Fatalf("after 12 windows with 20%% refused whatever the pool, the limit is %d, want %d (one cut)", c.limit, 128*7/10)
 	}
 }
 

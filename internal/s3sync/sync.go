@@ -315,6 +315,13 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	bigJobs := make(chan object, pool)
 	var wg sync.WaitGroup
 	do := func(o object) {
+		// A prefix S3 throttled is waited out before taking a slot: a
+		// worker held on one prefix's backoff must not keep a copy to
+		// another prefix from running.
+		if err := g.wait(ctx, o.Key); err != nil {
+			st.fail(fmt.Errorf("copy s3://%s/%s (%s): %w", p.src, o.Key, p.srcRegion, err))
+			return
+		}
 		lim.acquire()
 		defer lim.release()
 		if o.maybeKMS {
