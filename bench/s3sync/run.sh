@@ -53,6 +53,8 @@ start_epoch=$(date +%s)
 work=$(mktemp -d /tmp/s3sync-bench.XXXXXX)
 pids=()
 cleanup() {
+	# KEEP=DIR keeps the per-run tables of a run.
+	[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$work"/*.tsv "$KEEP"/ 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$work"
@@ -327,8 +329,8 @@ for setname in ("small", "mixed"):
         continue
     print()
     print(f"### {setname}: {seed['objects']} objects, {seed['bytes']/1e6:.0f} MB")
-    print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | complete |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | CPU left by others used | complete |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     med = {}
     for tool in dict.fromkeys(r["tool"] for r in rows if r["set"] == setname and r["round"] != "0"):
         rs = [r for r in rows if r["set"] == setname and r["tool"] == tool and r["round"] != "0"]
@@ -339,7 +341,15 @@ for setname in ("small", "mixed"):
         req = statistics.median(int(r["requests"])/objs for r in rs)
         oth = max(float(r["other_cpu"]) for r in rs)
         ok = all(r["ok"] == "1" for r in rs)
-        print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {'yes' if ok else 'NO'} |")
+        # The machine's ceiling on a shared machine: of the CPU the other
+        # processes left (2 cores x wall - their CPU), the share that the
+        # client, the server and the proxy used.
+        ncpu = int(subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip())
+        def used(r):
+            free = ncpu*float(r["wall"]) - float(r["other_cpu"])
+            return (float(r["user"])+float(r["sys"])+float(r["server_cpu"])+float(r["proxy_cpu"]))/free if free > 0 else 0
+        ceil = statistics.median(used(r) for r in rs)
+        print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {100*ceil:.0f}% | {'yes' if ok else 'NO'} |")
     if "pilotlight" in med:
         print()
         for t, w in med.items():
