@@ -147,6 +147,8 @@ YAML
 		w=$WORKERS; [ "$tool" = pilotlight128 ] && w=128
 		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${w:+--workers $w}) ;;
 	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT_ARGS:-}) ;;
+	adaptive2) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT2_ARGS:-}) ;;
+	adaptive3) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT3_ARGS:-}) ;;
 	aws) cmd=(env AWS_CONFIG_FILE="$work/aws10.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	aws64) cmd=(env AWS_CONFIG_FILE="$work/aws64.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	rclone) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst") ;;
@@ -199,6 +201,8 @@ tools=()
 want pilotlight && tools+=(pilotlight)
 want pilotlight128 && tools+=(pilotlight128)
 want adaptive && tools+=(adaptive)
+want adaptive2 && tools+=(adaptive2)
+want adaptive3 && tools+=(adaptive3)
 [ $have_aws = 1 ] && want aws && tools+=(aws)
 [ $have_aws = 1 ] && want aws64 && tools+=(aws64)
 [ $have_rclone = 1 ] && want rclone64 && tools+=(rclone64)

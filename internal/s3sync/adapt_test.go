@@ -45,7 +45,7 @@ func TestControllerSteps(t *testing.T) {
 		w     window
 		want  int
 	}{
-		{"slow start doubles while throughput grows", func(c *controller) { c.prevRate = 500 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 64},
+		{"slow start quadruples while throughput grows", func(c *controller) { c.prevRate = 500 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 128},
 		{"slowdown cuts by 30%", nil, window{done: 1000, throttled: 3, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 22},
 		{"slowdown never goes below the minimum", func(c *controller) { c.limit = 9 }, window{throttled: 50, elapsed: sec, busy: true}, 8},
 		{"rising latency cuts by 10%", func(c *controller) { c.floor = 30 * ms; c.limit = 100 }, window{done: 1000, latency: 1000 * 70 * ms, elapsed: sec, busy: true}, 90},

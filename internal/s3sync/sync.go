@@ -562,11 +562,17 @@ func adapt(ctx context.Context, lim *limiter, smp *sampler, ctl *controller, eve
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(every)
+		// The first window is short (see firstWindow); then every period.
+		t := time.NewTicker(every / firstWindow)
 		defer t.Stop()
+		first := true
 		for {
 			select {
 			case now := <-t.C:
+				if first {
+					first = false
+					t.Reset(every)
+				}
 				w := smp.take(now)
 				w.busy = lim.takeFull()
 				before, _ := lim.stats()
