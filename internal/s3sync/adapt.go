@@ -47,17 +47,21 @@ type controller struct {
 	// by an eighth a window. throttling: inside such a run.
 	recover    int
 	throttling bool
-	// share is the throttled share of calls in the last throttled window.
-	share float64
+	// cutShare is the throttled share of calls in the window of the last cut.
+	cutShare float64
 }
 
-// shareFalls is how much the throttled share must fall after a cut for the
-// next throttled window to cut again: S3 throttles the rate above what a
-// prefix takes, so cutting the rate cuts the share. When it does not, the
+// shareFalls is how far the throttled share must fall below the share of
+// the last cut for a throttled window to cut again: S3 throttles the rate
+// above what a prefix takes, so cutting the rate by 30% cuts the share by
+// far more (to 0.6x or less, whatever the overload). When it does not, the
 // refusals do not come from this client's rate (the rest of the account,
 // a partition being split) and further cuts only idle the pool; the
-// per-prefix backoff (gate) still spaces the refused prefixes.
-const shareFalls = 0.9
+// per-prefix backoff (gate) still spaces the refused prefixes. Compared
+// with the share at the last cut, not the last window's, so that the
+// window-to-window noise of a steady share (about 10% at a few hundred
+// calls a window) does not ratchet the pool down.
+const shareFalls = 0.7
 
 func newController(lo, start, hi int) *controller {
 	lo = max(1, lo)
@@ -108,10 +112,10 @@ func (c *controller) next(w window) int {
 		c.slowStart = false
 		c.flat = 0
 		c.prevRate = 0
-		if first || share < shareFalls*c.share {
+		if first || share < shareFalls*c.cutShare {
 			c.limit = clamp(c.limit*7/10, c.min, c.max)
+			c.cutShare = share
 		}
-		c.share = share
 		return c.limit
 	}
 	if w.done == 0 || w.elapsed <= 0 {

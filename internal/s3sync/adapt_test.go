@@ -1,6 +1,7 @@
 package s3sync
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -106,9 +107,9 @@ func TestControllerRecoversAfterStorm(t *testing.T) {
 	c.limit, c.slowStart, c.floor = 128, false, 30*ms
 	// Throttling that each cut reduces, as S3's does.
 	throttled := 200.0
-	for i := 0; i < 12; i++ {
+	for i := 0; i < 11; i++ {
 		c.next(window{done: 500, throttled: int(throttled), latency: 500 * 30 * ms, elapsed: time.Second, busy: true})
-		throttled *= 0.8
+		throttled *= 0.6
 	}
 	if c.limit != DefaultMinWorkers {
 		t.Fatalf("after a storm the limit is %d, want the minimum %d", c.limit, DefaultMinWorkers)
@@ -129,11 +130,19 @@ func TestControllerHoldsWhenCutsDoNotHelp(t *testing.T) {
 	ms := time.Millisecond
 	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
 	c.limit, c.slowStart, c.floor = 128, false, 30*ms
-	for i := 0; i < 12; i++ {
-		c.next(window{done: 800, throttled: 200, latency: 800 * 30 * ms, elapsed: time.Second, busy: true})
+	// 20% refused, give or take the noise of 1,000 calls a window.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 30; i++ {
+		th := 0
+		for j := 0; j < 1000; j++ {
+			if rnd.Float64() < 0.2 {
+				th++
+			}
+		}
+		c.next(window{done: 1000 - th, throttled: th, latency: time.Duration(1000-th) * 30 * ms, elapsed: time.Second, busy: true})
 	}
 	if c.limit != 128*7/10 {
-		t.Fatalf("after 12 windows with 20%% refused whatever the pool, the limit is %d, want %d (one cut)", c.limit, 128*7/10)
+		t.Fatalf("after 30 windows with 20%% refused whatever the pool, the limit is %d, want %d (one cut)", c.limit, 128*7/10)
 	}
 }
 
