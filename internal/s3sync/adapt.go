@@ -104,24 +104,31 @@ const flatProbe = 4
 func (c *controller) next(w window) int {
 	if w.throttled > 0 {
 		share := float64(w.throttled) / float64(w.throttled+w.done)
-		first := !c.throttling
-		if first {
-			c.recover = c.limit / 2
-		}
-		c.throttling = true
-		c.slowStart = false
-		c.flat = 0
-		c.prevRate = 0
-		if first || share < shareFalls*c.cutShare {
+		// The first throttled window cuts; later ones cut again when the
+		// share follows the pool (fell after a cut, or rose as it grew):
+		// then the refusals answer this client's rate. A share that stays
+		// put does not, and the pool is sized on the calls that went
+		// through, as if nothing were refused.
+		follows := share < shareFalls*c.cutShare || share > c.cutShare/shareFalls
+		if !c.throttling || follows {
+			if !c.throttling {
+				c.recover = c.limit / 2
+			}
+			c.throttling = true
+			c.slowStart = false
+			c.flat = 0
+			c.prevRate = 0
 			c.limit = clamp(c.limit*7/10, c.min, c.max)
 			c.cutShare = share
+			return c.limit
 		}
-		return c.limit
 	}
 	if w.done == 0 || w.elapsed <= 0 {
 		return c.limit
 	}
-	c.throttling = false
+	if w.throttled == 0 {
+		c.throttling = false
+	}
 	mean := w.latency / time.Duration(w.done)
 	if c.floor == 0 || mean < c.floor {
 		c.floor = mean

@@ -48,6 +48,10 @@ func TestControllerSteps(t *testing.T) {
 	}{
 		{"slow start quadruples while throughput grows", func(c *controller) { c.prevRate = 500 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 128},
 		{"slowdown cuts by 30%", nil, window{done: 1000, throttled: 3, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 22},
+		{"a throttled share that rose as the pool grew cuts again", func(c *controller) { c.throttling, c.cutShare, c.limit = true, 0.1, 100 }, window{done: 800, throttled: 200, latency: 800 * 30 * ms, elapsed: sec, busy: true}, 70},
+		{"a steady throttled share sizes on what went through", func(c *controller) {
+			c.throttling, c.cutShare, c.limit, c.slowStart, c.floor, c.prevRate = true, 0.2, 80, false, 30*ms, 500
+		}, window{done: 800, throttled: 200, latency: 800 * 30 * ms, elapsed: sec, busy: true}, 90},
 		{"slowdown never goes below the minimum", func(c *controller) { c.limit = 9 }, window{throttled: 50, elapsed: sec, busy: true}, 8},
 		{"rising latency cuts by 10%", func(c *controller) { c.floor = 30 * ms; c.limit = 100 }, window{done: 1000, latency: 1000 * 70 * ms, elapsed: sec, busy: true}, 90},
 		{"latency within twice its floor holds", func(c *controller) { c.floor = 30 * ms; c.limit = 100; c.prevRate = 2000; c.slowStart = false }, window{done: 2000, latency: 2000 * 50 * ms, elapsed: sec, busy: true}, 100},
@@ -124,8 +128,9 @@ func TestControllerRecoversAfterStorm(t *testing.T) {
 	}
 }
 
-// Refusals whose share does not fall when the pool is cut (a storm that
-// is not this client's doing) cut it once, not down to the minimum.
+// Refusals whose share does not follow the pool (a storm that is not this
+// client's doing) cut it once; then the pool is sized on the calls that
+// went through, not ratcheted down to its minimum by the window noise.
 func TestControllerHoldsWhenCutsDoNotHelp(t *testing.T) {
 	ms := time.Millisecond
 	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
@@ -141,8 +146,8 @@ func TestControllerHoldsWhenCutsDoNotHelp(t *testing.T) {
 		}
 		c.next(window{done: 1000 - th, throttled: th, latency: time.Duration(1000-th) * 30 * ms, elapsed: time.Second, busy: true})
 	}
-	if c.limit != 128*7/10 {
-		t.Fatalf("after 30 windows with 20%% refused whatever the pool, the limit is %d, want %d (one cut)", c.limit, 128*7/10)
+	if c.limit < 128*7/10 {
+		t.Fatalf("after 30 windows with 20%% refused whatever the pool, the limit is %d, want at least %d (one cut)", c.limit, 128*7/10)
 	}
 }
 
