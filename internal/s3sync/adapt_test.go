@@ -178,12 +178,21 @@ func TestGateBacksOffPerPrefix(t *testing.T) {
 	now := time.Unix(0, 0)
 	g := newGate(100*time.Millisecond, time.Second)
 	g.now = func() time.Time { return now }
+	// Ten refusals of calls in flight together: one wait, not ten doublings.
 	for i := 0; i < 10; i++ {
 		g.record("wp-content/uploads/2026/01/a.jpg", 0, true, true)
 	}
 	st := g.prefixes["wp-content/uploads/2026/01/"]
-	if st == nil || st.until.Sub(now) < 500*time.Millisecond || st.until.Sub(now) > time.Second {
-		t.Fatalf("after 10 throttles the prefix waits %v, want between half the cap and the cap", st.until.Sub(now))
+	if st == nil || st.streak != 1 || st.until.Sub(now) > 100*time.Millisecond {
+		t.Fatalf("after 10 refusals of one burst the prefix waits %v (streak %d), want one base wait", st.until.Sub(now), st.streak)
+	}
+	// Ten refusals each after the last wait passed: the wait doubles each time.
+	for i := 0; i < 9; i++ {
+		now = st.until
+		g.record("wp-content/uploads/2026/01/a.jpg", 0, true, true)
+	}
+	if st.until.Sub(now) < 500*time.Millisecond || st.until.Sub(now) > time.Second {
+		t.Fatalf("after 10 throttles in a row the prefix waits %v, want between half the cap and the cap", st.until.Sub(now))
 	}
 	if _, ok := g.prefixes["wp-content/uploads/2026/02/"]; ok {
 		t.Fatal("another prefix was slowed down")
