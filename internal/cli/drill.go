@@ -10,8 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/spec"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 func init() { register(newDrillCmd) }
@@ -63,6 +66,7 @@ func runDrill(ctx context.Context, app *App, o drillOptions) error {
 	out, err := operation.Drill(ctx, app.opDeps(cfg, store, o.ForceUnlock), cfg, env, operation.DrillOptions{
 		RecoverOptions: operation.RecoverOptions{Point: o.Point, GraphOptions: app.graphOptions(o.Parallelism)},
 		Keep:           o.Keep,
+		Predicted:      predictDrill(ctx, app, cfg, env, store, o),
 	})
 	if out == nil || out.Stored == nil {
 		return opExit(err)
@@ -77,6 +81,9 @@ func runDrill(ctx context.Context, app *App, o drillOptions) error {
 	}
 	_ = app.Print(res, func(w io.Writer) {
 		printReport(w, res.Report, out.ReportKey())
+		if c := res.Report.Prediction; c != nil {
+			fmt.Fprintf(w, "  %s\n", c.Summary)
+		}
 		for _, c := range res.Checks {
 			mark := "PASS"
 			if !c.Pass {
@@ -113,4 +120,23 @@ func writeHTML(statePath, runID, path string, html []byte) (string, error) {
 	}
 	abs, _ := filepath.Abs(path)
 	return abs, nil
+}
+
+// predictDrill is the drill's RTO as `plan drill` predicts it, made before
+// the drill starts (from the previous drill's steps, or AWS's durations),
+// so that the report can say how far off it was. Without it (no point to
+// size the restore by, say) the drill runs and reports no comparison.
+func predictDrill(ctx context.Context, app *App, cfg *spec.Config, env *awsenv.Env, store state.Store, o drillOptions) *recovery.Prediction {
+	r := recovery.New(cfg, env, recovery.Options{Kind: recovery.KindDrill, PointID: o.Point, Log: app.Log})
+	db, _, err := r.ChosenPoints(ctx)
+	if err != nil {
+		app.Log.Warn("no RTO prediction for this drill", "err", err)
+		return nil
+	}
+	p, err := r.Predict(lastDrillIn(ctx, store), db, recovery.AWSClock)
+	if err != nil {
+		app.Log.Warn("no RTO prediction for this drill", "err", err)
+		return nil
+	}
+	return &p
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/runbook"
+	"github.com/pilotlight/pilotlight/internal/state"
 )
 
 func init() { register(newPlanCmd) }
@@ -153,6 +154,9 @@ func runPlan(ctx context.Context, app *App, o planOptions) error {
 		}
 		if p := out.Predicted; p != nil {
 			fmt.Fprintf(w, "predicted RTO %s, critical path %s\n  (from %s)\n", p.Duration().Round(time.Second), strings.Join(p.CriticalPath, " -> "), p.Basis)
+			if p.DNSTTLSeconds > 0 {
+				fmt.Fprintf(w, "  (resolvers may keep the old answer up to the record's TTL, %s, longer)\n", time.Duration(p.DNSTTLSeconds)*time.Second)
+			}
 		}
 	})
 }
@@ -165,6 +169,11 @@ func lastDrill(ctx context.Context, app *App) *recovery.Report {
 		return nil
 	}
 	defer store.Close()
+	return lastDrillIn(ctx, store)
+}
+
+// lastDrillIn is the newest finished drill's report in store, or nil.
+func lastDrillIn(ctx context.Context, store state.Store) *recovery.Report {
 	ids, err := operation.ReportIDs(ctx, store, operation.KindDrill)
 	if err != nil {
 		return nil

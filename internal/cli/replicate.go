@@ -18,14 +18,11 @@ import (
 
 func init() { register(newReplicateCmd) }
 
-// replicateOptions are the replicate verbs' flags.
+// replicateOptions are the flags of replicate setup and verify; sync and
+// status have their own (replicate_sync.go, replicate_status.go).
 type replicateOptions struct {
-	Only    string
-	DryRun  bool
-	Workers int
-	// MaxWorkers caps the adaptive pool (Workers 0).
-	MaxWorkers int
-	Delete     bool
+	Only   string
+	DryRun bool
 }
 
 func newReplicateCmd(app *App) *cobra.Command {
@@ -37,15 +34,25 @@ func newReplicateCmd(app *App) *cobra.Command {
 
   setup   versioning on both buckets, the replica bucket (create_replica), the
           replication role <stack>-s3-replication with a least-privilege policy,
-          and the replication rule. A second run changes nothing and says so.
+          the replication rule, and the role S3 Batch Operations assumes for
+          batch back-fills (<stack>-s3-batch-replication). A second run changes
+          nothing and says so.
   sync    copies, server-side, what CRR does not: objects older than the rule
           and failed replications. Re-running copies only what is missing or
-          different, so an interrupted sync resumes.
+          different, so an interrupted sync resumes. --engine batch hands the
+          back-fill to an S3 Batch Replication job instead (buckets too large
+          to list from one machine); auto picks it above --batch-threshold
+          objects. --restore-archived restores Glacier/Deep Archive objects
+          and copies them on a later run.
+  status  follows a batch replication job: progress, failed tasks, report.
   verify  compares both listings: missing, extra and different keys, and the
           replication status (PENDING, FAILED, oldest pending age) of the keys
           that are not in sync. Exit 0 when converged, 1 when not.`,
 		Example: `  pilotlight replicate setup --dry-run
   pilotlight replicate sync --workers 256
+  pilotlight replicate sync --engine batch --report-bucket wp-reports
+  pilotlight replicate status --wait
+  pilotlight replicate sync --restore-archived --restore-tier Standard
   pilotlight replicate verify --only media -o json`,
 		Args: cobra.NoArgs,
 	}
@@ -59,24 +66,13 @@ func newReplicateCmd(app *App) *cobra.Command {
 	}
 	setup.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would change and change nothing")
 
-	sync := &cobra.Command{
-		Use:   "sync",
-		Short: "Back-fill the replica with server-side copies of what is missing or different",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateSync(cmd.Context(), app, opts) },
-	}
-	sync.Flags().IntVar(&opts.Workers, "workers", 0, "copies in flight; 0 adapts: grows while throughput grows, backs off on SlowDown and rising latency")
-	sync.Flags().IntVar(&opts.MaxWorkers, "max-workers", 0, "with --workers 0: the most copies in flight (default s3sync.DefaultMaxWorkers)")
-	sync.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list and compare, copy and delete nothing")
-	sync.Flags().BoolVar(&opts.Delete, "delete", false, "delete replica keys the source does not have")
-
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Compare source and replica; exit 1 unless converged",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateVerify(cmd.Context(), app, opts) },
 	}
-	cmd.AddCommand(setup, sync, verify)
+	cmd.AddCommand(setup, newReplicateSyncCmd(app, &opts.Only), verify, newReplicateStatusCmd(app, &opts.Only))
 	return cmd
 }
 
@@ -158,52 +154,6 @@ func runReplicateSetup(ctx context.Context, app *App, opts replicateOptions) err
 			}
 			for _, n := range r.Notes {
 				fmt.Fprintf(w, "  note: %s\n", n)
-			}
-		}
-	})
-	return Exit(ExitFailed, errors.Join(append(errs, perr)...))
-}
-
-func runReplicateSync(ctx context.Context, app *App, opts replicateOptions) error {
-	if opts.Workers < 0 || opts.MaxWorkers < 0 {
-		return Exit(ExitUsage, fmt.Errorf("--workers and --max-workers must be 0 (adaptive) or more, not %d and %d", opts.Workers, opts.MaxWorkers))
-	}
-	job, err := app.replicateJob(ctx, opts.Only)
-	if err != nil {
-		return err
-	}
-	defer job.close()
-	var progress io.Writer
-	if !app.JSON() && replicateTTY(app.Stderr) {
-		progress = app.Stderr
-	}
-	res, errs, _ := operation.ReplicateSync(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.SyncOptions{
-		Workers: opts.Workers, MaxWorkers: opts.MaxWorkers, DryRun: opts.DryRun, Delete: opts.Delete, Progress: progress, Log: app.Log,
-	})
-	out := replicateResults[*s3sync.SyncResult]{Buckets: nonNil(res), Errors: errTexts(errs)}
-	perr := app.Print(out, func(w io.Writer) {
-		for _, r := range out.Buckets {
-			verb := "copied"
-			if r.DryRun {
-				verb = "would copy"
-			}
-			secs := max(r.Duration.Seconds(), 1e-9)
-			fmt.Fprintf(w, "%s -> %s: %s %d objects (%s), skipped %d already equal (compared by %s), in %s: %.0f objects/s, %.1f MB/s\n",
-				r.Source, r.Dest, verb, r.Copied, replicateBytes(r.Bytes), r.Skipped, r.Compared,
-				r.Duration.Round(time.Millisecond), float64(r.Copied)/secs, float64(r.Bytes)/1e6/secs)
-			switch {
-			case r.Deleted > 0 && r.DryRun:
-				fmt.Fprintf(w, "  would delete %d replica-only keys\n", r.Deleted)
-			case r.Deleted > 0:
-				fmt.Fprintf(w, "  deleted %d replica-only keys\n", r.Deleted)
-			case r.Extra > 0:
-				fmt.Fprintf(w, "  %d replica-only keys kept (--delete removes them)\n", r.Extra)
-			}
-			if r.Failed > 0 {
-				fmt.Fprintf(w, "  %d failed; a re-run retries them. First errors:\n", r.Failed)
-				for _, e := range r.Errors[:min(len(r.Errors), 5)] {
-					fmt.Fprintf(w, "    %s\n", e)
-				}
 			}
 		}
 	})

@@ -7,8 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/readiness"
+	"github.com/pilotlight/pilotlight/internal/recovery"
+	"github.com/pilotlight/pilotlight/internal/spec"
 )
 
 func init() { register(newStatusCmd) }
@@ -24,7 +27,8 @@ the last verify converged, and that the last drill passed. Before the first
 drill the stack is ready with a warning. When the primary region does not
 answer, what needs it is marked unknown, not failed. After a completed
 failover (and before a failback) it says the stack serves from the DR region,
-and since when; after one that did not finish, that it should be resumed.
+since when, and what a failback would do, step by step;
+after one that did not finish, that it should be resumed.
 Exit 0 when ready, serving from DR or a failover runs; 1 when not ready or a
 failover failed.`,
 		Args: cobra.NoArgs,
@@ -36,6 +40,9 @@ failover failed.`,
 			}
 			defer store.Close()
 			st := readiness.Evaluate(ctx, env, cfg, store, time.Now())
+			if s := st.Serving; s != nil && s.Complete() {
+				s.Failback = failbackSteps(cfg, env, app)
+			}
 			_ = app.Print(st, func(w io.Writer) {
 				for _, warn := range st.Warnings {
 					fmt.Fprintf(w, "WARNING: %s\n", warn)
@@ -54,6 +61,12 @@ failover failed.`,
 					if s.Complete() {
 						fmt.Fprintf(w, "%s: SERVING FROM DR in %s since %s (%s, %s ago); return with `pilotlight failback`\n",
 							cfg.Stack, s.Region, s.Since.Format(time.RFC3339), s.Operation, time.Since(s.Since).Round(time.Second))
+						if len(s.Failback) > 0 {
+							fmt.Fprintf(w, "failback would, once %s answers (`pilotlight plan failback` shows the graph):\n", cfg.Primary.Region)
+							for _, line := range s.Failback {
+								fmt.Fprintf(w, "  %s\n", line)
+							}
+						}
 					} else {
 						fmt.Fprintf(w, "%s: FAILOVER NOT FINISHED (%s) to %s, started %s (%s): see `pilotlight runs %s`; resume with `pilotlight failover --yes`\n",
 							cfg.Stack, s.Phase, s.Region, s.Since.Format(time.RFC3339), s.Operation, s.Operation)
@@ -75,4 +88,19 @@ failover failed.`,
 			return nil
 		},
 	}
+}
+
+// failbackSteps is the failback graph's plan, one "id: what" line per step.
+// Building the graph makes no AWS call, so it works with the primary dead;
+// a config the graph cannot be built from yields the reason instead.
+func failbackSteps(cfg *spec.Config, env *awsenv.Env, app *App) []string {
+	g, err := recovery.NewFailback(cfg, env, recovery.Options{Log: app.Log}).Graph()
+	if err != nil {
+		return []string{"(no failback plan: " + err.Error() + ")"}
+	}
+	var lines []string
+	for _, s := range g.Steps() {
+		lines = append(lines, s.ID+": "+s.Plan)
+	}
+	return lines
 }

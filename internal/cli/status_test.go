@@ -100,6 +100,17 @@ protect:
 		strings.Contains(out, "READY") {
 		t.Fatalf("status after a failover: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// ... and what failback would do: the freeze and the
+	// DR stack's teardown, named, while the primary is still dead.
+	if !strings.Contains(out, "failback would, once cn-northwest-1 answers") ||
+		!strings.Contains(out, "  freeze: ") || !strings.Contains(out, "  dr-app: ") {
+		t.Fatalf("status after a failover does not say what failback would do:\n%s", out)
+	}
+	code, out, _ = run("status", "--output", "json")
+	var serving readiness.Status
+	if err := json.Unmarshal([]byte(out), &serving); err != nil || serving.Serving == nil || len(serving.Serving.Failback) == 0 {
+		t.Fatalf("status --output json after a failover has no failback plan (exit %d, %v):\n%s", code, err, out)
+	}
 
 	// A failback since: the stack is back, and status asks the old question.
 	proxy.ReviveRegion("cn-northwest-1")

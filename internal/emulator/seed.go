@@ -1,13 +1,15 @@
 package emulator
 
-import "time"
+import (
+	"time"
 
-// ALB target group health check defaults (ELB User Guide, Health checks
-// for Application Load Balancer target groups): a target turns healthy
-// after HealthyThresholdCount checks, one every HealthCheckIntervalSeconds.
+	"github.com/pilotlight/pilotlight/internal/awstime"
+)
+
+// ALB target group health check defaults, from awstime.
 const (
-	albCheckInterval = 30 * time.Second
-	albHealthyChecks = 5
+	albCheckInterval = awstime.ALBHealthCheckInterval
+	albHealthyChecks = awstime.ALBHealthyThreshold
 )
 
 // SeedStep is one step of the seed's recovery by hand, at AWS durations.

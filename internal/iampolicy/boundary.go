@@ -72,6 +72,15 @@ func BoundaryFor(cfg *spec.Config, account string) (*Document, error) {
 	b.add("BoundaryReplicationSource", []string{"s3:GetReplicationConfiguration", "s3:ListBucket"}, src, nil)
 	b.add("BoundaryReplicationRead", []string{"s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"}, srcObj, nil)
 	b.add("BoundaryReplicationWrite", []string{"s3:ReplicateObject", "s3:ReplicateTags", "s3:ReplicateDelete"}, dstObj, nil)
+	// The S3 Batch Replication role (s3sync's batchPolicy): generate the
+	// manifest, initiate each object's replication, and write the report
+	// under the report prefix of this account's buckets.
+	b.add("BoundaryBatchManifest", []string{"s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"}, src, nil)
+	b.add("BoundaryBatchInitiate", []string{"s3:InitiateReplication"}, srcObj, nil)
+	if len(src) > 0 {
+		b.add("BoundaryBatchReport", []string{"s3:PutObject"}, []string{b.bucketARN("*") + "/pilotlight/batch-replication/*"},
+			map[string]map[string]any{"StringEquals": {"s3:ResourceAccount": account}})
+	}
 	if len(src) > 0 {
 		b.add("BoundaryReplicationKMS", []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"},
 			[]string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, b.viaService("s3", b.P, b.D))

@@ -93,22 +93,32 @@ func (b *builder) backupEngine() {
 }
 
 // batchReplication grants S3 Batch Replication (s3sync.StartBatchReplication,
-// BatchStatus) in the primary region, the source buckets' region.
+// BatchStatus, LatestBatchJob; `replicate sync --engine batch|auto`,
+// `replicate status`) in the primary region, the source buckets' region.
 // CreateJob has no resource-level permission: it is held to the primary
-// region and to the one operation pilotlight starts. The job's role
-// (BatchOptions.RoleARN) is given at run time and named by no config, so
-// iam:PassRole of it to batchoperations.s3.amazonaws.com is not granted
-// here: an administrator grants it for that exact role, or batch
-// replication is refused with AccessDenied.
+// region and to the one operation pilotlight starts, and the role the job
+// assumes may be passed only when it is the stack's batch role (setup
+// makes it) and only to S3.
 func (b *builder) batchReplication() {
 	b.add("ReplicateBatchCreate", []string{"s3:CreateJob"}, []string{"*"}, map[string]map[string]any{
 		"StringEquals": {"aws:RequestedRegion": b.P, "s3:RequestJobOperation": "S3ReplicateObject"}})
-	// DescribeJob is a read, held to the primary region like the other
-	// reads on "*". IAM would take the job's ARN (…:s3:<region>:<account>:
-	// job/*), but moto's policy validator refuses a region in an S3 ARN,
-	// and deploy puts this policy on the Lambda's role in its moto tests.
-	b.add("ReplicateBatchRead", []string{"s3:DescribeJob"}, []string{"*"}, b.inRegions(b.P))
+	// DescribeJob and ListJobs (status finds a bucket's newest job) are
+	// reads, held to the primary region like the other reads on "*". IAM
+	// would take the job's ARN (…:s3:<region>:<account>:job/*), but moto's
+	// policy validator refuses a region in an S3 ARN, and deploy puts this
+	// policy on the Lambda's role in its moto tests.
+	b.add("ReplicateBatchRead", []string{"s3:DescribeJob", "s3:ListJobs"}, []string{"*"}, b.inRegions(b.P))
+	// S3 Batch Operations' principal is batchoperations.s3.amazonaws.com;
+	// IAM sees the pass as to S3, which AWS documents both ways.
+	b.add("ReplicateBatchPassRole", []string{"iam:PassRole"}, []string{b.role(b.batchRole())},
+		map[string]map[string]any{"StringEquals": {"iam:PassedToService": []string{"s3.amazonaws.com", "batchoperations.s3.amazonaws.com"}}})
+	// --engine auto reads S3's daily object count; GetMetricStatistics has
+	// no resource-level permission.
+	b.add("ReplicateObjectCount", []string{"cloudwatch:GetMetricStatistics"}, []string{"*"}, b.inRegions(b.P))
 }
+
+// batchRole is s3sync.BatchRoleName, spelled here like replicationRole.
+func (b *builder) batchRole() string { return b.cfg.Stack + "-s3-batch-replication" }
 
 // keyPolicyScope scopes the grants on a DR key's policy: the key itself
 // when the config names it by ARN or id; for an alias, the keys of the DR

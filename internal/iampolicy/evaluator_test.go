@@ -335,12 +335,17 @@ func ownCalls() map[string][]call {
 	// S3 Batch Replication of the older objects, in the source's region.
 	out[Replicate] = append(out[Replicate],
 		call{"batch replication", "s3:CreateJob", []res{fresh("*")}, with(region(P), "s3:RequestJobOperation", "S3ReplicateObject")},
-		call{"batch replication", "s3:DescribeJob", []res{fresh("*")}, region(P)})
+		call{"batch replication", "s3:DescribeJob", []res{fresh("*")}, region(P)},
+		call{"batch status", "s3:ListJobs", []res{fresh("*")}, region(P)},
+		call{"batch role", "iam:PassRole", []res{fresh(role(stack + "-s3-batch-replication"))}, map[string][]string{"iam:PassedToService": {"batchoperations.s3.amazonaws.com"}}},
+		call{"batch role", "iam:PassRole", []res{fresh(role(stack + "-s3-batch-replication"))}, map[string][]string{"iam:PassedToService": {"s3.amazonaws.com"}}},
+		call{"engine auto", "cloudwatch:GetMetricStatistics", []res{fresh("*")}, region(P)})
+	out[Replicate] = append(out[Replicate], objects("restore archived", "wordpress-media-prod", "s3:RestoreObject")...)
 	out[Replicate] = append(out[Replicate], state...)
 
 	prep := append(buckets("replication set-up", "s3:GetBucketLocation", "s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketVersioning",
 		"s3:PutBucketVersioning", "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration", "s3:GetEncryptionConfiguration"),
-		roleCalls("roles", stack+"-s3-replication", stack+"-dr-app")...)
+		roleCalls("roles", stack+"-s3-replication", stack+"-s3-batch-replication", stack+"-dr-app")...)
 	prep = append(prep,
 		call{"replication", "iam:PassRole", []res{fresh(role(stack + "-s3-replication"))}, map[string][]string{"iam:PassedToService": {"s3.amazonaws.com"}}},
 		call{"keys", "kms:DescribeKey", []res{fresh(keyD)}, nil},
@@ -444,6 +449,9 @@ func ownCalls() map[string][]call {
 		call{"database", "rds:AddTagsToResource", []res{fresh(dbDR)}, ctxTag()},
 		call{"failback", "rds:CreateDBSnapshot", []res{tagged(dbDR), fresh(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208"))}, ctxTag()},
 		call{"failback", "rds:CopyDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261208")), fresh(arnOf("rds", P, "snapshot:wordpress-wordpress-db-20261208"))}, nil},
+		// An Aurora cluster comes home by cluster snapshots.
+		call{"failback", "rds:CreateDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster:wordpress-db-dr")), fresh(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, ctxTag()},
+		call{"failback", "rds:CopyDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1")), fresh(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
 		call{"cache", "elasticache:CreateReplicationGroup", []res{fresh(arnOf("elasticache", D, "replicationgroup:wordpress-cache")),
 			fresh(arnOf("elasticache", D, "cluster:wordpress-cache-001")), tagged(arnOf("elasticache", D, "subnetgroup:wordpress-dr-cache")),
 			fresh(arnOf("elasticache", D, "parametergroup:default.redis7"))}, ctxTag()},
@@ -492,6 +500,15 @@ func ownCalls() map[string][]call {
 	} {
 		fo = append(fo, call{"teardown", d.action, []res{tagged(d.arn)}, nil})
 	}
+	// Failback drops its intermediate snapshots, tagged as a failback's.
+	fbSnap := func(a string) res {
+		return res{arn: a, tags: map[string]string{"pilotlight:stack": stack, "pilotlight:op-kind": "failback"}}
+	}
+	fo = append(fo,
+		call{"failback drops its snapshots", "rds:DeleteDBSnapshot", []res{fbSnap(arnOf("rds", D, "snapshot:wordpress-20261208-fb-1"))}, nil},
+		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", D, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+		call{"failback drops its snapshots", "rds:DeleteDBClusterSnapshot", []res{fbSnap(arnOf("rds", P, "cluster-snapshot:wordpress-20261208-fb-1"))}, nil},
+	)
 	// The app's boot grace back to the configured one, the target
 	// group's health check, the SSM hand-off (failback's in the primary),
 	// the DR copies of the secrets checked, the pin moved.
@@ -701,6 +718,10 @@ func TestEscalationsAreDenied(t *testing.T) {
 		{"rewrite a key's policy by the DR image key's alias in the primary", "kms:PutKeyPolicy", []res{fresh(arnOf("kms", P, "key/9999"))},
 			map[string][]string{"kms:ResourceAliases": {"alias/dr-ami"}}},
 		{"start a batch job that is no replication", "s3:CreateJob", []res{fresh("*")}, with(region(P), "s3:RequestJobOperation", "S3DeleteObjectTagging")},
+		{"pass the replication role to a batch job", "iam:PassRole", []res{fresh(role("wordpress-s3-replication"))}, map[string][]string{"iam:PassedToService": {"batchoperations.s3.amazonaws.com"}}},
+		{"pass the batch role to Lambda", "iam:PassRole", []res{fresh(role("wordpress-s3-batch-replication"))}, map[string][]string{"iam:PassedToService": {"lambda.amazonaws.com"}}},
+		{"pass another role to a batch job", "iam:PassRole", []res{fresh(role("wordpress-s3-batch-replication-admin"))}, map[string][]string{"iam:PassedToService": {"batchoperations.s3.amazonaws.com"}}},
+		{"restore a replica's archived objects", "s3:RestoreObject", []res{fresh("arn:aws-cn:s3:::wordpress-media-dr/a.jpg")}, nil},
 		{"set retention on another bucket's objects", "s3:PutObjectRetention", []res{fresh("arn:aws-cn:s3:::billing/a.csv")}, nil},
 	}
 	for _, c := range deny {
@@ -728,6 +749,10 @@ func TestBoundaryCapsRoles(t *testing.T) {
 		{"app media", "s3:GetObject", []res{fresh("arn:aws-cn:s3:::wordpress-media-dr/a.jpg")}, nil},
 		{"replication", "s3:ReplicateObject", []res{fresh("arn:aws-cn:s3:::wordpress-media-dr/a.jpg")}, nil},
 		{"replication", "s3:GetObjectVersionForReplication", []res{fresh("arn:aws-cn:s3:::wordpress-media-prod/a.jpg")}, nil},
+		{"batch replication", "s3:InitiateReplication", []res{fresh("arn:aws-cn:s3:::wordpress-media-prod/a.jpg")}, nil},
+		{"batch manifest", "s3:PutInventoryConfiguration", []res{fresh("arn:aws-cn:s3:::wordpress-media-prod")}, nil},
+		{"batch report", "s3:PutObject", []res{fresh("arn:aws-cn:s3:::wordpress-reports/pilotlight/batch-replication/job-1/manifest.json")},
+			map[string][]string{"s3:ResourceAccount": {acct}}},
 		{"lambda backup", "rds:CreateDBSnapshot", []res{tagged(arnOf("rds", P, "db:wordpress-db")), fresh(arnOf("rds", P, "snapshot:wordpress-wordpress-db-1"))}, ctxTag()},
 		{"lambda logs", "logs:PutLogEvents", []res{fresh(arnOf("logs", D, "log-group:/aws/lambda/wordpress-pilotlight:log-stream:x"))}, nil},
 		{"scheduler", "lambda:InvokeFunction", []res{fresh(arnOf("lambda", D, "function:wordpress-pilotlight"))}, nil},
@@ -742,6 +767,9 @@ func TestBoundaryCapsRoles(t *testing.T) {
 		{"escalate", "iam:PassRole", []res{fresh(role("wordpress-prod-app"))}, nil},
 		{"other secrets", "ssm:GetParameter", []res{fresh("arn:aws-cn:ssm:*:*:parameter/billing/db-password")}, nil},
 		{"other buckets", "s3:GetObject", []res{fresh("arn:aws-cn:s3:::billing/a.csv")}, nil},
+		{"batch report elsewhere", "s3:PutObject", []res{fresh("arn:aws-cn:s3:::billing/a.csv")}, map[string][]string{"s3:ResourceAccount": {acct}}},
+		{"batch report to another account", "s3:PutObject", []res{fresh("arn:aws-cn:s3:::exfil/pilotlight/batch-replication/x")},
+			map[string][]string{"s3:ResourceAccount": {"999999999999"}}},
 	} {
 		if ok, _ := evaluate(t, doc, c); ok {
 			t.Errorf("the boundary allows %s", c)
@@ -785,5 +813,25 @@ func TestDeployCannotMoveThePin(t *testing.T) {
 	}
 	if ok, why := evaluate(t, docs[Failover], call{"failback", "cloudwatch:SetAlarmState", []res{pin}, nil}); !ok {
 		t.Errorf("--for failover cannot move the pin: %s", why)
+	}
+}
+
+// TestFailoverKeepsRecoveryPoints: the failover plane may delete the
+// snapshots a failback tagged as its own, and no recovery point protect
+// made: a stolen failover role cannot empty the DR region of backups.
+func TestFailoverKeepsRecoveryPoints(t *testing.T) {
+	_, docs := policyConfig(t)
+	doc, ok := docs["failover"]
+	if !ok {
+		t.Fatal("no failover policy")
+	}
+	for _, c := range []call{
+		{"delete a DR recovery point", "rds:DeleteDBSnapshot", []res{tagged(arnOf("rds", D, "snapshot:wordpress-wordpress-db-20261207031738"))}, nil},
+		{"delete a DR cluster recovery point", "rds:DeleteDBClusterSnapshot", []res{tagged(arnOf("rds", D, "cluster-snapshot:wordpress-wordpress-aurora-1"))}, nil},
+		{"delete a failover's snapshot", "rds:DeleteDBSnapshot", []res{{arn: arnOf("rds", D, "snapshot:wordpress-db-dr-final-1"), tags: map[string]string{"pilotlight:stack": stack, "pilotlight:op-kind": "failover"}}}, nil},
+	} {
+		if ok, _ := evaluate(t, doc, c); ok {
+			t.Errorf("--for failover allows: %s", c)
+		}
 	}
 }

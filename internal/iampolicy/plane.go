@@ -15,6 +15,8 @@ import (
 // only on resources that carry the stack's tag.
 type planeActions struct {
 	read, create, modify, delete []string
+	// dropFailback deletes only what a failback tagged as its own.
+	dropFailback []string
 }
 
 // prepareActions is what `prepare` calls in the DR region (besides IAM,
@@ -71,15 +73,20 @@ var failoverActions = map[string]planeActions{
 			"ec2:DetachInternetGateway", "ec2:DeleteInternetGateway"},
 	},
 	"rds": {
-		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots"},
-		// CreateDBSnapshot and CopyDBSnapshot: failback snapshots the DR
-		// database and copies it back to the primary region.
+		read: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
+		// CreateDBSnapshot and CopyDBSnapshot (their cluster forms for
+		// Aurora): failback snapshots the DR database and copies it back
+		// to the primary region.
 		// CreateDBInstanceReadReplica and PromoteReadReplica: failback
 		// catches up by a cross-region replica of the DR database.
 		create: []string{"rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance",
-			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBInstanceReadReplica"},
+			"rds:AddTagsToResource", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot",
+			"rds:CreateDBInstanceReadReplica"},
 		modify: []string{"rds:PromoteReadReplica"},
 		delete: []string{"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:DeleteDBSubnetGroup"},
+		// Failback drops its intermediate snapshots once the primary's
+		// database is restored.
+		dropFailback: []string{"rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"},
 	},
 	"elasticache": {
 		read:   []string{"elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheSubnetGroups", "elasticache:ListTagsForResource"},
@@ -201,6 +208,14 @@ func (b *builder) recoveryPlane(sidPrefix string, set map[string]planeActions) {
 			b.add(name+"Modify", a.modify, b.existingARNs(svc), stackTag(b.cfg.Stack))
 			b.add(name+"Configured", append(append([]string{}, creates...), a.modify...), b.configuredARNs(svc), nil)
 			b.add(name+"Delete", a.delete, b.deletable(svc), stackTag(b.cfg.Stack))
+			if len(a.dropFailback) > 0 {
+				// Only snapshots a failback tagged, never a recovery point
+				// protect made.
+				pre := b.rdsPrefix()
+				b.add(name+"DropFailbackSnapshots", a.dropFailback,
+					[]string{b.arn("rds", b.pr, "snapshot:"+pre+"*"), b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*")},
+					map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + tags.Stack: b.cfg.Stack, "aws:ResourceTag/" + tags.OpKind: "failback"}})
+			}
 		}
 	}
 }
@@ -271,9 +286,11 @@ func (b *builder) newARNs(svc string, creates ...string) []string {
 			out = append(out, b.arn("rds", b.pr, "subgrp:"+pre+"*"))
 		case "rds:CreateDBSnapshot", "rds:CopyDBSnapshot":
 			out = append(out, b.arn("rds", b.pr, "snapshot:"+pre+"*"))
+		case "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot":
+			out = append(out, b.arn("rds", b.pr, "cluster-snapshot:"+pre+"*"))
 		case "rds:AddTagsToResource":
 			out = append(out, b.newARNs(svc, "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot",
-				"rds:CreateDBSubnetGroup", "rds:CreateDBSnapshot")...)
+				"rds:CreateDBSubnetGroup", "rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot")...)
 		case "elasticache:CreateReplicationGroup":
 			out = append(out, b.arn("elasticache", b.pr, "replicationgroup:"+pre+"*"), b.arn("elasticache", b.pr, "cluster:"+pre+"*"))
 		case "elasticache:CreateCacheSubnetGroup":

@@ -208,7 +208,11 @@ func compact(in []Statement, keyOf func(Statement) string, join func(*Statement,
 	return out
 }
 
+// uniq returns xs sorted without repeats, in a new slice: statements may
+// share one resource list (roles' Read, Write and Tag), and sorting or
+// compacting it in place would change the others behind their backs.
 func uniq(xs []string) []string {
+	xs = append([]string(nil), xs...)
 	sort.Strings(xs)
 	out := xs[:0]
 	for i, x := range xs {
@@ -412,6 +416,9 @@ func (b *builder) replicate() {
 	// holder of these: without them a locked object's copy would silently
 	// go unprotected.
 	b.add("ReplicateReadLock", []string{"s3:GetObjectRetention", "s3:GetObjectLegalHold"}, src, nil)
+	// --restore-archived: restore Glacier and Deep Archive objects of the
+	// sources (never of a replica) before copying them.
+	b.add("ReplicateRestore", []string{"s3:RestoreObject"}, src, nil)
 	b.add("ReplicateWrite", []string{"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject",
 		"s3:PutObjectRetention", "s3:PutObjectLegalHold"}, dst, nil)
 	b.batchReplication()
@@ -474,11 +481,12 @@ func (b *builder) prepare() {
 			map[string]map[string]any{"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}})
 		b.add("PrepareKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
 	}
-	// The roles set-up makes, by exact name: the replication role and
-	// the app's, each only with the stack's permissions boundary.
+	// The roles set-up makes, by exact name: the replication role, the
+	// batch replication role and the app's, each only with the stack's
+	// permissions boundary.
 	names := []string{}
 	if len(b.cfg.Protect.Buckets) > 0 {
-		names = append(names, b.replicationRole())
+		names = append(names, b.replicationRole(), b.batchRole())
 	}
 	if b.cfg.Recover.App != nil {
 		names = append(names, b.appRole())
@@ -524,8 +532,8 @@ func (b *builder) failover() {
 	// Failback copies the DR database's snapshot back to the primary
 	// region, where the copy is named like every pilotlight snapshot.
 	if len(b.cfg.Protect.Databases) > 0 {
-		b.add("FailbackRDSCopy", []string{"rds:CopyDBSnapshot", "rds:AddTagsToResource"},
-			[]string{b.arn("rds", b.P, "snapshot:"+b.rdsPrefix()+"*")}, nil)
+		b.add("FailbackRDSCopy", []string{"rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"},
+			[]string{b.arn("rds", b.P, "snapshot:"+b.rdsPrefix()+"*"), b.arn("rds", b.P, "cluster-snapshot:"+b.rdsPrefix()+"*")}, nil)
 	}
 	// Failover reads the newest DR recovery point.
 	var rdsRead []string

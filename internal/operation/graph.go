@@ -237,6 +237,9 @@ type DrillOptions struct {
 	Checks func(ctx context.Context) []report.Check
 	// Notes go into the HTML report.
 	Notes []string
+	// Predicted is the RTO predicted before the drill: the report compares
+	// it with what the drill measured.
+	Predicted *recovery.Prediction
 }
 
 // Drill runs the failover's steps into isolated -drill resources, verifies
@@ -259,6 +262,9 @@ func Drill(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.Env, o Dri
 			return out.RunErr
 		}
 		st := &Stored{Report: r.BuildReport(out.Journal)}
+		if o.Predicted != nil {
+			st.Report.ComparePrediction(*o.Predicted)
+		}
 		st.Checks = r.Verify(ctx, out.Journal, out.Journal.Start)
 		if o.Checks != nil {
 			st.Checks = append(st.Checks, o.Checks(ctx)...)

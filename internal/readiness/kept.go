@@ -15,9 +15,10 @@ import (
 	"github.com/pilotlight/pilotlight/internal/tags"
 )
 
-// Kept is a DB snapshot pilotlight made outside the protect cycle, which
-// retention therefore never prunes: a failback's snapshot (and its copy
-// back) and a teardown's final snapshot of the recovered database.
+// Kept is a DB or Aurora cluster snapshot pilotlight made outside the
+// protect cycle, which retention therefore never prunes: a failback's
+// snapshot (and its copy back) and a teardown's final snapshot of the
+// recovered database.
 type Kept struct {
 	Region  string    `json:"region"`
 	ID      string    `json:"id"`
@@ -28,6 +29,7 @@ type Kept struct {
 
 type keptRDS interface {
 	DescribeDBSnapshots(context.Context, *rds.DescribeDBSnapshotsInput, ...func(*rds.Options)) (*rds.DescribeDBSnapshotsOutput, error)
+	DescribeDBClusterSnapshots(context.Context, *rds.DescribeDBClusterSnapshotsInput, ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error)
 }
 
 // ListKept lists the kept snapshots of the stack in regions. A final
@@ -52,6 +54,17 @@ func listKept(ctx context.Context, c keptRDS, cfg *spec.Config, region string) (
 	if d := cfg.Recover.Database; d != nil && d.Identifier != "" {
 		base = d.Identifier
 	}
+	// why says whether a snapshot is kept, and why; "" for the rest.
+	why := func(id string, t map[string]string) string {
+		switch {
+		case t[tags.Stack] == cfg.Stack && t[tags.OpKind] == "failback",
+			strings.HasPrefix(id, cfg.Stack+"-") && strings.HasSuffix(id, "-fb"):
+			return "failback's copy of the DR database"
+		case strings.HasPrefix(id, base) && strings.Contains(id, "-final-"):
+			return "teardown's final snapshot of the recovered database"
+		}
+		return ""
+	}
 	var out []Kept
 	p := rds.NewDescribeDBSnapshotsPaginator(c, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
 	for p.HasMorePages() {
@@ -61,18 +74,24 @@ func listKept(ctx context.Context, c keptRDS, cfg *spec.Config, region string) (
 		}
 		for _, s := range page.DBSnapshots {
 			id := aws.ToString(s.DBSnapshotIdentifier)
-			t := tags.FromRDS(s.TagList)
-			why := ""
-			switch {
-			case t[tags.Stack] == cfg.Stack && t[tags.OpKind] == "failback",
-				strings.HasPrefix(id, cfg.Stack+"-") && strings.HasSuffix(id, "-fb"):
-				why = "failback's copy of the DR database"
-			case strings.HasPrefix(id, base) && strings.Contains(id, "-final-"):
-				why = "teardown's final snapshot of the recovered database"
-			default:
-				continue
+			if w := why(id, tags.FromRDS(s.TagList)); w != "" {
+				out = append(out, Kept{Region: region, ID: id, Why: w, Created: aws.ToTime(s.SnapshotCreateTime).UTC(), SizeGB: aws.ToInt32(s.AllocatedStorage)})
 			}
-			out = append(out, Kept{Region: region, ID: id, Why: why, Created: aws.ToTime(s.SnapshotCreateTime).UTC(), SizeGB: aws.ToInt32(s.AllocatedStorage)})
+		}
+	}
+	// An Aurora failback leaves its last cluster snapshot copy home, and a
+	// cluster's teardown its final cluster snapshot.
+	cp := rds.NewDescribeDBClusterSnapshotsPaginator(c, &rds.DescribeDBClusterSnapshotsInput{SnapshotType: aws.String("manual")})
+	for cp.HasMorePages() {
+		page, err := cp.NextPage(ctx)
+		if err != nil {
+			return out, fmt.Errorf("DB cluster snapshots: %s: %w", region, err)
+		}
+		for _, s := range page.DBClusterSnapshots {
+			id := aws.ToString(s.DBClusterSnapshotIdentifier)
+			if w := why(id, tags.FromRDS(s.TagList)); w != "" {
+				out = append(out, Kept{Region: region, ID: id, Why: w, Created: aws.ToTime(s.SnapshotCreateTime).UTC(), SizeGB: aws.ToInt32(s.AllocatedStorage)})
+			}
 		}
 	}
 	return out, nil

@@ -52,6 +52,9 @@ type Serving struct {
 	// Phase is the failover's: Completed, or InProgress, PartiallyFailed
 	// or Failed for one that has not finished (resume it).
 	Phase operation.Phase `json:"phase"`
+	// Failback is what `pilotlight failback` would do, one line per step
+	// ("id: plan"), so the way home is known before the primary answers.
+	Failback []string `json:"failback,omitempty"`
 }
 
 // Complete reports whether the failover finished.

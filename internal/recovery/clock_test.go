@@ -154,7 +154,7 @@ func TestDrillAndFailbackOnAWSClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopLag := publishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb")
+	stopLag := publishReplicaLag(t, env, cfg.Primary.Region, nextFailbackDB(cfg))
 	defer stopLag()
 	start := time.Now()
 	if _, err := run(t, ctx, store, cfg, fg, KindFailback); err != nil {

@@ -20,8 +20,9 @@ import (
 const KindFailback = "failback"
 
 // Failback brings the stack home once the primary region answers again:
-// the DR database is snapshotted and copied back, restored under a new
-// identifier (the old primary database is never touched), S3 changes made
+// the DR database (instance or Aurora cluster) is replicated or
+// snapshotted back, under the next generation's identifier (names.go; the
+// old primary database is never touched), S3 changes made
 // during the outage are copied back, the app comes up in the primary from
 // its newest AMI there, DNS moves back, and the DR stack is torn down.
 type Failback struct {
@@ -45,10 +46,7 @@ func NewFailback(cfg *spec.Config, env *awsenv.Env, opts Options) *Failback {
 	}
 	opts.Kind = KindFailback
 	home := New(&swapped, env, opts)
-	home.n = newNames(&swapped, "fb")
-	if d := cfg.Recover.Database; d != nil {
-		home.n.dbID = fit(cfg.Stack+"-"+d.From+"-fb", 63)
-	}
+	home.n = failbackNames(cfg, &swapped)
 	dropts := opts
 	dropts.Kind = KindFailover
 	home.from = New(cfg, env, dropts)
@@ -67,6 +65,11 @@ const (
 	StepS3Final   = "s3-final"    // objects written between the first copy and the freeze
 	StepImage     = "primary-image"
 	StepAppRole   = "app-role"
+	// StepDropSnapshots deletes the snapshot path's intermediates once the
+	// primary's database is restored: both snapshots in DR (torn down
+	// with the rest of it) and the first copy home. The last copy home,
+	// the new production's restore source, stays.
+	StepDropSnapshots = "drop-snapshots"
 )
 
 // Graph is the failback's step graph: the recovery kinds pointed at the
@@ -90,12 +93,20 @@ func (f *Failback) Graph() (*runbook.Graph, error) {
 	}
 	afterFreeze := []string{StepFreeze}
 	if cfg.Recover.Database != nil {
+		catchUp := "catch up while DR serves: a read replica of " + f.dr.n.db() + " (" + cfg.DR.Region + ") in " + cfg.Primary.Region + " as " + f.home.n.db() + " (MySQL, MariaDB, PostgreSQL), else a first snapshot copied back"
+		final := "promote the replica once writes are frozen (else copy a last snapshot, incremental on the first)"
+		if f.cluster() {
+			catchUp = "catch up while DR serves: a cluster snapshot of Aurora cluster " + f.dr.n.db() + " (" + cfg.DR.Region + ") copied to " + cfg.Primary.Region + " (proves key, quota and permissions before the freeze)"
+			final = "copy a last cluster snapshot once writes are frozen (Aurora copies in full); the database step restores it as cluster " + f.home.n.db()
+		}
 		steps = append(steps,
-			runbook.Step{ID: StepCatchUpDB, Needs: []string{StepNetwork}, Plan: "catch up while DR serves: a read replica of " + f.dr.n.db() + " (" + cfg.DR.Region + ") in " + cfg.Primary.Region + " as " + f.home.n.db() + " (MySQL, MariaDB, PostgreSQL), else a first snapshot copied back", Run: f.runCatchUpDB},
-			runbook.Step{ID: StepFinalDB, Needs: []string{StepFreeze}, Plan: "promote the replica once writes are frozen (else copy a last snapshot, incremental on the first)", Run: f.runFinalDB},
+			runbook.Step{ID: StepCatchUpDB, Needs: []string{StepNetwork}, Plan: catchUp, Run: f.runCatchUpDB},
+			runbook.Step{ID: StepFinalDB, Needs: []string{StepFreeze}, Plan: final, Run: f.runFinalDB},
 		)
 		freezeNeeds = append(freezeNeeds, StepCatchUpDB)
 		afterFreeze = append(afterFreeze, StepFinalDB)
+		steps = append(steps, runbook.Step{ID: StepDropSnapshots, Needs: []string{StepFinalDB, StepDatabase},
+			Plan: "snapshot path: delete this failback's snapshots in " + cfg.DR.Region + " and its first copy in " + cfg.Primary.Region + " (the last copy, the database's restore source, stays)", Run: f.runDropSnapshots})
 	}
 	steps = append(steps, runbook.Step{ID: StepImage, Plan: "newest available AMI of the app in " + cfg.Primary.Region, Run: f.runImage})
 	if len(cfg.Protect.Buckets) > 0 {
@@ -154,7 +165,9 @@ func (f *Failback) Graph() (*runbook.Graph, error) {
 	return runbook.New(steps...)
 }
 
-func (f *Failback) snapshotName(rc *runbook.RunContext) string {
+// snapshotName names the failback's snapshot of src, with suffix (the
+// first copy's "-1"), within what RDS accepts for its kind.
+func (f *Failback) snapshotName(rc *runbook.RunContext, src sourceDB, suffix string) string {
 	// The run id makes the name unique per failback and stable across a
 	// resume of the same run.
 	id := strings.Map(func(r rune) rune {
@@ -163,7 +176,11 @@ func (f *Failback) snapshotName(rc *runbook.RunContext) string {
 		}
 		return '-'
 	}, strings.ToLower(rc.RunID()))
-	return fit(f.cfg.Stack+"-"+strings.TrimPrefix(id, "failback-")+"-fb", 255)
+	max := 255
+	if src.Cluster {
+		max = clusterSnapshotMax
+	}
+	return fit(f.cfg.Stack+"-"+strings.TrimPrefix(id, "failback-")+"-fb", max-len(suffix)) + suffix
 }
 
 // catchUpOut is what the database catch-up hands on.
@@ -186,17 +203,17 @@ func (f *Failback) runCatchUpDB(ctx context.Context, rc *runbook.RunContext) (ru
 	region, home := f.cfg.DR.Region, f.cfg.Primary.Region
 	d := f.cfg.Recover.Database
 	db := f.dr.n.db()
-	if pd, ok := f.cfg.Database(d.From); ok && pd.IsCluster() {
-		return nil, fmt.Errorf("failback of an Aurora cluster is not automated yet: snapshot cluster %s in %s, copy it to %s and restore it by hand", db, region, home)
+	if err := f.checkTargetFree(ctx, rc); err != nil {
+		return nil, err
 	}
-	src, err := describeSourceDB(ctx, f.env, region, db)
+	src, err := f.describeSource(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if src.Encrypted && d.FailbackKMSKey == "" {
 		return nil, fmt.Errorf("the DR database %s (%s) is encrypted and a KMS key never leaves its region: set recover.database.failback_kms_key to a key of %s", db, region, home)
 	}
-	if slices.Contains(replicaEngines, src.Engine) {
+	if !src.Cluster && slices.Contains(replicaEngines, src.Engine) {
 		net := f.home.network(rc)
 		sgs := d.SecurityGroups
 		if len(sgs) == 0 && net.DBSecurityGroup != "" {
@@ -214,24 +231,44 @@ func (f *Failback) runCatchUpDB(ctx context.Context, rc *runbook.RunContext) (ru
 		}
 		return catchUpOut{Mode: "replica", Replica: id, Engine: src.Engine}.outputs(), nil
 	}
-	// No cross-region replica for this engine: a first snapshot copied now
-	// is the base that makes the final copy, after the freeze, incremental.
-	snap, err := f.snapshotBack(ctx, rc, src, f.snapshotName(rc)+"-1")
+	// No cross-region replica for this engine (or an Aurora cluster): a
+	// first snapshot copied now is the base that makes the final copy,
+	// after the freeze, incremental (for an instance; failback_cluster.go
+	// says what it is worth for a cluster).
+	snap, err := f.snapshotBack(ctx, rc, src, f.snapshotName(rc, src, "-1"))
 	if err != nil {
 		return nil, err
 	}
 	return catchUpOut{Mode: "snapshot", Snapshot: snap, Engine: src.Engine}.outputs(), nil
 }
 
-// snapshotBack snapshots the DR database as name and copies it home.
+// snapshotBack snapshots the DR database as name and copies it home: a
+// DB snapshot of an instance, a cluster snapshot of an Aurora cluster,
+// encrypted in the primary with recover.database.failback_kms_key.
 func (f *Failback) snapshotBack(ctx context.Context, rc *runbook.RunContext, src sourceDB, name string) (string, error) {
 	t := tags.With(tags.Base(f.cfg.Stack), tags.OpKind, KindFailback, tags.Operation, rc.RunID(), tags.Resource, f.cfg.Recover.Database.From,
 		tags.Created, time.Now().UTC().Format(time.RFC3339))
-	snap, err := points.SnapshotDB(ctx, f.env, f.cfg.DR.Region, src.ID, name, t, f.dr.wait.poll)
+	region, home, key := f.cfg.DR.Region, f.cfg.Primary.Region, f.cfg.Recover.Database.FailbackKMSKey
+	if src.Cluster {
+		snap, err := points.SnapshotCluster(ctx, f.env, region, src.ID, name, t, f.dr.wait.poll)
+		if err != nil {
+			return "", err
+		}
+		if !snap.Encrypted {
+			// RDS refuses a key for an unencrypted cluster snapshot's copy
+			// (an instance snapshot's copy would be encrypted with it).
+			key = ""
+		}
+		if _, err := points.CopyClusterSnapshotTo(ctx, f.env, region, snap.ARN, home, name, key, f.home.wait.poll); err != nil {
+			return "", err
+		}
+		return name, nil
+	}
+	snap, err := points.SnapshotDB(ctx, f.env, region, src.ID, name, t, f.dr.wait.poll)
 	if err != nil {
 		return "", err
 	}
-	if _, err := points.CopySnapshotTo(ctx, f.env, f.cfg.DR.Region, snap.ARN, f.cfg.Primary.Region, name, f.cfg.Recover.Database.FailbackKMSKey, f.home.wait.poll); err != nil {
+	if _, err := points.CopySnapshotTo(ctx, f.env, region, snap.ARN, home, name, key, f.home.wait.poll); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -266,15 +303,38 @@ func (f *Failback) runFinalDB(ctx context.Context, rc *runbook.RunContext) (runb
 		}
 		return finalDBOut{Time: frozen.Format(time.RFC3339)}.outputs(), nil
 	}
-	src, err := describeSourceDB(ctx, f.env, f.cfg.DR.Region, f.dr.n.db())
+	src, err := f.describeSource(ctx)
 	if err != nil {
 		return nil, err
 	}
-	name, err := f.snapshotBack(ctx, rc, src, f.snapshotName(rc))
+	name, err := f.snapshotBack(ctx, rc, src, f.snapshotName(rc, src, ""))
 	if err != nil {
 		return nil, err
 	}
 	return finalDBOut{Snapshot: name, Time: frozen.Format(time.RFC3339)}.outputs(), nil
+}
+
+// runDropSnapshots deletes what the snapshot path leaves once the
+// primary's database is restored (replica mode leaves none).
+func (f *Failback) runDropSnapshots(ctx context.Context, rc *runbook.RunContext) (runbook.Outputs, error) {
+	up, final := catchUpOf(rc.Outputs(StepCatchUpDB)), finalDBOf(rc.Outputs(StepFinalDB))
+	if up.Mode != "snapshot" {
+		return nil, nil
+	}
+	want := tags.With(tags.Base(f.cfg.Stack), tags.OpKind, KindFailback, tags.Operation, rc.RunID())
+	var dropped []string
+	for _, d := range []struct{ region, id string }{
+		{f.cfg.DR.Region, up.Snapshot}, {f.cfg.DR.Region, final.Snapshot}, {f.cfg.Primary.Region, up.Snapshot},
+	} {
+		if d.id == "" {
+			continue
+		}
+		if err := points.DeleteFailbackSnapshot(ctx, f.env, d.region, d.id, f.cluster(), want); err != nil {
+			return nil, err
+		}
+		dropped = append(dropped, d.id+" ("+d.region+")")
+	}
+	return outputs("dropped", strings.Join(dropped, ", "), "kept", final.Snapshot), nil
 }
 
 // imageOut is what the primary image step hands on.
@@ -314,6 +374,10 @@ func failbackPoints(r *Recovery, rc *runbook.RunContext) pointsOut {
 	if r.cfg.Recover.Database != nil {
 		final := finalDBOf(rc.Outputs(StepFinalDB))
 		out.DBPoint, out.DBPointTime, out.DBKind = final.Snapshot, final.Time, points.KindRDSInstance
+		if pd, ok := r.cfg.Database(r.cfg.Recover.Database.From); ok && pd.IsCluster() {
+			// The database step restores a cluster and its writer.
+			out.DBKind, out.DBEngine = points.KindRDSCluster, catchUpOf(rc.Outputs(StepCatchUpDB)).Engine
+		}
 		if final.Snapshot == "" {
 			// Replica mode: the DB step adopts the promoted replica.
 			out.DBPoint = catchUpOf(rc.Outputs(StepCatchUpDB)).Replica

@@ -24,13 +24,13 @@ func TestCLIFailbackWritesTheConfigThatServes(t *testing.T) {
 			t.Fatalf("%v: %d\n%s\n%s", args, code, out, errOut)
 		}
 	}
-	stop := recovery.PublishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb")
+	stop := recovery.PublishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb1")
 	defer stop()
 	code, out, errOut := runCLI(t, url, "failback", "--config", cfg.File, "--yes", "--write-config")
 	if code != 0 {
 		t.Fatalf("failback: %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"writes frozen", "copied after the freeze: s3 " + cfg.Protect.Buckets[0].Source, "old production", "rds                  shop-db", "-  database: { from: shop-db,", "+  database: { from: shop-shop-db-fb,"} {
+	for _, want := range []string{"writes frozen", "copied after the freeze: s3 " + cfg.Protect.Buckets[0].Source, "old production", "rds                  shop-db", "-  database: { from: shop-db,", "+  database: { from: shop-shop-db-fb1,"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("failback output lacks %q:\n%s", want, out)
 		}
@@ -39,10 +39,10 @@ func TestCLIFailbackWritesTheConfigThatServes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the written config does not load: %v", err)
 	}
-	if after.Recover.Database.From != "shop-shop-db-fb" {
+	if after.Recover.Database.From != "shop-shop-db-fb1" {
 		t.Fatalf("recover.database.from = %q after --write-config", after.Recover.Database.From)
 	}
-	if _, ok := after.Database("shop-shop-db-fb"); !ok {
+	if _, ok := after.Database("shop-shop-db-fb1"); !ok {
 		t.Fatal("protect.databases does not protect the failback's database")
 	}
 	if strings.Contains(after.Recover.DNS.PrimaryTarget, "prod-lb") {

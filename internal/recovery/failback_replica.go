@@ -100,6 +100,7 @@ type replicaRDS interface {
 type sourceDB struct {
 	ID, ARN, Engine string
 	Encrypted       bool
+	Cluster         bool // an Aurora DB cluster, not a DB instance
 }
 
 // replicaEngines are the engines RDS replicates across regions as a DB

@@ -58,6 +58,11 @@ func (f *Failback) summary(j *runbook.Journal) *FailbackSummary {
 		s.AfterFreeze = append(s.AfterFreeze, "database: replica "+up.Replica+" promoted at replica lag 0")
 	case final.Snapshot != "":
 		s.AfterFreeze = append(s.AfterFreeze, "database: last snapshot "+final.Snapshot+" copied back and restored")
+		if f.cluster() {
+			// What the freeze's length is made of, for the next failback's
+			// planning: a cluster snapshot copy is never incremental.
+			s.Notes = append(s.Notes, "Aurora copies a cluster snapshot across regions in full: writes stayed frozen for a whole copy of "+final.Snapshot+" and the restore of cluster "+databaseOf(out[StepDatabase]).ID)
+		}
 	}
 	for _, b := range f.cfg.Protect.Buckets {
 		if n, ok := out[StepS3Final][b.Name+"_copied"]; ok {
@@ -69,11 +74,15 @@ func (f *Failback) summary(j *runbook.Journal) *FailbackSummary {
 			*list = append(*list, Resource{Type: typ, ID: id})
 		}
 	}
-	add(&s.Production, "rds", databaseOf(out[StepDatabase]).ID)
+	dbType := "rds"
+	if f.cluster() {
+		dbType = "rds-cluster"
+	}
+	add(&s.Production, dbType, databaseOf(out[StepDatabase]).ID)
 	add(&s.Production, "load-balancer", loadBalancerOf(out[StepLoadBalancer]).DNS)
 	add(&s.Production, "auto-scaling-group", appOf(out[StepApp]).ASG)
 	if d := f.cfg.Recover.Database; d != nil {
-		add(&s.OldProduction, "rds", d.From)
+		add(&s.OldProduction, dbType, d.From)
 	}
 	if im, ok := f.cfg.Image(imageFrom(f.cfg)); ok {
 		add(&s.OldProduction, "instance", describeSelector(im.Instance))

@@ -79,7 +79,7 @@ func TestFailoverThenFailback(t *testing.T) {
 			// before users move.
 			freeze := proxy.HoldFirst(testenv.Match{Region: cfg.DR.Region, Service: "autoscaling", Action: "UpdateAutoScalingGroup"})
 			switchDNS := proxy.HoldFirst(testenv.Match{Service: "route53", Action: "ChangeResourceRecordSets"})
-			stopLag := publishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb")
+			stopLag := publishReplicaLag(t, env, cfg.Primary.Region, nextFailbackDB(cfg))
 			defer stopLag()
 			var atSwitch []string
 			go func() {

@@ -92,7 +92,7 @@ func TestRecoveryCallsAreGranted(t *testing.T) {
 			// the one-time set-up rights as well.
 			proxy.ResetCalls()
 			// RDS's ReplicaLag, published past the proxy: it is not ours.
-			stop := recovery.PublishReplicaLag(t, testenv.AWS(t, acct.URL), cfg.Primary.Region, "shop-shop-db-fb")
+			stop := recovery.PublishReplicaLag(t, testenv.AWS(t, acct.URL), cfg.Primary.Region, recovery.FailbackDB(cfg))
 			defer stop()
 			g, err = recovery.NewFailback(cfg, env, recovery.Options{}).Graph()
 			runGraph(g, err, recovery.KindFailback)

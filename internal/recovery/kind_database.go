@@ -306,7 +306,7 @@ func (databaseKind) Teardown(ctx context.Context, r *Recovery, opts TeardownOpti
 		return nil, err
 	}
 	skipFinal := opts.SkipFinalSnapshot || r.opts.Kind == KindDrill
-	final := fit(id+"-final-"+opts.Now().UTC().Format("20060102150405"), 255)
+	final := finalSnapshotName(id, opts.Now(), cl != nil)
 	if cl != nil {
 		writer := fit(id+"-1", 63)
 		if w, err := describeInstance(ctx, c, writer); err == nil && w != nil && r.ownedRDS(w.TagList) {

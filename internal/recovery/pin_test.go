@@ -77,7 +77,7 @@ func TestFailoverStaysFailedOver(t *testing.T) {
 
 			// RDS's ReplicaLag for failback's catch-up, which moto does not
 			// publish (published past the proxy: it is not pilotlight's call).
-			stopLag := publishReplicaLag(t, testenv.AWS(t, acct.URL), cfg.Primary.Region, "shop-shop-db-fb")
+			stopLag := publishReplicaLag(t, testenv.AWS(t, acct.URL), cfg.Primary.Region, nextFailbackDB(cfg))
 			defer stopLag()
 			j, err := run(t, ctx, store, cfg, mustGraph(t, NewFailback(cfg, env, Options{Wait: fastWait}).Graph), KindFailback)
 			if err != nil {

@@ -75,24 +75,3 @@ func errText(err error) string {
 	}
 	return "objects present"
 }
-
-// Document turns a report and checks into the renderable report document.
-func (rep *Report) Document(checks []report.Check) *report.Document {
-	d := &report.Document{
-		Title: rep.Kind + " of " + rep.Stack, Kind: rep.Kind, RunID: rep.RunID, Stack: rep.Stack, Region: rep.Region,
-		Phase: rep.Phase, Start: rep.Start, End: rep.End, RTO: time.Duration(rep.RTOSeconds * float64(time.Second)), Checks: checks,
-	}
-	for _, p := range rep.Points {
-		d.Points = append(d.Points, report.Point{Resource: p.Resource, ID: p.ID, Time: p.Time, RPO: time.Duration(p.RPOSeconds * float64(time.Second))})
-	}
-	for _, s := range rep.Steps {
-		d.Steps = append(d.Steps, report.Step{ID: s.ID, Phase: s.Phase, Start: s.Start, End: s.End, Error: s.Error})
-	}
-	for _, res := range rep.Resources {
-		d.Resources = append(d.Resources, res.Type+" "+res.ID)
-	}
-	if rep.DNS != nil && rep.DNS["record"] != "" {
-		d.Notes = append(d.Notes, "DNS "+rep.DNS["mode"]+": "+rep.DNS["record"]+" -> "+rep.DNS["target"])
-	}
-	return d
-}

@@ -29,6 +29,34 @@ type Document struct {
 	Steps     []Step
 	Resources []string
 	Notes     []string
+	// CriticalPath is the chain of steps that set the RTO, first to last;
+	// its steps are also marked Critical and stand out on the timeline.
+	CriticalPath []string
+	// Prediction is the RTO predicted before the run, if one was made.
+	Prediction *Prediction
+}
+
+// Prediction is the RTO predicted before a run against what it measured.
+type Prediction struct {
+	Predicted, Measured time.Duration
+	// ErrorPercent is (predicted − measured) / measured × 100; nil when
+	// nothing was measured.
+	ErrorPercent *float64
+	// Basis says where the predicted durations came from.
+	Basis                       string
+	PredictedPath, MeasuredPath []string
+	Steps                       []PredictedStep
+}
+
+// PredictedStep is one step's predicted and measured duration.
+type PredictedStep struct {
+	ID        string
+	From      string
+	Predicted time.Duration
+	// Measured is nil for a step that did not finish; ErrorPercent also
+	// for one that took no measurable time.
+	Measured     *time.Duration
+	ErrorPercent *float64
 }
 
 // Point is a recovery point used, with its RPO.
@@ -53,6 +81,8 @@ type Step struct {
 	Start time.Time
 	End   time.Time
 	Error string
+	// Critical marks a step on the critical path.
+	Critical bool
 }
 
 // Passed reports whether every check passed.
@@ -72,6 +102,7 @@ type bar struct {
 	TextX, TextY float64
 	Fill         string
 	Title        string
+	Critical     bool
 }
 
 const (
@@ -118,8 +149,11 @@ func timeline(d *Document) (bars []bar, height float64, ticks []tick) {
 		if s.Start.IsZero() || s.End.IsZero() {
 			dur = 0
 		}
-		bars = append(bars, bar{Label: s.ID, X: x, Y: y, W: w, TextX: 8, TextY: y + 15, Fill: fill,
-			Title: fmt.Sprintf("%s: %s, %s", s.ID, s.Phase, dur.Round(time.Millisecond))})
+		title := fmt.Sprintf("%s: %s, %s", s.ID, s.Phase, dur.Round(time.Millisecond))
+		if s.Critical {
+			title += ", on the critical path"
+		}
+		bars = append(bars, bar{Label: s.ID, X: x, Y: y, W: w, TextX: 8, TextY: y + 15, Fill: fill, Title: title, Critical: s.Critical})
 	}
 	for i := 0; i <= 4; i++ {
 		at := time.Duration(float64(total) * float64(i) / 4)
@@ -146,10 +180,26 @@ func HTML(w io.Writer, d *Document) error {
 	})
 }
 
+// percent shows an error percentage, "–" when there is none.
+func percent(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%+.1f%%", *p)
+}
+
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"dur":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"lower": strings.ToLower,
+	"pct":   percent,
+	"path":  func(ids []string) string { return strings.Join(ids, " → ") },
+	"mdur": func(d *time.Duration) string {
+		if d == nil {
+			return "–"
+		}
+		return d.Round(time.Millisecond).String()
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{.D.Title}}</title>
@@ -158,6 +208,7 @@ body{font-family:sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}
 .verdict{font-size:1.4em}
+tr.critical td:first-child{font-weight:bold}
 </style></head><body>
 <h1>{{.D.Title}}</h1>
 <p class="verdict {{if eq .Verdict "PASSED"}}pass{{else}}fail{{end}}" id="verdict">{{.Verdict}}</p>
@@ -167,12 +218,20 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 <tr><th>phase</th><td>{{.D.Phase}}</td></tr>
 <tr><th>started</th><td>{{ts .D.Start}}</td></tr>
 <tr><th>RTO</th><td id="rto">{{dur .D.RTO}}</td></tr>
+{{with .D.Prediction}}<tr><th>predicted RTO</th><td id="predicted-rto">{{dur .Predicted}} (error {{pct .ErrorPercent}})</td></tr>{{end}}
 </table>
 <h2>Timeline</h2>
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" role="img" aria-label="step timeline">
-{{range .Bars}}<g class="step"><text x="{{.TextX}}" y="{{.TextY}}" font-size="13">{{.Label}}</text><rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="18" fill="{{.Fill}}"><title>{{.Title}}</title></rect></g>
-{{end}}{{range .Ticks}}<text x="{{.X}}" y="{{$.AxisY}}" font-size="11" text-anchor="middle">{{.Label}}</text>
+{{range .Bars}}{{if .Critical}}<g class="step critical"><text x="{{.TextX}}" y="{{.TextY}}" font-size="13" font-weight="bold">{{.Label}}</text><rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="18" fill="{{.Fill}}" stroke="#000" stroke-width="3"><title>{{.Title}}</title></rect></g>
+{{else}}<g class="step"><text x="{{.TextX}}" y="{{.TextY}}" font-size="13">{{.Label}}</text><rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="18" fill="{{.Fill}}"><title>{{.Title}}</title></rect></g>
+{{end}}{{end}}{{range .Ticks}}<text x="{{.X}}" y="{{$.AxisY}}" font-size="11" text-anchor="middle">{{.Label}}</text>
 {{end}}</svg>
+{{if .D.CriticalPath}}<p id="critical-path">Critical path (outlined, in bold): {{path .D.CriticalPath}}</p>{{end}}
+{{with .D.Prediction}}<h2>Predicted and measured</h2>
+<p>Predicted before the run from {{.Basis}}: {{dur .Predicted}}, critical path {{path .PredictedPath}}. Measured: {{dur .Measured}}{{if .MeasuredPath}}, critical path {{path .MeasuredPath}}{{end}}. Error {{pct .ErrorPercent}}.</p>
+<table id="prediction"><tr><th>step</th><th>predicted</th><th>from</th><th>measured</th><th>error</th></tr>
+{{range .Steps}}<tr><td>{{.ID}}</td><td>{{dur .Predicted}}</td><td>{{.From}}</td><td>{{mdur .Measured}}</td><td>{{pct .ErrorPercent}}</td></tr>
+{{end}}<tr><th>RTO</th><th>{{dur .Predicted}}</th><th></th><th>{{dur .Measured}}</th><th>{{pct .ErrorPercent}}</th></tr></table>{{end}}
 <h2>Checks</h2>
 <table id="checks"><tr><th>check</th><th>result</th><th>detail</th></tr>
 {{range .D.Checks}}<tr><td>{{.Name}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}pass{{else}}FAIL{{end}}</td><td>{{.Detail}}</td></tr>
@@ -181,8 +240,8 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 <table><tr><th>resource</th><th>point</th><th>taken</th><th>RPO</th></tr>
 {{range .D.Points}}<tr><td>{{.Resource}}</td><td>{{.ID}}</td><td>{{ts .Time}}</td><td>{{dur .RPO}}</td></tr>{{end}}</table>
 <h2>Steps</h2>
-<table id="steps"><tr><th>step</th><th>phase</th><th>start</th><th>end</th><th>error</th></tr>
-{{range .D.Steps}}<tr><td>{{.ID}}</td><td>{{.Phase}}</td><td>{{ts .Start}}</td><td>{{ts .End}}</td><td>{{.Error}}</td></tr>{{end}}</table>
+<table id="steps"><tr><th>step</th><th>phase</th><th>start</th><th>end</th><th>critical path</th><th>error</th></tr>
+{{range .D.Steps}}<tr{{if .Critical}} class="critical"{{end}}><td>{{.ID}}</td><td>{{.Phase}}</td><td>{{ts .Start}}</td><td>{{ts .End}}</td><td>{{if .Critical}}yes{{end}}</td><td>{{.Error}}</td></tr>{{end}}</table>
 {{if .D.Resources}}<h2>Resources</h2><ul>{{range .D.Resources}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .D.Notes}}<h2>Notes</h2><ul>{{range .D.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>

@@ -98,3 +98,61 @@ func TestRendersInChromium(t *testing.T) {
 		t.Fatal("verdict or timeline missing from the rendered DOM")
 	}
 }
+
+// TestCriticalPathAndPredictionShown: the steps on the critical path
+// stand out on the timeline (outlined, bold label, a title that says so)
+// and in the steps table; the prediction made before the run is shown
+// against the measured RTO, per step and in total, with the error.
+func TestCriticalPathAndPredictionShown(t *testing.T) {
+	d := sample()
+	d.Phase = "done"
+	d.Steps[3].Phase, d.Steps[3].Error = "done", ""
+	d.Checks = d.Checks[:1]
+	for _, i := range []int{0, 1, 3} {
+		d.Steps[i].Critical = true
+	}
+	d.CriticalPath = []string{"points", "database", "app"}
+	errPct, dbErr := 20.0, -12.5
+	measuredDB := 7 * time.Second
+	d.Prediction = &Prediction{Predicted: 12 * time.Second, Measured: 10 * time.Second, ErrorPercent: &errPct, Basis: "AWS's typical step times",
+		PredictedPath: []string{"database", "app"}, MeasuredPath: d.CriticalPath,
+		Steps: []PredictedStep{{ID: "database", From: "table", Predicted: 6125 * time.Millisecond, Measured: &measuredDB, ErrorPercent: &dbErr}, {ID: "cache", From: "table", Predicted: 3 * time.Second}}}
+	bars, _, _ := timeline(d)
+	for _, b := range bars {
+		if b.Critical != (b.Label != "cache") {
+			t.Fatalf("bar %s critical=%v", b.Label, b.Critical)
+		}
+	}
+	var b bytes.Buffer
+	if err := HTML(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	if n := strings.Count(s, `<g class="step critical">`); n != 3 {
+		t.Fatalf("%d critical bars, want 3:\n%s", n, s)
+	}
+	if strings.Count(s, `<g class="step">`) != 1 || strings.Count(s, `stroke="#000"`) != 3 || strings.Count(s, `<tr class="critical">`) != 3 {
+		t.Fatalf("critical steps not marked apart from the others:\n%s", s)
+	}
+	for _, want := range []string{
+		`id="critical-path">Critical path (outlined, in bold): points → database → app<`,
+		`id="predicted-rto">12s (error &#43;20.0%)<`, // html/template escapes "+"
+		`<td>database</td><td>6.125s</td><td>table</td><td>7s</td><td>-12.5%</td>`,
+		`<td>cache</td><td>3s</td><td>table</td><td>–</td><td>–</td>`,
+		"app: done, 2s, on the critical path",
+	} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("report lacks %q:\n%s", want, s)
+		}
+	}
+	// Without a prediction or a path, nothing of either is shown.
+	var plain bytes.Buffer
+	if err := HTML(&plain, sample()); err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{`class="step critical"`, `class="critical"`, `id="critical-path"`, `id="predicted-rto"`, `id="prediction"`} {
+		if strings.Contains(plain.String(), absent) {
+			t.Fatalf("a report without them shows %q", absent)
+		}
+	}
+}

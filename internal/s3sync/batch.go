@@ -9,8 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	ctltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
 	"github.com/pilotlight/pilotlight/internal/partition"
@@ -58,6 +63,29 @@ func ChooseEngine(requested string, objects, threshold int64) (string, error) {
 type batchAPI interface {
 	CreateJob(ctx context.Context, in *s3control.CreateJobInput, optFns ...func(*s3control.Options)) (*s3control.CreateJobOutput, error)
 	DescribeJob(ctx context.Context, in *s3control.DescribeJobInput, optFns ...func(*s3control.Options)) (*s3control.DescribeJobOutput, error)
+	ListJobs(ctx context.Context, in *s3control.ListJobsInput, optFns ...func(*s3control.Options)) (*s3control.ListJobsOutput, error)
+}
+
+// newS3Control builds the S3 Control client of region. S3 Control puts the
+// account id in front of the host (<account>.s3-control.<region>...); the
+// endpoint of an emulator (awsenv's override, on 127.0.0.1) has no such
+// names, so there the host given is kept, as S3 clients use path style.
+func newS3Control(env *awsenv.Env, region string) *s3control.Client {
+	return s3control.NewFromConfig(env.For(region), func(o *s3control.Options) {
+		if env.EndpointOverridden() {
+			o.EndpointResolverV2 = hostAsGiven{s3control.NewDefaultEndpointResolverV2()}
+		}
+	})
+}
+
+type hostAsGiven struct{ s3control.EndpointResolverV2 }
+
+func (r hostAsGiven) ResolveEndpoint(ctx context.Context, p s3control.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	e, err := r.EndpointResolverV2.ResolveEndpoint(ctx, p)
+	if err == nil && p.AccountId != nil && p.Endpoint != nil {
+		e.URI.Host = strings.TrimPrefix(e.URI.Host, aws.ToString(p.AccountId)+".")
+	}
+	return e, err
 }
 
 // BatchOptions describe one S3 Batch Replication job.
@@ -71,10 +99,14 @@ type BatchOptions struct {
 	RoleARN string
 	// ReportBucket receives the completion report (failed tasks only); it
 	// must be in the source's region. ReportPrefix defaults to
-	// "pilotlight/batch-replication".
+	// DefaultReportPrefix, where the batch role may write.
 	ReportBucket, ReportPrefix string
-	// Token makes creation idempotent: the same token within a day returns
-	// the same job. Defaults to one per bucket and UTC day.
+	// Token makes creation idempotent: S3 answers a CreateJob whose token
+	// it has seen with that job. By default a start first looks for the
+	// bucket's newest job: one still running is returned as it is, and a
+	// new job's token is derived from the bucket and that newest job, so
+	// that two starts at once make one job and a start after a job ended
+	// (to retry its failed tasks) makes a new one.
 	Token string
 	// SourceRegion and Source default to the primary region and b.Source.
 	SourceRegion, Source string
@@ -91,7 +123,10 @@ type BatchJob struct {
 	Succeeded int64  `json:"succeeded"`
 	Failed    int64  `json:"failed"`
 	// Done: the job ended (Complete, Failed or Cancelled).
-	Done     bool     `json:"done"`
+	Done bool `json:"done"`
+	// Joined: a start found this job of the bucket still running and
+	// returned it instead of creating another.
+	Joined   bool     `json:"joined,omitempty"`
 	Reasons  []string `json:"reasons,omitempty"`
 	Report   string   `json:"report,omitempty"`
 	Duration string   `json:"elapsed,omitempty"`
@@ -107,15 +142,88 @@ func StartBatchReplication(ctx context.Context, env *awsenv.Env, cfg *spec.Confi
 	if opts.Source == "" {
 		opts.Source = b.Source
 	}
-	return startBatch(ctx, s3control.NewFromConfig(env.For(opts.SourceRegion)), opts, time.Now())
+	return startBatch(ctx, newS3Control(env, opts.SourceRegion), opts)
 }
 
 // BatchStatus reads a batch replication job.
 func BatchStatus(ctx context.Context, env *awsenv.Env, region, account, jobID string) (*BatchJob, error) {
-	return batchStatus(ctx, s3control.NewFromConfig(env.For(region)), region, account, jobID)
+	return batchStatus(ctx, newS3Control(env, region), region, account, jobID)
 }
 
-func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.Time) (*BatchJob, error) {
+// LatestBatchJob finds the newest batch replication job pilotlight created
+// for source (by the job's description) in region and reads it; nil when
+// there is none. S3 lists jobs of the last 90 days.
+func LatestBatchJob(ctx context.Context, env *awsenv.Env, region, account, source string) (*BatchJob, error) {
+	return latestBatch(ctx, newS3Control(env, region), region, account, source)
+}
+
+// WaitBatch polls a job until it ends or ctx does, with backoff from first
+// (S3 reports progress about once a minute, so the wait grows to max(first,
+// a minute)). each, when set, sees every reading.
+func WaitBatch(ctx context.Context, env *awsenv.Env, region, account, jobID string, first time.Duration, each func(*BatchJob)) (*BatchJob, error) {
+	return waitBatch(ctx, newS3Control(env, region), region, account, jobID, first, each)
+}
+
+// batchDescription names a job as pilotlight's back-fill of source; status
+// finds the job by it.
+func batchDescription(source string) string { return "pilotlight back-fill of " + source }
+
+func latestBatch(ctx context.Context, api batchAPI, region, account, source string) (*BatchJob, error) {
+	var newest *ctltypes.JobListDescriptor
+	in := &s3control.ListJobsInput{AccountId: aws.String(account), MaxResults: aws.Int32(1000)}
+	for {
+		out, err := api.ListJobs(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list batch jobs of account %s: %s: %w", account, region, err)
+		}
+		for i := range out.Jobs {
+			j := &out.Jobs[i]
+			if aws.ToString(j.Description) != batchDescription(source) || j.Operation != ctltypes.OperationNameS3ReplicateObject {
+				continue
+			}
+			if newest == nil || aws.ToTime(j.CreationTime).After(aws.ToTime(newest.CreationTime)) {
+				newest = j
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	return batchStatus(ctx, api, region, account, aws.ToString(newest.JobId))
+}
+
+func waitBatch(ctx context.Context, api batchAPI, region, account, jobID string, first time.Duration, each func(*BatchJob)) (*BatchJob, error) {
+	if first <= 0 {
+		first = 5 * time.Second
+	}
+	wait, longest := first, max(first, time.Minute)
+	for {
+		job, err := batchStatus(ctx, api, region, account, jobID)
+		if err != nil {
+			return nil, err
+		}
+		if each != nil {
+			each(job)
+		}
+		if job.Done {
+			return job, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return job, fmt.Errorf("wait for batch job %s: %s: still %s: %w", jobID, region, job.Status, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, longest)
+	}
+}
+
+func startBatch(ctx context.Context, api batchAPI, opts BatchOptions) (*BatchJob, error) {
 	if opts.Account == "" || opts.RoleARN == "" || opts.ReportBucket == "" || opts.Source == "" {
 		return nil, fmt.Errorf("batch replication of %s (%s): need the account, the Batch Operations role and a report bucket", opts.Source, opts.SourceRegion)
 	}
@@ -125,18 +233,30 @@ func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.T
 	}
 	prefix := opts.ReportPrefix
 	if prefix == "" {
-		prefix = "pilotlight/batch-replication"
+		prefix = DefaultReportPrefix
 	}
 	token := opts.Token
 	if token == "" {
-		sum := sha256.Sum256([]byte(opts.SourceRegion + "/" + opts.Source + "/" + now.UTC().Format("2006-01-02")))
+		latest, err := latestBatch(ctx, api, opts.SourceRegion, opts.Account, opts.Source)
+		if err != nil {
+			return nil, err
+		}
+		if latest != nil && !latest.Done {
+			latest.Joined = true
+			return latest, nil
+		}
+		after := "none"
+		if latest != nil {
+			after = latest.JobID
+		}
+		sum := sha256.Sum256([]byte(opts.SourceRegion + "/" + opts.Source + "/after/" + after))
 		token = "pilotlight-" + hex.EncodeToString(sum[:12])
 	}
 	out, err := api.CreateJob(ctx, &s3control.CreateJobInput{
 		AccountId:            aws.String(opts.Account),
 		ClientRequestToken:   aws.String(token),
 		ConfirmationRequired: aws.Bool(false),
-		Description:          aws.String("pilotlight back-fill of " + opts.Source),
+		Description:          aws.String(batchDescription(opts.Source)),
 		Priority:             aws.Int32(10),
 		RoleArn:              aws.String(opts.RoleARN),
 		Operation:            &ctltypes.JobOperation{S3ReplicateObject: &ctltypes.S3ReplicateObjectOperation{}},
@@ -163,7 +283,7 @@ func startBatch(ctx context.Context, api batchAPI, opts BatchOptions, now time.T
 	}
 	job := &BatchJob{
 		JobID: aws.ToString(out.JobId), Account: opts.Account, Region: opts.SourceRegion, Source: opts.Source,
-		Status: string(ctltypes.JobStatusNew), Report: "s3://" + opts.ReportBucket + "/" + prefix,
+		Status: string(ctltypes.JobStatusNew), Report: reportURL(opts.ReportBucket, prefix, aws.ToString(out.JobId)),
 	}
 	return job, nil
 }
@@ -191,13 +311,18 @@ func batchStatus(ctx context.Context, api batchAPI, region, account, jobID strin
 		job.Reasons = append(job.Reasons, aws.ToString(f.FailureCode)+": "+aws.ToString(f.FailureReason))
 	}
 	if r := d.Report; r != nil && r.Enabled {
-		job.Report = "s3://" + bucketOfARN(aws.ToString(r.Bucket)) + "/" + aws.ToString(r.Prefix)
+		job.Report = reportURL(bucketOfARN(aws.ToString(r.Bucket)), aws.ToString(r.Prefix), jobID)
 	}
 	switch d.Status {
 	case ctltypes.JobStatusComplete, ctltypes.JobStatusFailed, ctltypes.JobStatusCancelled:
 		job.Done = true
 	}
 	return job, nil
+}
+
+// reportURL is where S3 writes a job's completion report.
+func reportURL(bucket, prefix, jobID string) string {
+	return "s3://" + bucket + "/" + strings.TrimSuffix(prefix, "/") + "/job-" + jobID + "/"
 }
 
 // bucketOfARN returns the bucket name of arn:partition:s3:::bucket.
@@ -207,3 +332,51 @@ func bucketOfARN(arn string) string {
 	}
 	return arn
 }
+
+// metricsAPI reads the daily storage metrics S3 publishes to CloudWatch.
+type metricsAPI interface {
+	GetMetricStatistics(ctx context.Context, in *cloudwatch.GetMetricStatisticsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error)
+}
+
+// ObjectCount returns how many objects bucket holds by S3's daily
+// NumberOfObjects metric in CloudWatch (free, and no listing: counting a
+// bucket of hundreds of millions of keys by listing is what auto avoids),
+// or -1 when S3 has published none in the last three days (a new bucket).
+func ObjectCount(ctx context.Context, env *awsenv.Env, region, bucket string) (int64, error) {
+	// Query protocol rather than the SDK's default CBOR: every CloudWatch
+	// endpoint answers it (aws and aws-cn alike), and so does moto.
+	cw := cloudwatch.NewFromConfig(env.For(region), func(o *cloudwatch.Options) {
+		o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+	})
+	return objectCount(ctx, cw, region, bucket, time.Now())
+}
+
+func objectCount(ctx context.Context, api metricsAPI, region, bucket string, now time.Time) (int64, error) {
+	out, err := api.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+		Namespace:  aws.String("AWS/S3"),
+		MetricName: aws.String("NumberOfObjects"),
+		Dimensions: []cwtypes.Dimension{
+			{Name: aws.String("BucketName"), Value: aws.String(bucket)},
+			{Name: aws.String("StorageType"), Value: aws.String("AllStorageTypes")},
+		},
+		StartTime:  aws.Time(now.Add(-72 * time.Hour)),
+		EndTime:    aws.Time(now),
+		Period:     aws.Int32(86400),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum},
+	})
+	if err != nil {
+		return -1, fmt.Errorf("object count of bucket %s: %s: %w", bucket, region, err)
+	}
+	n, newest := int64(-1), time.Time{}
+	for _, d := range out.Datapoints {
+		if t := aws.ToTime(d.Timestamp); n < 0 || t.After(newest) {
+			n, newest = int64(aws.ToFloat64(d.Maximum)), t
+		}
+	}
+	return n, nil
+}
+
+// BatchRoleName is the role S3 Batch Operations assumes for a stack's
+// batch replication jobs: one role for all of its buckets, with one inline
+// policy per bucket, made by Setup beside the replication role.
+func BatchRoleName(stack string) string { return stack + "-s3-batch-replication" }

@@ -232,7 +232,8 @@ func TestSetupIdempotentAndDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dry.Unchanged || len(dry.Changed) != 6 || !strings.HasPrefix(dry.Changed[0], "would create replica bucket "+f.b.Replica+" in cn-north-1") {
+	// Six changes for replication, two for the batch role (batch_test.go).
+	if dry.Unchanged || len(dry.Changed) != 8 || !strings.HasPrefix(dry.Changed[0], "would create replica bucket "+f.b.Replica+" in cn-north-1") {
 		t.Fatalf("dry run: %q", dry.Changed)
 	}
 	if _, err := f.dst.HeadBucket(f.ctx, &s3.HeadBucketInput{Bucket: aws.String(f.b.Replica)}); !notFound(err) {
@@ -243,7 +244,7 @@ func TestSetupIdempotentAndDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.Changed) != 6 || first.RoleARN != dry.RoleARN {
+	if len(first.Changed) != 8 || first.RoleARN != dry.RoleARN || first.BatchRoleARN != dry.BatchRoleARN {
 		t.Fatalf("first run: %+v (dry run said role %s)", first, dry.RoleARN)
 	}
 	// H4: the replication role is made with the stack's boundary.

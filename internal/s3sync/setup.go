@@ -34,6 +34,9 @@ type SetupResult struct {
 	Changed       []string `json:"changed"`
 	Unchanged     bool     `json:"unchanged"`
 	RoleARN       string   `json:"role_arn"`
+	// BatchRoleARN is the role S3 Batch Replication jobs assume
+	// (`replicate sync --engine batch`).
+	BatchRoleARN string `json:"batch_role_arn"`
 	// Notes are facts worth a user's eye that change nothing, e.g. a
 	// capability this region lacks and the path taken instead.
 	Notes []string `json:"notes,omitempty"`
@@ -153,6 +156,9 @@ func runSetup(ctx context.Context, d setupDeps, cfg *spec.Config, b spec.Bucket,
 		return nil, err
 	}
 	if err := r.rule(ctx, keys, roleCreated); err != nil {
+		return nil, err
+	}
+	if err := r.batchRole(ctx); err != nil {
 		return nil, err
 	}
 	r.res.Unchanged = len(r.res.Changed) == 0
@@ -308,85 +314,102 @@ func describeKey(ctx context.Context, api kmsAPI, key, region string) (*kmstypes
 
 // role makes the stack's replication role and this bucket's inline policy.
 func (r *setupRun) role(ctx context.Context, k replicationKeys) (created bool, err error) {
-	name := RoleName(r.cfg.Stack)
-	trust := trustPolicy()
-	out, err := r.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
-	switch {
-	case apiCode(err) == "NoSuchEntity":
-		r.change("create IAM role %s trusted by %s", name, s3Principal)
-		if r.dry {
-			acct, err := r.account(ctx)
-			if err != nil {
-				return false, err
-			}
-			r.res.RoleARN = r.part.ARN("iam", "", acct, "role/"+name)
-		} else {
-			acct, err := r.account(ctx)
-			if err != nil {
-				return false, err
-			}
-			// Only with the stack's permissions boundary: the policy that
-			// lets pilotlight create roles requires it (iampolicy).
-			boundary, err := partition.BoundaryARN(r.cfg.DR.Region, acct, r.cfg.Stack)
-			if err != nil {
-				return false, err
-			}
-			c, err := r.iam.CreateRole(ctx, &iam.CreateRoleInput{
-				PermissionsBoundary:      aws.String(boundary),
-				RoleName:                 aws.String(name),
-				AssumeRolePolicyDocument: aws.String(trust),
-				Description:              aws.String("S3 replication for pilotlight stack " + r.cfg.Stack),
-				Tags:                     tags.IAM(tags.Base(r.cfg.Stack)),
-			})
-			if err != nil {
-				return false, fmt.Errorf("create IAM role %s (%s): %w", name, r.part.ID, err)
-			}
-			r.res.RoleARN = aws.ToString(c.Role.Arn)
-		}
-		created = true
-	case err != nil:
-		return false, fmt.Errorf("read IAM role %s (%s): %w", name, r.part.ID, err)
-	default:
-		if !tags.Managed(tags.FromIAM(out.Role.Tags), r.cfg.Stack) {
-			return false, fmt.Errorf("IAM role %s exists but is not pilotlight's for stack %s (tags %s=%s, %s=%s missing): rename the stack or remove the role",
-				name, r.cfg.Stack, tags.ManagedBy, tags.Tool, tags.Stack, r.cfg.Stack)
-		}
-		r.res.RoleARN = aws.ToString(out.Role.Arn)
-		if !samePolicy(aws.ToString(out.Role.AssumeRolePolicyDocument), trust) {
-			r.change("reset the trust policy of IAM role %s to %s", name, s3Principal)
-			if !r.dry {
-				if _, err := r.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
-					RoleName: aws.String(name), PolicyDocument: aws.String(trust),
-				}); err != nil {
-					return false, fmt.Errorf("update trust policy of IAM role %s: %w", name, err)
-				}
-			}
-		}
-	}
 	want := replicationPolicy(r.part, policyInput{
 		Source: r.b.Source, Replica: r.b.Replica, SourceRegion: r.cfg.Primary.Region, ReplicaRegion: r.cfg.DR.Region,
 		DeleteMarkers: r.b.DeleteMarkers, SourceKMS: k.sourceKMS, SourceKeyARN: k.sourceKeyARN, ReplicaKeyARN: k.replicaKeyARN,
 	})
+	arn, created, err := r.ensureRole(ctx, roleSpec{
+		name: RoleName(r.cfg.Stack), principal: s3Principal, trust: trustPolicy(),
+		description: "S3 replication for pilotlight stack " + r.cfg.Stack,
+		policyName:  policyName(r.b), policy: want,
+		why: fmt.Sprintf("replicate %s to %s", r.b.Source, r.b.Replica),
+	})
+	r.res.RoleARN = arn
+	return created, err
+}
+
+// roleSpec is one role setup owns and this bucket's inline policy on it.
+type roleSpec struct {
+	name, principal, trust, description string
+	policyName, policy, why             string
+}
+
+// ensureRole makes a role of the stack (with the stack's permissions
+// boundary and tags) trusted by one service, and puts the bucket's inline
+// policy on it, reading before writing; it returns the role's ARN and
+// whether it was (or, dry, would be) created. A role of that name that is
+// not the stack's is refused, never taken over.
+func (r *setupRun) ensureRole(ctx context.Context, rs roleSpec) (arn string, created bool, err error) {
+	name := rs.name
+	out, err := r.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	switch {
+	case apiCode(err) == "NoSuchEntity":
+		r.change("create IAM role %s trusted by %s", name, rs.principal)
+		acct, err := r.account(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		if r.dry {
+			arn = r.part.ARN("iam", "", acct, "role/"+name)
+		} else {
+			// Only with the stack's permissions boundary: the policy that
+			// lets pilotlight create roles requires it (iampolicy).
+			boundary, err := partition.BoundaryARN(r.cfg.DR.Region, acct, r.cfg.Stack)
+			if err != nil {
+				return "", false, err
+			}
+			c, err := r.iam.CreateRole(ctx, &iam.CreateRoleInput{
+				PermissionsBoundary:      aws.String(boundary),
+				RoleName:                 aws.String(name),
+				AssumeRolePolicyDocument: aws.String(rs.trust),
+				Description:              aws.String(rs.description),
+				Tags:                     tags.IAM(tags.Base(r.cfg.Stack)),
+			})
+			if err != nil {
+				return "", false, fmt.Errorf("create IAM role %s (%s): %w", name, r.part.ID, err)
+			}
+			arn = aws.ToString(c.Role.Arn)
+		}
+		created = true
+	case err != nil:
+		return "", false, fmt.Errorf("read IAM role %s (%s): %w", name, r.part.ID, err)
+	default:
+		if !tags.Managed(tags.FromIAM(out.Role.Tags), r.cfg.Stack) {
+			return "", false, fmt.Errorf("IAM role %s exists but is not pilotlight's for stack %s (tags %s=%s, %s=%s missing): rename the stack or remove the role",
+				name, r.cfg.Stack, tags.ManagedBy, tags.Tool, tags.Stack, r.cfg.Stack)
+		}
+		arn = aws.ToString(out.Role.Arn)
+		if !samePolicy(aws.ToString(out.Role.AssumeRolePolicyDocument), rs.trust) {
+			r.change("reset the trust policy of IAM role %s to %s", name, rs.principal)
+			if !r.dry {
+				if _, err := r.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
+					RoleName: aws.String(name), PolicyDocument: aws.String(rs.trust),
+				}); err != nil {
+					return "", false, fmt.Errorf("update trust policy of IAM role %s: %w", name, err)
+				}
+			}
+		}
+	}
 	if !created {
-		pol, err := r.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policyName(r.b))})
+		pol, err := r.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(rs.policyName)})
 		switch {
 		case apiCode(err) == "NoSuchEntity":
 		case err != nil:
-			return false, fmt.Errorf("read policy %s of IAM role %s: %w", policyName(r.b), name, err)
-		case samePolicy(aws.ToString(pol.PolicyDocument), want):
-			return false, nil
+			return "", false, fmt.Errorf("read policy %s of IAM role %s: %w", rs.policyName, name, err)
+		case samePolicy(aws.ToString(pol.PolicyDocument), rs.policy):
+			return arn, false, nil
 		}
 	}
-	r.change("put policy %s on IAM role %s (replicate %s to %s)", policyName(r.b), name, r.b.Source, r.b.Replica)
+	r.change("put policy %s on IAM role %s (%s)", rs.policyName, name, rs.why)
 	if r.dry {
-		return created, nil
+		return arn, created, nil
 	}
 	if _, err := r.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName: aws.String(name), PolicyName: aws.String(policyName(r.b)), PolicyDocument: aws.String(want),
+		RoleName: aws.String(name), PolicyName: aws.String(rs.policyName), PolicyDocument: aws.String(rs.policy),
 	}); err != nil {
-		return false, fmt.Errorf("put policy %s on IAM role %s: %w", policyName(r.b), name, err)
+		return "", false, fmt.Errorf("put policy %s on IAM role %s: %w", rs.policyName, name, err)
 	}
-	return created, nil
+	return arn, created, nil
 }
 
 // desiredRule is the one replication rule setup owns on the source.

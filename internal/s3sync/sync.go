@@ -62,6 +62,8 @@ type SyncOptions struct {
 	StorageClass string
 	// Log receives warnings; nil uses slog.Default().
 	Log *slog.Logger
+	// Restore, when set, restores archived source objects (restore.go).
+	Restore *RestoreOptions
 }
 
 // SyncResult is what one back-fill did (or, with DryRun, would do).
@@ -91,6 +93,8 @@ type SyncResult struct {
 	// failed. ArchivedKeys holds the first of them.
 	Archived     int64    `json:"archived"`
 	ArchivedKeys []string `json:"archived_keys,omitempty"`
+	// Restore says what restores of archived objects did (with Restore).
+	Restore *RestoreResult `json:"restore,omitempty"`
 	// Lock says whether Object Lock retention and legal holds were copied:
 	// LockNone, LockCopied or LockNotCopied.
 	Lock     string        `json:"object_lock,omitempty"`
@@ -280,6 +284,10 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		return nil, err
 	}
 	mode := pf.mode
+	rs, err := newRestorer(src, p, opts, log)
+	if err != nil {
+		return nil, err
+	}
 	lock := LockNone
 	switch {
 	case pf.lock[0] && pf.lock[1]:
@@ -337,8 +345,13 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 				return
 			}
 		}
+		if !rs.ready(ctx, o) {
+			st.archive(o.Key)
+			return
+		}
 		err := c.copy(ctx, o)
 		if errors.Is(err, errArchived) {
+			rs.refused(ctx, o)
 			st.archive(o.Key)
 			return
 		}
@@ -346,6 +359,7 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 			st.fail(err)
 			return
 		}
+		rs.done(o)
 		st.copied.Add(1)
 		st.bytes.Add(o.Size)
 	}
@@ -428,7 +442,7 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		switch {
 		case d == nil:
 			st.listed.Add(1)
-			if archived(s.StorageClass) {
+			if archived(s.StorageClass) && !rs.on() {
 				st.archive(s.Key)
 				return nil
 			}
@@ -449,7 +463,7 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 			st.listed.Add(1)
 			st.replicaListed.Add(1)
 			if differs(mode, s, d) != "" {
-				if archived(s.StorageClass) {
+				if archived(s.StorageClass) && !rs.on() {
 					st.archive(s.Key)
 					return nil
 				}
@@ -479,12 +493,12 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		Listed: st.listed.Load(), ReplicaListed: st.replicaListed.Load(),
 		Copied: st.copied.Load(), Skipped: st.skipped.Load(), Deleted: st.deleted.Load(),
 		Extra: st.extra.Load(), Failed: st.failed.Load(), Bytes: st.bytes.Load(),
-		Duration: time.Since(start), Errors: st.errors,
+		Duration: time.Since(start), Errors: st.errors, Restore: rs.result(),
 	}
 	if opts.DryRun {
 		res.Copied, res.Bytes = st.queued.Load(), st.queuedBytes.Load()
 	}
-	if res.Archived > 0 {
+	if res.Archived > 0 && !rs.on() {
 		log.Warn("archived objects skipped: restore them, then sync again", "bucket", p.src, "region", p.srcRegion,
 			"count", res.Archived, "first", res.ArchivedKeys[0])
 	}
