@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -307,18 +308,38 @@ func startInventory(ctx context.Context, api inventoryAPI, inv *inventory, sourc
 func (inv *inventory) run(ctx context.Context, api inventoryAPI, l *listing, after string) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The files are opened at once, a round trip for all rather than one
+	// each, at most inventoryOpens at a time.
+	readers := make([]*fileReader, len(inv.files))
+	errs := make([]error, len(inv.files))
+	sem := make(chan struct{}, inventoryOpens)
+	var wg sync.WaitGroup
+	for i, f := range inv.files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r, err := inv.open(rctx, api, f, after)
+			if err == nil {
+				readers[i] = r
+				_, err = r.advanceFirst()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
 	h := &fileHeap{}
-	for _, f := range inv.files {
-		r, err := inv.open(rctx, api, f, after)
-		if err != nil {
-			return err
+	for _, r := range readers {
+		if r != nil {
+			defer r.close()
 		}
-		defer r.close()
-		ok, err := r.advance()
-		if err != nil {
-			return err
-		}
-		if ok {
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, r := range readers {
+		if r.ok {
 			h.rs = append(h.rs, r)
 		}
 	}
@@ -365,8 +386,19 @@ func (inv *inventory) run(ctx context.Context, api inventoryAPI, l *listing, aft
 	return nil
 }
 
+// inventoryOpens bounds the data files opened at once.
+const inventoryOpens = 16
+
+// advanceFirst is advance for a file just opened; ok says it had a row.
+func (r *fileReader) advanceFirst() (bool, error) {
+	ok, err := r.advance()
+	r.ok = ok
+	return ok, err
+}
+
 // fileReader reads one data file's current (latest, not deleted) objects.
 type fileReader struct {
+	ok    bool // advanceFirst found a row
 	inv   *inventory
 	file  string
 	after string
