@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"sort"
 	"strconv"
@@ -413,6 +414,101 @@ func TestInventoryRows(t *testing.T) {
 	} {
 		if _, err := read(bad+"\n", ""); err == nil || !isInventoryErr(err) {
 			t.Errorf("%s: %v, want an inventory error", name, err)
+		}
+	}
+}
+
+// fakeInventoryS3 answers the calls findInventory makes from a map of
+// configurations, delivery folders and manifests.
+type fakeInventoryS3 struct {
+	configs   []types.InventoryConfiguration
+	folders   map[string][]string // prefix → delivery folders under it
+	manifests map[string]string   // key → manifest.json
+}
+
+func (f *fakeInventoryS3) ListBucketInventoryConfigurations(_ context.Context, _ *s3.ListBucketInventoryConfigurationsInput, _ ...func(*s3.Options)) (*s3.ListBucketInventoryConfigurationsOutput, error) {
+	return &s3.ListBucketInventoryConfigurationsOutput{InventoryConfigurationList: f.configs}, nil
+}
+
+func (f *fakeInventoryS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out := &s3.ListObjectsV2Output{}
+	for _, d := range f.folders[aws.ToString(in.Prefix)] {
+		out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(aws.ToString(in.Prefix) + d + "/")})
+	}
+	return out, nil
+}
+
+func (f *fakeInventoryS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	m, ok := f.manifests[aws.ToString(in.Key)]
+	if !ok {
+		return nil, &types.NoSuchKey{}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(m))}, nil
+}
+
+// Which inventory verify reads: the newest delivered one among those that
+// cover the whole bucket in CSV and are recent enough; why none otherwise.
+func TestFindInventory(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	conf := func(id string, format types.InventoryFormat, prefix string, enabled bool) types.InventoryConfiguration {
+		c := types.InventoryConfiguration{
+			Id: aws.String(id), IsEnabled: aws.Bool(enabled),
+			Destination: &types.InventoryDestination{S3BucketDestination: &types.InventoryS3BucketDestination{
+				Bucket: aws.String("arn:aws-cn:s3:::inv"), Format: format, Prefix: aws.String("reports/"),
+			}},
+		}
+		if prefix != "" {
+			c.Filter = &types.InventoryFilter{Prefix: aws.String(prefix)}
+		}
+		return c
+	}
+	manifest := func(date time.Time, schema string) string {
+		return fmt.Sprintf(`{"sourceBucket":"media","fileFormat":"CSV","creationTimestamp":"%d","fileSchema":%q,"files":[{"key":"reports/media/x/data/a.csv.gz"}]}`, date.UnixMilli(), schema)
+	}
+	const schema = "Bucket, Key, Size, LastModifiedDate, ETag"
+	day := func(d int) time.Time { return now.Add(-time.Duration(d) * 24 * time.Hour).Truncate(time.Minute) }
+	folder := func(t time.Time) string { return t.UTC().Format(manifestTimeLayout) }
+	api := &fakeInventoryS3{
+		configs: []types.InventoryConfiguration{
+			conf("parquet", types.InventoryFormatParquet, "", true),
+			conf("uploads-only", types.InventoryFormatCsv, "uploads/", true),
+			conf("off", types.InventoryFormatCsv, "", false),
+			conf("daily", types.InventoryFormatCsv, "", true),
+			conf("weekly", types.InventoryFormatCsv, "", true),
+		},
+		folders: map[string][]string{
+			// daily: today's delivery has no manifest yet; yesterday's has.
+			"reports/media/daily/":  {folder(day(2)), folder(day(1)), folder(now), "data", "hive"},
+			"reports/media/weekly/": {folder(day(3))},
+		},
+		manifests: map[string]string{
+			"reports/media/daily/" + folder(day(2)) + "/manifest.json":  manifest(day(2), schema),
+			"reports/media/daily/" + folder(day(1)) + "/manifest.json":  manifest(day(1), schema),
+			"reports/media/weekly/" + folder(day(3)) + "/manifest.json": manifest(day(3), schema),
+		},
+	}
+	inv, why, err := findInventory(context.Background(), api, "media", now)
+	if err != nil || inv == nil {
+		t.Fatalf("no inventory found: %q %v", why, err)
+	}
+	if inv.info.ConfigID != "daily" || !inv.info.Date.Equal(day(1)) || inv.bucket != "inv" {
+		t.Fatalf("read %s of %s in %s, want daily of %s in inv", inv.info.ConfigID, inv.info.Date, inv.bucket, day(1))
+	}
+
+	// Nothing usable: every reason is given.
+	api.manifests = map[string]string{
+		"reports/media/daily/" + folder(day(1)) + "/manifest.json":  manifest(day(1), "Bucket, Key, Size"),
+		"reports/media/weekly/" + folder(day(3)) + "/manifest.json": manifest(day(9), schema),
+	}
+	api.folders["reports/media/weekly/"] = []string{folder(day(9))}
+	api.manifests["reports/media/weekly/"+folder(day(9))+"/manifest.json"] = manifest(day(9), schema)
+	inv, why, err = findInventory(context.Background(), api, "media", now)
+	if err != nil || inv != nil {
+		t.Fatalf("found %+v %v, want none", inv, err)
+	}
+	for _, want := range []string{"parquet: format Parquet", "uploads-only: covers prefix uploads/ only", "off: disabled", "lacks ETag, LastModifiedDate", "weekly: newest inventory is from"} {
+		if !strings.Contains(why, want) {
+			t.Errorf("why %q lacks %q", why, want)
 		}
 	}
 }
