@@ -8,19 +8,28 @@
 #
 #   bench/s3sync/run.sh            # ROUNDS=3 SMALL_N=20000 N=10000 INC_N=100000 LATENCY=30ms BUDGET=2700
 #   SETS="small" TOOLS="pilotlight s5cmd-cp s5cmd" S5CMD_SRC=~/src/s5cmd bench/s3sync/run.sh
+#   SETS="storm scale" SCALE_NS="10000 100000 300000" S5CMD=/tmp/s5cmd bench/s3sync/run.sh
 #
-# Tool "adaptive" is internal/s3sync's sync with the adaptive pool
-# (SyncOptions.Workers 0), run in-process by `fakes3 sync`, which the CLI
-# cannot select yet.
+# `pilotlight` is the CLI with its defaults: since --workers defaults to 0,
+# that is the adaptive pool. Tool "adaptive" is the same sync run
+# in-process by `fakes3 sync`; "pilotlight128" is the CLI with --workers 128.
 #
-# s5cmd is taken from PATH, or built from its public source (peak/s5cmd: a
-# checkout, or a bare git directory, named by S5CMD_SRC) with its vendored
-# modules into the run's temp directory, never into the repository. rclone
+# Set "storm" copies the small set while the proxy answers 20% of requests
+# 503 SlowDown for STORM_S seconds (30); set "scale" measures the peak RSS
+# of sync (1% changed) and verify at each of SCALE_NS keys.
+#
+# s5cmd is the binary named by S5CMD, or taken from PATH, or built from its
+# public source (peak/s5cmd: a checkout, or a bare git directory, named by
+# S5CMD_SRC) with its vendored modules into the run's temp directory, never
+# into the repository. rclone
 # comes from Debian (apt-get install -y rclone). Servers run on loopback
 # only and are stopped on exit; the whole run is bounded by BUDGET seconds,
 # each tool run by RUN_TIMEOUT seconds. See docs/benchmarks.md, "S3
 # back-fill and verify".
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing
+# this file during a run then cannot change what the run executes.
+{
 
 ROUNDS=${ROUNDS:-3}
 SETS=${SETS:-small mixed incremental}
@@ -35,12 +44,17 @@ LATENCY=${LATENCY:-30ms}
 BUDGET=${BUDGET:-2700}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 WORKERS=${WORKERS:-}
+STORM_S=${STORM_S:-30}
+STORM_RATIO=${STORM_RATIO:-0.2}
+SCALE_NS=${SCALE_NS:-10000 100000 300000}
 
 cd "$(dirname "$0")/../.."
 start_epoch=$(date +%s)
 work=$(mktemp -d /tmp/s3sync-bench.XXXXXX)
 pids=()
 cleanup() {
+	# KEEP=DIR keeps the per-run tables of a run.
+	[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$work"/*.tsv "$KEEP"/ 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$work"
@@ -56,7 +70,7 @@ for t in go curl python3 /usr/bin/time timeout; do
 done
 have_aws=0; command -v aws >/dev/null && have_aws=1
 have_rclone=0; command -v rclone >/dev/null && have_rclone=1
-S5CMD=$(command -v s5cmd || true)
+S5CMD=${S5CMD:-$(command -v s5cmd || true)}
 [ $have_aws = 1 ] || say "aws CLI not found: its runs are skipped"
 [ $have_rclone = 1 ] || say "rclone not found (apt-get install -y rclone): its runs are skipped"
 
@@ -130,8 +144,11 @@ protect:
   buckets:
     - { name: media, source: $src, replica: $dst }
 YAML
-		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${WORKERS:+--workers $WORKERS}) ;;
-	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0) ;;
+		w=$WORKERS; [ "$tool" = pilotlight128 ] && w=128
+		cmd=(env AWS_ENDPOINT_URL="$P" "$work/pilotlight" --config "$work/pl.yaml" replicate sync -o json ${w:+--workers $w}) ;;
+	adaptive) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT_ARGS:-}) ;;
+	adaptive2) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT2_ARGS:-}) ;;
+	adaptive3) cmd=("$work/fakes3" sync -endpoint "$P" -src "$src" -dst "$dst" -workers 0 ${ADAPT3_ARGS:-}) ;;
 	aws) cmd=(env AWS_CONFIG_FILE="$work/aws10.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	aws64) cmd=(env AWS_CONFIG_FILE="$work/aws64.cfg" aws s3 sync "s3://$src" "s3://$dst" --endpoint-url "$P" --only-show-errors --no-progress) ;;
 	rclone) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst") ;;
@@ -182,7 +199,10 @@ YAML
 listboth() { "$work/fakes3" list -endpoint "$P" -bucket "$1" -bucket "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'; }
 tools=()
 want pilotlight && tools+=(pilotlight)
+want pilotlight128 && tools+=(pilotlight128)
 want adaptive && tools+=(adaptive)
+want adaptive2 && tools+=(adaptive2)
+want adaptive3 && tools+=(adaptive3)
 [ $have_aws = 1 ] && want aws && tools+=(aws)
 [ $have_aws = 1 ] && want aws64 && tools+=(aws64)
 [ $have_rclone = 1 ] && want rclone64 && tools+=(rclone64)
@@ -244,8 +264,53 @@ else
 	v100_s=0 v100_rss=0 v100_code=-1 l100=0 l100b=0
 fi
 
+# --- SlowDown storm: the small set copied while STORM_RATIO of requests are
+# answered 503 SlowDown for STORM_S seconds
+storm="$work/storm.tsv"
+printf 'tool\twall\tok\trefused\tfailed\tthrottled\n' >"$storm"
+if runset storm; then
+	if ! curl -fsS "$S/__admin/stat?bucket=small" >/dev/null 2>&1; then
+		say "seeding $SMALL_N objects (1-64 KiB, log-uniform) for the storm"
+		"$work/fakes3" seed -endpoint "$S" -bucket small -n "$SMALL_N" -min 1024 -max 65536 -seed 3 >/dev/null
+	fi
+	stools=(pilotlight); [ $have_s5cmd = 1 ] && want s5cmd-cp && stools+=(s5cmd-cp)
+	for t in "${stools[@]}"; do
+		curl -fsS "$P/__bench/storm?seconds=$STORM_S&ratio=$STORM_RATIO" >/dev/null
+		runtool storm 1 "$t" small "storm-$t"
+		refused=$(curl -fsS "$P/__bench/storm?seconds=0&ratio=0")
+		row=$(tail -1 "$results")
+		failed=-; throttled=-
+		if [ "$t" = pilotlight ]; then
+			failed=$(python3 -c 'import json; print(json.load(open("'"$work/last-pilotlight.out"'"))["buckets"][0]["failed"])' 2>/dev/null || echo '?')
+			throttled=$(python3 -c 'import json; print(json.load(open("'"$work/last-pilotlight.out"'"))["buckets"][0]["throttled"])' 2>/dev/null || echo '?')
+		fi
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$(cut -f4 <<<"$row")" "$(cut -f10 <<<"$row")" "$refused" "$failed" "$throttled" >>"$storm"
+		drop "storm-$t"
+	done
+fi
+
+# --- memory at scale: SCALE_NS keys of 64-256 B, a replica seeded alike, 1%
+# of the source changed; peak RSS of sync and of verify at each size
+scale="$work/scale.tsv"
+printf 'keys\tsync_s\tsync_rss_kb\tverify_s\tverify_rss_kb\tverify_exit\tlist_s\n' >"$scale"
+if runset scale; then
+	for n in $SCALE_NS; do
+		[ "$(left)" -gt 300 ] || { say "budget spent: scale $n skipped"; break; }
+		say "seeding $n keys twice for the scale case"
+		"$work/fakes3" seed -endpoint "$S" -bucket "sc-src-$n" -n "$n" -min 64 -max 256 -seed 4 >/dev/null
+		"$work/fakes3" seed -endpoint "$S" -bucket "sc-dst-$n" -n "$n" -min 64 -max 256 -seed 4 >/dev/null
+		"$work/fakes3" mutate -endpoint "$S" -bucket "sc-src-$n" -n "$n" -every 100 -offset 1 >/dev/null
+		runtool scale "$n" pilotlight "sc-src-$n" "sc-dst-$n" 0
+		row=$(tail -1 "$results")
+		read -r vs vrss vcode <<<"$(rss_verify "sc-src-$n" "sc-dst-$n")"
+		ls_=$(listboth "sc-src-$n" "sc-dst-$n")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(cut -f4 <<<"$row")" "$(cut -f7 <<<"$row")" "$vs" "$vrss" "$vcode" "$ls_" >>"$scale"
+		drop "sc-src-$n"; drop "sc-dst-$n"
+	done
+fi
+
 # --- report
-python3 - "$results" "$inc" "$work/seed.json" "$work/seed-small.json" <<PY
+python3 - "$results" "$inc" "$work/seed.json" "$work/seed-small.json" "$storm" "$scale" <<PY
 import csv, json, statistics, sys, subprocess, platform
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 inc = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
@@ -268,8 +333,8 @@ for setname in ("small", "mixed"):
         continue
     print()
     print(f"### {setname}: {seed['objects']} objects, {seed['bytes']/1e6:.0f} MB")
-    print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | complete |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| tool | runs | median wall s | objects/s | MB/s | client CPU s / 1k obj | requests / obj | other CPU s (max) | CPU left by others used | complete |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     med = {}
     for tool in dict.fromkeys(r["tool"] for r in rows if r["set"] == setname and r["round"] != "0"):
         rs = [r for r in rows if r["set"] == setname and r["tool"] == tool and r["round"] != "0"]
@@ -280,7 +345,15 @@ for setname in ("small", "mixed"):
         req = statistics.median(int(r["requests"])/objs for r in rs)
         oth = max(float(r["other_cpu"]) for r in rs)
         ok = all(r["ok"] == "1" for r in rs)
-        print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {'yes' if ok else 'NO'} |")
+        # The machine's ceiling on a shared machine: of the CPU the other
+        # processes left (2 cores x wall - their CPU), the share that the
+        # client, the server and the proxy used.
+        ncpu = int(subprocess.run(['nproc'],capture_output=True,text=True).stdout.strip())
+        def used(r):
+            free = ncpu*float(r["wall"]) - float(r["other_cpu"])
+            return (float(r["user"])+float(r["sys"])+float(r["server_cpu"])+float(r["proxy_cpu"]))/free if free > 0 else 0
+        ceil = statistics.median(used(r) for r in rs)
+        print(f"| {tool} | {len(rs)} | {w:.2f} | {objs/w:.0f} | {mb/w:.0f} | {cpu:.3f} | {req:.2f} | {oth:.1f} | {100*ceil:.0f}% | {'yes' if ok else 'NO'} |")
     if "pilotlight" in med:
         print()
         for t, w in med.items():
@@ -308,4 +381,22 @@ fill = [r for r in rows if r["set"] == "incremental-fill"]
 mix = [r for r in rows if r["set"] == "mixed" and r["tool"] == "pilotlight"]
 if fill and mix:
     print(f"- sync peak RSS: {statistics.median(int(r['maxrss_kb']) for r in mix)/1024:.0f} MB at {seed['objects']} keys, {int(fill[0]['maxrss_kb'])/1024:.0f} MB filling ${INC_N} keys")
+storm = list(csv.DictReader(open(sys.argv[5]), delimiter="\t"))
+if storm:
+    print()
+    print("### SlowDown storm: ${STORM_RATIO} of requests answered 503 SlowDown for ${STORM_S} s")
+    print("| tool | wall s | complete | refused by the storm | failed | throttled (as counted by pilotlight) |")
+    print("|---|---|---|---|---|---|")
+    for r in storm:
+        print(f"| {r['tool']} | {float(r['wall']):.2f} | {'yes' if r['ok']=='1' else 'NO'} | {r['refused']} | {r['failed']} | {r['throttled']} |")
+scale = list(csv.DictReader(open(sys.argv[6]), delimiter="\t"))
+if scale:
+    print()
+    print("### memory at scale (1% of keys changed)")
+    print("| keys | sync s | sync peak RSS MB | verify s | verify peak RSS MB | verify exit | list both s | verify / list |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in scale:
+        print(f"| {r['keys']} | {float(r['sync_s']):.2f} | {int(r['sync_rss_kb'])/1024:.0f} | {float(r['verify_s']):.2f} | {int(r['verify_rss_kb'])/1024:.0f} | {r['verify_exit']} | {float(r['list_s']):.2f} | {float(r['verify_s'])/float(r['list_s']):.2f} |")
 PY
+exit
+}

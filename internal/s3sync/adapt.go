@@ -30,17 +30,38 @@ type window struct {
 	busy      bool // the pool was full at some point: the limit, not the work, bounded it
 }
 
-// controller is AIMD on copies in flight: it doubles while throughput
-// doubles (slow start), then grows by an eighth while throughput still
-// grows and latency holds; it cuts by 30% on any throttling and by 10% when
-// latency rises to twice its floor. Pure logic: the caller feeds windows.
+// controller is AIMD on copies in flight: it quadruples while throughput
+// grows and latency holds (slow start), then grows by an eighth while
+// throughput still grows and latency holds; it cuts by 30% on throttling
+// (again only while cuts reduce it) and by 10% when latency rises to twice
+// its floor. Pure logic: the caller feeds windows.
 type controller struct {
 	min, max, limit int
 	slowStart       bool
 	floor           time.Duration // lowest mean latency seen
 	prevRate        float64
 	flat            int // windows in a row without growth
+	// recover is half the limit a run of throttled windows began at: once
+	// S3 stops throttling, the limit doubles back up to it (as TCP's slow
+	// start does up to its threshold) instead of climbing from the minimum
+	// by an eighth a window. throttling: inside such a run.
+	recover    int
+	throttling bool
+	// cutShare is the throttled share of calls in the window of the last cut.
+	cutShare float64
 }
+
+// shareFalls is how far the throttled share must fall below the share of
+// the last cut for a throttled window to cut again: S3 throttles the rate
+// above what a prefix takes, so cutting the rate by 30% cuts the share by
+// far more (to 0.6x or less, whatever the overload). When it does not, the
+// refusals do not come from this client's rate (the rest of the account,
+// a partition being split) and further cuts only idle the pool; the
+// per-prefix backoff (gate) still spaces the refused prefixes. Compared
+// with the share at the last cut, not the last window's, so that the
+// window-to-window noise of a steady share (about 10% at a few hundred
+// calls a window) does not ratchet the pool down.
+const shareFalls = 0.7
 
 func newController(lo, start, hi int) *controller {
 	lo = max(1, lo)
@@ -54,6 +75,27 @@ func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
 // controller takes it for queueing (in S3, the link or this machine).
 const latencyRise = 2.0
 
+// latencyHold is how far above its floor mean latency may be for the
+// controller to grow: "grows while throughput grows and latency holds".
+// Where this machine's CPU (or the link) is the ceiling, more copies in
+// flight only queue: throughput still wobbles upwards now and then, but
+// latency shows the queue, and growing on the wobble costs connections,
+// goroutines and CPU for nothing (measured: bench/s3sync, small set).
+const latencyHold = 1.5
+
+// slowStartGrowth multiplies the limit each window of slow start. The
+// first window runs few copies so that the latency floor is measured
+// before anything queues; from there 32, 128, 512 reaches a machine's or
+// a link's knee in two or three windows, where doubling took a second more
+// at each step (bench/s3sync, small set: a run of 20,000 copies lost about
+// a second to the climb).
+const slowStartGrowth = 4
+
+// firstWindow is the share of AdjustEvery the first window lasts: long
+// enough for a few hundred copies at DefaultStartWorkers, short enough that
+// running few copies while the floor is measured costs little.
+const firstWindow = 4
+
 // flatProbe is how many windows without growth pass before the controller
 // probes upwards again: the work, not the limit, may have been the bound.
 const flatProbe = 4
@@ -61,14 +103,31 @@ const flatProbe = 4
 // next returns the limit for the coming window.
 func (c *controller) next(w window) int {
 	if w.throttled > 0 {
-		c.slowStart = false
-		c.flat = 0
-		c.limit = clamp(c.limit*7/10, c.min, c.max)
-		c.prevRate = 0
-		return c.limit
+		share := float64(w.throttled) / float64(w.throttled+w.done)
+		// The first throttled window cuts; later ones cut again when the
+		// share follows the pool (fell after a cut, or rose as it grew):
+		// then the refusals answer this client's rate. A share that stays
+		// put does not, and the pool is sized on the calls that went
+		// through, as if nothing were refused.
+		follows := share < shareFalls*c.cutShare || share > c.cutShare/shareFalls
+		if !c.throttling || follows {
+			if !c.throttling {
+				c.recover = c.limit / 2
+			}
+			c.throttling = true
+			c.slowStart = false
+			c.flat = 0
+			c.prevRate = 0
+			c.limit = clamp(c.limit*7/10, c.min, c.max)
+			c.cutShare = share
+			return c.limit
+		}
 	}
 	if w.done == 0 || w.elapsed <= 0 {
 		return c.limit
+	}
+	if w.throttled == 0 {
+		c.throttling = false
 	}
 	mean := w.latency / time.Duration(w.done)
 	if c.floor == 0 || mean < c.floor {
@@ -84,11 +143,19 @@ func (c *controller) next(w window) int {
 	}
 	grew := rate > c.prevRate*1.05
 	c.prevRate = rate
+	holds := float64(mean) <= latencyHold*float64(c.floor)
 	switch {
 	case !w.busy:
 		// The work, not the limit, bounded this window: more slots would idle.
+	case !holds:
+		// Requests queue somewhere: hold, whatever throughput did.
+		c.slowStart = false
+		c.flat = 0
 	case grew && c.slowStart:
-		c.limit = clamp(c.limit*2, c.min, c.max)
+		c.limit = clamp(c.limit*slowStartGrowth, c.min, c.max)
+	case grew && c.limit < c.recover:
+		c.flat = 0
+		c.limit = clamp(min(c.limit*2, c.recover), c.min, c.max)
 	case grew:
 		c.flat = 0
 		c.limit = clamp(c.limit+max(1, c.limit/8), c.min, c.max)

@@ -1,6 +1,7 @@
 package s3sync
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -45,11 +46,17 @@ func TestControllerSteps(t *testing.T) {
 		w     window
 		want  int
 	}{
-		{"slow start doubles while throughput grows", func(c *controller) { c.prevRate = 500 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 64},
+		{"slow start quadruples while throughput grows", func(c *controller) { c.prevRate = 500 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 128},
 		{"slowdown cuts by 30%", nil, window{done: 1000, throttled: 3, latency: 1000 * 30 * ms, elapsed: sec, busy: true}, 22},
+		{"a throttled share that rose as the pool grew cuts again", func(c *controller) { c.throttling, c.cutShare, c.limit = true, 0.1, 100 }, window{done: 800, throttled: 200, latency: 800 * 30 * ms, elapsed: sec, busy: true}, 70},
+		{"a steady throttled share sizes on what went through", func(c *controller) {
+			c.throttling, c.cutShare, c.limit, c.slowStart, c.floor, c.prevRate = true, 0.2, 80, false, 30*ms, 500
+		}, window{done: 800, throttled: 200, latency: 800 * 30 * ms, elapsed: sec, busy: true}, 90},
 		{"slowdown never goes below the minimum", func(c *controller) { c.limit = 9 }, window{throttled: 50, elapsed: sec, busy: true}, 8},
 		{"rising latency cuts by 10%", func(c *controller) { c.floor = 30 * ms; c.limit = 100 }, window{done: 1000, latency: 1000 * 70 * ms, elapsed: sec, busy: true}, 90},
 		{"latency within twice its floor holds", func(c *controller) { c.floor = 30 * ms; c.limit = 100; c.prevRate = 2000; c.slowStart = false }, window{done: 2000, latency: 2000 * 50 * ms, elapsed: sec, busy: true}, 100},
+		{"throughput grows but latency does not hold: holds", func(c *controller) { c.floor = 30 * ms; c.limit = 100; c.prevRate = 1000; c.slowStart = false }, window{done: 2000, latency: 2000 * 50 * ms, elapsed: sec, busy: true}, 100},
+		{"slow start stops where latency stops holding", func(c *controller) { c.floor = 30 * ms; c.prevRate = 500 }, window{done: 1000, latency: 1000 * 50 * ms, elapsed: sec, busy: true}, 32},
 		{"after slow start, growth is an eighth", func(c *controller) { c.limit = 80; c.slowStart = false; c.prevRate = 1000 }, window{done: 2000, latency: 2000 * 30 * ms, elapsed: sec, busy: true}, 90},
 		{"a pool the work did not fill holds", func(c *controller) { c.prevRate = 100 }, window{done: 1000, latency: 1000 * 30 * ms, elapsed: sec, busy: false}, 32},
 		{"an empty window holds", nil, window{elapsed: sec, busy: true}, 32},
@@ -95,6 +102,55 @@ func TestControllerFindsTheKnee(t *testing.T) {
 	}
 }
 
+// After a SlowDown storm that took the pool to its minimum, the pool is
+// back at half its former size within a few windows, not after one window
+// per eighth of growth (about 25 from 8 to 64).
+func TestControllerRecoversAfterStorm(t *testing.T) {
+	ms := time.Millisecond
+	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	c.limit, c.slowStart, c.floor = 128, false, 30*ms
+	// Throttling that each cut reduces, as S3's does.
+	throttled := 200.0
+	for i := 0; i < 11; i++ {
+		c.next(window{done: 500, throttled: int(throttled), latency: 500 * 30 * ms, elapsed: time.Second, busy: true})
+		throttled *= 0.6
+	}
+	if c.limit != DefaultMinWorkers {
+		t.Fatalf("after a storm the limit is %d, want the minimum %d", c.limit, DefaultMinWorkers)
+	}
+	rate := 300.0
+	for i := 0; i < 4; i++ {
+		rate *= 2
+		c.next(window{done: int(rate), latency: time.Duration(rate) * 30 * ms, elapsed: time.Second, busy: true})
+	}
+	if c.limit < 64 {
+		t.Fatalf("4 windows after the storm the limit is %d, want at least 64 (half of 128)", c.limit)
+	}
+}
+
+// Refusals whose share does not follow the pool (a storm that is not this
+// client's doing) cut it once; then the pool is sized on the calls that
+// went through, not ratcheted down to its minimum by the window noise.
+func TestControllerHoldsWhenCutsDoNotHelp(t *testing.T) {
+	ms := time.Millisecond
+	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	c.limit, c.slowStart, c.floor = 128, false, 30*ms
+	// 20% refused, give or take the noise of 1,000 calls a window.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 30; i++ {
+		th := 0
+		for j := 0; j < 1000; j++ {
+			if rnd.Float64() < 0.2 {
+				th++
+			}
+		}
+		c.next(window{done: 1000 - th, throttled: th, latency: time.Duration(1000-th) * 30 * ms, elapsed: time.Second, busy: true})
+	}
+	if c.limit < 128*7/10 {
+		t.Fatalf("after 30 windows with 20%% refused whatever the pool, the limit is %d, want at least %d (one cut)", c.limit, 128*7/10)
+	}
+}
+
 // Under SlowDown the controller holds the rate near what S3 takes instead
 // of pressing on: few windows are throttled once it has settled.
 func TestControllerBacksOffOnSlowDown(t *testing.T) {
@@ -122,12 +178,21 @@ func TestGateBacksOffPerPrefix(t *testing.T) {
 	now := time.Unix(0, 0)
 	g := newGate(100*time.Millisecond, time.Second)
 	g.now = func() time.Time { return now }
+	// Ten refusals of calls in flight together: one wait, not ten doublings.
 	for i := 0; i < 10; i++ {
 		g.record("wp-content/uploads/2026/01/a.jpg", 0, true, true)
 	}
 	st := g.prefixes["wp-content/uploads/2026/01/"]
-	if st == nil || st.until.Sub(now) < 500*time.Millisecond || st.until.Sub(now) > time.Second {
-		t.Fatalf("after 10 throttles the prefix waits %v, want between half the cap and the cap", st.until.Sub(now))
+	if st == nil || st.streak != 1 || st.until.Sub(now) > 100*time.Millisecond {
+		t.Fatalf("after 10 refusals of one burst the prefix waits %v (streak %d), want one base wait", st.until.Sub(now), st.streak)
+	}
+	// Ten refusals each after the last wait passed: the wait doubles each time.
+	for i := 0; i < 9; i++ {
+		now = st.until
+		g.record("wp-content/uploads/2026/01/a.jpg", 0, true, true)
+	}
+	if st.until.Sub(now) < 500*time.Millisecond || st.until.Sub(now) > time.Second {
+		t.Fatalf("after 10 throttles in a row the prefix waits %v, want between half the cap and the cap", st.until.Sub(now))
 	}
 	if _, ok := g.prefixes["wp-content/uploads/2026/02/"]; ok {
 		t.Fatal("another prefix was slowed down")

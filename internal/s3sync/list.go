@@ -20,6 +20,8 @@ type object struct {
 	StorageClass string
 	// maybeKMS: queued for a HEAD of the source first (see maybeKMS).
 	maybeKMS bool
+	// missing: verify found no replica of it.
+	missing bool
 }
 
 // pagesAhead is how many pages a listing may run ahead of the merge: enough

@@ -323,6 +323,13 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 	bigJobs := make(chan object, pool)
 	var wg sync.WaitGroup
 	do := func(o object) {
+		// A prefix S3 throttled is waited out before taking a slot: a
+		// worker held on one prefix's backoff must not keep a copy to
+		// another prefix from running.
+		if err := g.wait(ctx, o.Key); err != nil {
+			st.fail(fmt.Errorf("copy s3://%s/%s (%s): %w", p.src, o.Key, p.srcRegion, err))
+			return
+		}
 		lim.acquire()
 		defer lim.release()
 		if o.maybeKMS {
@@ -569,11 +576,17 @@ func adapt(ctx context.Context, lim *limiter, smp *sampler, ctl *controller, eve
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(every)
+		// The first window is short (see firstWindow); then every period.
+		t := time.NewTicker(every / firstWindow)
 		defer t.Stop()
+		first := true
 		for {
 			select {
 			case now := <-t.C:
+				if first {
+					first = false
+					t.Reset(every)
+				}
 				w := smp.take(now)
 				w.busy = lim.takeFull()
 				before, _ := lim.stats()

@@ -153,8 +153,8 @@ func (g *gate) wait(ctx context.Context, key string) error {
 	}
 }
 
-// record notes the outcome of a call to key's prefix. A throttle doubles the
-// prefix's wait (half jitter, so that the workers held on it do not return
+// record notes the outcome of a call to key's prefix. A throttle after the
+// prefix's wait has passed doubles the wait (half jitter, so that the workers held on it do not return
 // together); successes shorten it and, once it has passed, end it.
 func (g *gate) record(key string, latency time.Duration, wasThrottled, sample bool) {
 	if g.observe != nil {
@@ -179,6 +179,13 @@ func (g *gate) record(key string, latency time.Duration, wasThrottled, sample bo
 	if st == nil {
 		st = &prefixState{}
 		g.prefixes[p] = st
+	}
+	if st.until.After(g.now()) {
+		// Already waiting: this refusal answers a call sent before the
+		// wait began (the workers on one prefix are refused together), so
+		// it does not lengthen the wait; only a refusal after it does.
+		// Counting each would turn one burst into a wait of seconds.
+		return
 	}
 	st.streak++
 	d := g.base << min(st.streak-1, 20)

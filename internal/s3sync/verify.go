@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,8 +90,34 @@ type VerifyResult struct {
 	Passes int `json:"passes"`
 	// Compared says how keys present on both sides were compared:
 	// CompareETag or CompareModified.
-	Compared string        `json:"compared"`
+	Compared string `json:"compared"`
+	// SourceRead says how the source's keys were read, as a sentence that
+	// starts with ReadListing or ReadInventory; Inventory names the
+	// inventory read, and InventoryNote why none was (in auto mode).
+	SourceRead    string         `json:"source_read"`
+	Inventory     *InventoryInfo `json:"inventory,omitempty"`
+	InventoryNote string         `json:"inventory_note,omitempty"`
+	// NotJudged counts replica keys written after the inventory was taken,
+	// alone or differing from the inventory's copy: the source may have
+	// changed since, so they are neither extra nor different (the next
+	// inventory judges them).
+	NotJudged int64 `json:"not_judged"`
+	// Gone counts keys found in the source's listing or inventory that the
+	// replica lacks but the source no longer has either (its HEAD says so):
+	// deleted since, so not missing. Only keys whose status is read (see
+	// StatusScope) can be found gone.
+	Gone     int64         `json:"gone"`
 	Duration time.Duration `json:"duration_ns"`
+}
+
+// clone copies r with its own lists, so that a pass can be started again.
+func (r *VerifyResult) clone() *VerifyResult {
+	c := *r
+	c.Missing = append([]string{}, r.Missing...)
+	c.Extra = append([]string{}, r.Extra...)
+	c.Archived = append([]string{}, r.Archived...)
+	c.Different = append([]Diff{}, r.Different...)
+	return &c
 }
 
 // VerifyOptions choose the direction; the zero value is primary → DR.
@@ -107,6 +134,11 @@ type VerifyOptions struct {
 	// CheckpointMargin (DefaultCheckpointMargin), or never without one.
 	Until            time.Time
 	CheckpointMargin time.Duration
+	// SourceList is how the source's keys are read: SourceListAuto (the
+	// default, ""), SourceListInventory or SourceListListing. An inventory
+	// is up to a day old (a week for a weekly one): replica keys written
+	// after it are not judged (VerifyResult.NotJudged).
+	SourceList string
 
 	now func() time.Time // tests step a clock
 }
@@ -140,11 +172,7 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 		now = time.Now
 	}
 	start := now()
-	res := &VerifyResult{
-		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
-		Missing: []string{}, Extra: []string{}, Different: []Diff{}, Archived: []string{},
-		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
-	}
+	res := newVerifyResult(p, extraAllowed)
 	var (
 		cp     *checkpoint
 		cpKey  = CheckpointKey(p.src, p.dst)
@@ -173,93 +201,84 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 			until = dl.Add(-margin)
 		}
 	}
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	srcList := startListingAfter(lctx, src, p.src, p.srcRegion, after)
-	dstList := startListingAfter(lctx, dst, p.dst, p.dstRegion, after)
-	pf, err := preflight(ctx, src, dst, p, log)
-	if err != nil {
-		return nil, err
+	mode := opts.SourceList
+	switch mode {
+	case "", SourceListAuto:
+		mode = SourceListAuto
+	case SourceListInventory, SourceListListing:
+	default:
+		return nil, fmt.Errorf("verify %s: source list %q: want %s, %s or %s", p.src, mode, SourceListAuto, SourceListInventory, SourceListListing)
 	}
-	res.Compared = pf.mode
+	// A resumed verify reads the source as its first pass did.
+	var inv *inventory
+	note := ""
+	invAPI, canInv := src.(inventoryAPI)
+	switch {
+	case res.Inventory != nil && canInv:
+		var err error
+		inv, err = readManifest(ctx, invAPI, res.Inventory.Bucket, res.Inventory.Manifest, p.src)
+		if err != nil {
+			// The inventory went (a lifecycle rule): start afresh.
+			log.Warn("verify checkpoint's inventory unreadable; starting afresh", "bucket", p.src, "manifest", res.Inventory.Manifest, "err", err)
+			res, after, passes = newVerifyResult(p, extraAllowed), "", 1
+			cp = &checkpoint{Started: start}
+			inv = nil
+		} else {
+			inv.info = *res.Inventory
+		}
+	case res.SourceRead != "" && !strings.HasPrefix(res.SourceRead, ReadInventory):
+		// listed before: keep listing
+	case mode == SourceListListing:
+		note = "listing asked for"
+	case !canInv:
+		note = "this client cannot read inventories"
+	default:
+		var err error
+		if inv, note, err = findInventory(ctx, invAPI, p.src, now()); err != nil {
+			return nil, fmt.Errorf("verify %s (%s): %w", p.src, p.srcRegion, err)
+		}
+	}
+	if inv == nil && res.SourceRead == "" && mode == SourceListInventory {
+		return nil, fmt.Errorf("verify %s (%s): an inventory is required and there is none to read: %s", p.src, p.srcRegion, note)
+	}
 
-	status := newStatusChecker(lctx, src, p.src, time.Now())
-	kmsCheck := newKMSResolver(lctx, src, p.src)
-	archive := func(key string) {
-		res.ArchivedCount++
-		if len(res.Archived) < listMax {
-			res.Archived = append(res.Archived, key)
-		} else {
-			res.Truncated = true
-		}
-	}
-	last := after
-	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
-		if !until.IsZero() && now().After(until) {
-			return errOutOfTime
-		}
-		if s != nil {
-			last = s.Key
-		} else {
-			last = d.Key
-		}
-		switch {
-		case d == nil && archived(s.StorageClass):
-			res.SourceObjects++
-			archive(s.Key)
-		case d == nil:
-			res.SourceObjects++
-			res.MissingCount++
-			if len(res.Missing) < listMax {
-				res.Missing = append(res.Missing, s.Key)
-			} else {
-				res.Truncated = true
-			}
-			status.check(*s)
-		case s == nil:
-			res.ReplicaObjects++
-			res.ExtraCount++
-			if len(res.Extra) < listMax {
-				res.Extra = append(res.Extra, d.Key)
-			} else {
-				res.Truncated = true
-			}
-		default:
-			res.SourceObjects++
-			res.ReplicaObjects++
-			why := differs(res.Compared, s, d)
-			switch {
-			case why == "":
-			case archived(s.StorageClass):
-				archive(s.Key)
-			case res.Compared == CompareETag && maybeKMS(s, d):
-				kmsCheck.check(*s, why)
-			default:
-				res.DifferentCount++
-				if len(res.Different) < listMax {
-					res.Different = append(res.Different, Diff{Key: s.Key, Why: why})
-				} else {
-					res.Truncated = true
-				}
-				status.check(*s)
-			}
-		}
-		return nil
-	})
-	st := status.wait()
-	kd := kmsCheck.wait()
-	stopped := errors.Is(err, errOutOfTime)
-	if stopped {
-		err = nil
+	base := res.clone()
+	pass, err := verifyPass(ctx, src, dst, p, res, after, inv, until, now, log)
+	if err != nil && inv != nil && isInventoryErr(err) && mode == SourceListAuto {
+		// A bad inventory costs a listing, not a failed verify.
+		log.Warn("S3 Inventory unreadable part-way; verify lists the source instead", "bucket", p.src, "region", p.srcRegion, "err", err)
+		note = err.Error()
+		base.Inventory, base.SourceRead = nil, ""
+		pass, err = verifyPass(ctx, src, dst, p, base, after, nil, until, now, log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("verify %s (%s) against %s (%s): %w", p.src, p.srcRegion, p.dst, p.dstRegion, err)
 	}
+	res = pass.res
+	if note != "" {
+		res.InventoryNote = note
+	}
+	st, kd, last, stopped := pass.st, pass.kd, pass.last, pass.stopped
 	if st.err != nil {
 		return nil, fmt.Errorf("verify %s (%s): replication status: %w", p.src, p.srcRegion, st.err)
 	}
 	if kd.err != nil {
 		return nil, fmt.Errorf("verify %s (%s): object encryption: %w", p.src, p.srcRegion, kd.err)
+	}
+	if len(st.gone) > 0 {
+		gone := make(map[string]bool, len(st.gone))
+		for _, k := range st.gone {
+			gone[k] = true
+		}
+		kept := res.Missing[:0]
+		for _, k := range res.Missing {
+			if !gone[k] {
+				kept = append(kept, k)
+			}
+		}
+		res.Missing = kept
+		res.MissingCount -= int64(len(st.gone))
+		res.Gone += int64(len(st.gone))
 	}
 	res.KMSChecked = kd.kms
 	if kd.count > int64(len(kd.diffs)) {
@@ -298,6 +317,132 @@ func runVerify(ctx context.Context, src, dst objectAPI, p syncPlan, extraAllowed
 	return res, nil
 }
 
+// passResult is one merge of the source's keys with the replica's.
+type passResult struct {
+	res     *VerifyResult
+	st      statusCount
+	kd      kmsOutcome
+	last    string
+	stopped bool
+}
+
+// verifyPass merges the source (listed, or read from inv) with the
+// replica's listing from after on, adding to res.
+func verifyPass(ctx context.Context, src, dst objectAPI, p syncPlan, res *VerifyResult, after string, inv *inventory, until time.Time, now func() time.Time, log *slog.Logger) (passResult, error) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		srcList *listing
+		invDate time.Time
+	)
+	if inv != nil {
+		srcList = startInventory(lctx, src.(inventoryAPI), inv, p.src, p.srcRegion, after)
+		invDate = inv.info.Date
+		info := inv.info
+		res.Inventory = &info
+		res.SourceRead = fmt.Sprintf("%s %s of %s (s3://%s/%s): keys written since are not judged",
+			ReadInventory, info.ConfigID, info.Date.UTC().Format(time.RFC3339), info.Bucket, info.Manifest)
+		log.Info("verify reads the source from its S3 Inventory", "bucket", p.src, "region", p.srcRegion,
+			"inventory", info.ConfigID, "date", info.Date, "age", now().Sub(info.Date).Round(time.Minute), "files", info.Files)
+	} else {
+		srcList = startListingAfter(lctx, src, p.src, p.srcRegion, after)
+		res.SourceRead = ReadListing + " of the source bucket"
+	}
+	dstList := startListingAfter(lctx, dst, p.dst, p.dstRegion, after)
+	pf, err := preflight(ctx, src, dst, p, log)
+	if err != nil {
+		return passResult{}, err
+	}
+	res.Compared = pf.mode
+
+	status := newStatusChecker(lctx, src, p.src, time.Now())
+	kmsCheck := newKMSResolver(lctx, src, p.src)
+	archive := func(key string) {
+		res.ArchivedCount++
+		if len(res.Archived) < listMax {
+			res.Archived = append(res.Archived, key)
+		} else {
+			res.Truncated = true
+		}
+	}
+	// newer: the replica's copy was written after the inventory was taken,
+	// when the source may have changed too.
+	newer := func(d *object) bool { return inv != nil && d.LastModified.After(invDate) }
+	last := after
+	err = merge(newCursor(srcList), newCursor(dstList), func(s, d *object) error {
+		if !until.IsZero() && now().After(until) {
+			return errOutOfTime
+		}
+		if s != nil {
+			last = s.Key
+		} else {
+			last = d.Key
+		}
+		switch {
+		case d == nil && archived(s.StorageClass):
+			res.SourceObjects++
+			archive(s.Key)
+		case d == nil:
+			res.SourceObjects++
+			res.MissingCount++
+			if len(res.Missing) < listMax {
+				res.Missing = append(res.Missing, s.Key)
+			} else {
+				res.Truncated = true
+			}
+			o := *s
+			o.missing = true
+			status.check(o)
+		case s == nil && newer(d):
+			res.ReplicaObjects++
+			res.NotJudged++
+		case s == nil:
+			res.ReplicaObjects++
+			res.ExtraCount++
+			if len(res.Extra) < listMax {
+				res.Extra = append(res.Extra, d.Key)
+			} else {
+				res.Truncated = true
+			}
+		default:
+			res.SourceObjects++
+			res.ReplicaObjects++
+			why := differs(res.Compared, s, d)
+			switch {
+			case why == "":
+			case newer(d):
+				res.NotJudged++
+			case archived(s.StorageClass):
+				archive(s.Key)
+			case res.Compared == CompareETag && maybeKMS(s, d):
+				kmsCheck.check(*s, why)
+			default:
+				res.DifferentCount++
+				if len(res.Different) < listMax {
+					res.Different = append(res.Different, Diff{Key: s.Key, Why: why})
+				} else {
+					res.Truncated = true
+				}
+				status.check(*s)
+			}
+		}
+		return nil
+	})
+	out := passResult{res: res, st: status.wait(), kd: kmsCheck.wait(), last: last}
+	if errors.Is(err, errOutOfTime) {
+		out.stopped, err = true, nil
+	}
+	return out, err
+}
+
+func newVerifyResult(p syncPlan, extraAllowed bool) *VerifyResult {
+	return &VerifyResult{
+		Source: p.src, Replica: p.dst, SourceRegion: p.srcRegion, ReplicaRegion: p.dstRegion,
+		Missing: []string{}, Extra: []string{}, Different: []Diff{}, Archived: []string{},
+		ExtraAllowed: extraAllowed, StatusScope: StatusScope,
+	}
+}
+
 // statusChecker reads the replication status of up to statusMax source
 // objects in the background while the merge goes on.
 type statusChecker struct {
@@ -313,7 +458,9 @@ type statusChecker struct {
 type statusCount struct {
 	checked, pending, failed int64
 	oldest                   time.Duration
-	err                      error
+	// gone: keys queued as missing that the source no longer has.
+	gone []string
+	err  error
 }
 
 func newStatusChecker(ctx context.Context, api objectAPI, bucket string, now time.Time) *statusChecker {
@@ -328,6 +475,9 @@ func newStatusChecker(ctx context.Context, api objectAPI, bucket string, now tim
 				switch {
 				case err != nil && notFound(err):
 					// Deleted since the listing: nothing to replicate.
+					if o.missing {
+						c.out.gone = append(c.out.gone, o.Key)
+					}
 				case err != nil:
 					if c.out.err == nil {
 						c.out.err = fmt.Errorf("head s3://%s/%s: %w", bucket, o.Key, err)

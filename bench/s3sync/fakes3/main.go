@@ -5,6 +5,7 @@
 //
 //	fakes3 serve  -ready FILE [-max 90m]               in-memory S3; admin: /__admin/{create,drop,stat}?bucket=
 //	fakes3 proxy  -target URL -latency 30ms -ready FILE counts requests: /__bench/calls[?reset=1]
+//	                                                   SlowDown storm: /__bench/storm?seconds=30&ratio=0.2
 //	fakes3 seed   -endpoint URL -bucket B -n N -min 1024 -max 1048576 [-big 5 -bigsize 67108864] [-seed 1]
 //	fakes3 mutate -endpoint URL -bucket B -every 100 -offset K
 //	fakes3 list   -endpoint URL -bucket A -bucket B     lists both at once, prints JSON timing
@@ -23,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,8 +144,23 @@ func proxy(args []string) error {
 		return err
 	}
 	p.AddRule(testenv.Rule{Latency: *latency})
-	var calls atomic.Int64
+	var calls, refused atomic.Int64
+	// A SlowDown storm: for its duration a share of requests is answered
+	// 503 SlowDown before reaching the server, as S3 does while it
+	// partitions a new bucket's prefixes.
+	var stormMu sync.Mutex
+	var stormUntil time.Time
+	var stormRatio float64
+	rnd := rand.New(rand.NewSource(7))
 	mux := http.NewServeMux()
+	mux.HandleFunc("/__bench/storm", func(w http.ResponseWriter, r *http.Request) {
+		secs, _ := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+		ratio, _ := strconv.ParseFloat(r.URL.Query().Get("ratio"), 64)
+		stormMu.Lock()
+		stormUntil, stormRatio = time.Now().Add(time.Duration(secs*float64(time.Second))), ratio
+		stormMu.Unlock()
+		fmt.Fprintln(w, refused.Swap(0))
+	})
 	mux.HandleFunc("/__bench/calls", func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Load()
 		if r.URL.Query().Has("reset") {
@@ -154,6 +171,17 @@ func proxy(args []string) error {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
+		stormMu.Lock()
+		refuse := time.Now().Before(stormUntil) && rnd.Float64() < stormRatio
+		stormMu.Unlock()
+		if refuse {
+			refused.Add(1)
+			time.Sleep(*latency) // a refusal costs a round trip too
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+			return
+		}
 		p.ServeHTTP(w, r)
 	})
 	l, _, err := listen(*ready)
