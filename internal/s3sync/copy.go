@@ -109,7 +109,9 @@ func (c *copier) copyBytes(ctx context.Context, o object) error {
 }
 
 func (c *copier) copyErr(key string, err error) error {
-	if apiCode(err) == "InvalidObjectState" {
+	// AWS documents ObjectNotInActiveTierError for a COPY of an archived
+	// object (and moto answers it); InvalidObjectState comes on other paths.
+	if code := apiCode(err); code == "InvalidObjectState" || code == "ObjectNotInActiveTierError" {
 		return fmt.Errorf("copy s3://%s/%s (%s): %w (Glacier storage class or archive tier): restore it first, then re-run: %w", c.srcBucket, key, c.srcRegion, errArchived, err)
 	}
 	if httpStatus(err) == http.StatusPreconditionFailed || apiCode(err) == "PreconditionFailed" {
