@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,7 +46,9 @@ func newReplicateCmd(app *App) *cobra.Command {
   status  follows a batch replication job: progress, failed tasks, report.
   verify  compares both listings: missing, extra and different keys, and the
           replication status (PENDING, FAILED, oldest pending age) of the keys
-          that are not in sync. Exit 0 when converged, 1 when not.`,
+          that are not in sync. With an S3 Inventory of the whole source
+          bucket (CSV, at most 8 days old) it reads the inventory instead of
+          listing the source (--source-list). Exit 0 when converged, 1 when not.`,
 		Example: `  pilotlight replicate setup --dry-run
   pilotlight replicate sync --workers 256
   pilotlight replicate sync --engine batch --report-bucket wp-reports
@@ -66,13 +67,7 @@ func newReplicateCmd(app *App) *cobra.Command {
 	}
 	setup.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would change and change nothing")
 
-	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Compare source and replica; exit 1 unless converged",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runReplicateVerify(cmd.Context(), app, opts) },
-	}
-	cmd.AddCommand(setup, newReplicateSyncCmd(app, &opts.Only), verify, newReplicateStatusCmd(app, &opts.Only))
+	cmd.AddCommand(setup, newReplicateSyncCmd(app, &opts.Only), newReplicateVerifyCmd(app, &opts.Only), newReplicateStatusCmd(app, &opts.Only))
 	return cmd
 }
 
@@ -154,51 +149,6 @@ func runReplicateSetup(ctx context.Context, app *App, opts replicateOptions) err
 			}
 			for _, n := range r.Notes {
 				fmt.Fprintf(w, "  note: %s\n", n)
-			}
-		}
-	})
-	return Exit(ExitFailed, errors.Join(append(errs, perr)...))
-}
-
-func runReplicateVerify(ctx context.Context, app *App, opts replicateOptions) error {
-	job, err := app.replicateJob(ctx, opts.Only)
-	if err != nil {
-		return err
-	}
-	defer job.close()
-	res, errs, _ := operation.ReplicateVerify(ctx, job.deps, job.cfg, job.env, job.buckets, s3sync.VerifyOptions{Log: app.Log})
-	out := replicateResults[*s3sync.VerifyResult]{Buckets: nonNil(res)}
-	for i, err := range errs {
-		// A bucket that has not converged is an exit 1, not an error line.
-		if err != nil && res[i] == nil {
-			out.Errors = append(out.Errors, err.Error())
-		}
-	}
-	perr := app.Print(out, func(w io.Writer) {
-		for _, r := range out.Buckets {
-			state := "converged"
-			if !r.Converged {
-				state = "NOT converged"
-			}
-			fmt.Fprintf(w, "%s (%s) -> %s (%s): %s: %d source objects, %d replica objects, compared by %s\n",
-				r.Source, r.SourceRegion, r.Replica, r.ReplicaRegion, state, r.SourceObjects, r.ReplicaObjects, r.Compared)
-			replicateKeys(w, "missing", r.MissingCount, r.Missing)
-			var diffs []string
-			for _, d := range r.Different {
-				diffs = append(diffs, d.Key+": "+d.Why)
-			}
-			replicateKeys(w, "different", r.DifferentCount, diffs)
-			extra := "extra"
-			if r.ExtraAllowed {
-				extra = "extra (expected: delete markers are not replicated)"
-			}
-			replicateKeys(w, extra, r.ExtraCount, r.Extra)
-			if r.StatusChecked > 0 {
-				fmt.Fprintf(w, "  replication status of %d keys (%s): %d pending, %d failed", r.StatusChecked, r.StatusScope, r.Pending, r.Failed)
-				if r.Pending > 0 {
-					fmt.Fprintf(w, ", oldest pending %s", r.OldestPending.Round(time.Second))
-				}
-				fmt.Fprintln(w)
 			}
 		}
 	})

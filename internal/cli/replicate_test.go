@@ -89,8 +89,16 @@ protect:
 	if code, out, _ := run("replicate", "sync"); code != 0 || !strings.Contains(out, "copied 1 objects") || !strings.Contains(out, "skipped 2") {
 		t.Fatalf("second sync: %d %s", code, out)
 	}
-	if code, _, _ := run("replicate", "verify"); code != 0 {
-		t.Fatalf("verify after second sync: %d", code)
+	if code, out, _ := run("replicate", "verify"); code != 0 || !strings.Contains(out, "source read: listing") {
+		t.Fatalf("verify after second sync (no inventory: the source is listed and the output says so): %d %s", code, out)
+	}
+	// The bucket has no S3 Inventory: asking for one fails, naming why,
+	// rather than silently listing; a mode that does not exist is usage.
+	if code, out, errOut := run("replicate", "verify", "--source-list", "inventory"); code == 0 || !strings.Contains(out+errOut, "inventory") {
+		t.Fatalf("verify --source-list inventory without an inventory: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := run("replicate", "verify", "--source-list", "manifest"); code != 2 || !strings.Contains(errOut, "--source-list") {
+		t.Fatalf("verify --source-list manifest: %d %s", code, errOut)
 	}
 
 	if code, _, errOut := run("replicate", "verify", "--only", "nope"); code != 2 || !strings.Contains(errOut, "--only nope: not a bucket") {
