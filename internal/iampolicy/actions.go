@@ -46,6 +46,10 @@ var s3Actions = map[string][]string{
 	"DeleteBucketReplication": {"s3:PutReplicationConfiguration"},
 	"ListObjectVersions":      {"s3:ListBucketVersions"},
 	"ListBuckets":             {"s3:ListAllMyBuckets"},
+	// S3 API reference, ListBucketInventoryConfigurations: "you must have
+	// permissions to perform the s3:GetInventoryConfiguration action".
+	"ListBucketInventoryConfigurations": {"s3:GetInventoryConfiguration"},
+	"GetBucketInventoryConfiguration":   {"s3:GetInventoryConfiguration"},
 }
 
 // Required returns the IAM actions an API operation needs: usually

@@ -341,6 +341,15 @@ func ownCalls() map[string][]call {
 		call{"batch role", "iam:PassRole", []res{fresh(role(stack + "-s3-batch-replication"))}, map[string][]string{"iam:PassedToService": {"s3.amazonaws.com"}}},
 		call{"engine auto", "cloudwatch:GetMetricStatistics", []res{fresh("*")}, region(P)})
 	out[Replicate] = append(out[Replicate], objects("restore archived", "wordpress-media-prod", "s3:RestoreObject")...)
+	// verify from the source's S3 Inventory, delivered to a bucket of the
+	// account under <prefix>/<source>/<config id>/.
+	inv := map[string][]string{"s3:ResourceAccount": {acct}}
+	out[Replicate] = append(out[Replicate],
+		call{"inventory", "s3:GetInventoryConfiguration", []res{fresh(bucket("wordpress-media-prod"))}, nil},
+		call{"inventory", "s3:ListBucket", []res{fresh(bucket("wp-inventory"))}, with(inv, "s3:prefix", "inventories/wordpress-media-prod/all/")},
+		call{"inventory", "s3:ListBucket", []res{fresh(bucket("wp-inventory"))}, with(inv, "s3:prefix", "wordpress-media-prod/all/")},
+		call{"inventory", "s3:GetObject", []res{fresh(bucket("wp-inventory") + "/inventories/wordpress-media-prod/all/2026-12-07T01-00Z/manifest.json")}, inv},
+		call{"inventory", "s3:GetObject", []res{fresh(bucket("wp-inventory") + "/wordpress-media-prod/all/data/0a1b.csv.gz")}, inv})
 	out[Replicate] = append(out[Replicate], state...)
 
 	prep := append(buckets("replication set-up", "s3:GetBucketLocation", "s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketVersioning",
@@ -738,6 +747,12 @@ func TestEscalationsAreDenied(t *testing.T) {
 		{"pass the batch role to Lambda", "iam:PassRole", []res{fresh(role("wordpress-s3-batch-replication"))}, map[string][]string{"iam:PassedToService": {"lambda.amazonaws.com"}}},
 		{"pass another role to a batch job", "iam:PassRole", []res{fresh(role("wordpress-s3-batch-replication-admin"))}, map[string][]string{"iam:PassedToService": {"batchoperations.s3.amazonaws.com"}}},
 		{"restore a replica's archived objects", "s3:RestoreObject", []res{fresh("arn:aws-cn:s3:::wordpress-media-dr/a.jpg")}, nil},
+		{"read another bucket's inventory", "s3:GetObject", []res{fresh("arn:aws-cn:s3:::wp-inventory/billing/all/data/0a1b.csv.gz")},
+			map[string][]string{"s3:ResourceAccount": {acct}}},
+		{"read an inventory in another account", "s3:GetObject", []res{fresh("arn:aws-cn:s3:::theirs/wordpress-media-prod/all/manifest.json")},
+			map[string][]string{"s3:ResourceAccount": {"999999999999"}}},
+		{"list another bucket's objects", "s3:ListBucket", []res{fresh("arn:aws-cn:s3:::billing")},
+			map[string][]string{"s3:ResourceAccount": {acct}, "s3:prefix": {"invoices/"}}},
 		{"set retention on another bucket's objects", "s3:PutObjectRetention", []res{fresh("arn:aws-cn:s3:::billing/a.csv")}, nil},
 	}
 	for _, c := range deny {

@@ -422,11 +422,30 @@ func (b *builder) replicate() {
 	b.add("ReplicateWrite", []string{"s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject",
 		"s3:PutObjectRetention", "s3:PutObjectLegalHold"}, dst, nil)
 	b.batchReplication()
+	b.inventoryRead()
 	b.add("ReplicateKMSDescribe", []string{"kms:DescribeKey"}, []string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, nil)
 	// Copies of SSE-KMS objects decrypt with the source key and encrypt
 	// with the replica's, both through S3.
 	b.add("ReplicateKMSViaS3", []string{"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"},
 		[]string{b.arn("kms", b.P, "key/*"), b.arn("kms", b.D, "key/*")}, b.viaService("s3", b.P, b.D))
+}
+
+// inventoryRead lets verify read a source's S3 Inventory instead of
+// listing it. The destination bucket is the source's configuration, not
+// pilotlight's, so it is named by where S3 writes an inventory
+// (<prefix>/<source>/<config id>/…) in a bucket of this account.
+func (b *builder) inventoryRead() {
+	var sources, objects, prefixes []string
+	for _, bk := range b.cfg.Protect.Buckets {
+		sources = append(sources, b.bucketARN(bk.Source))
+		objects = append(objects, b.bucketARN("*/"+bk.Source+"/*"))
+		prefixes = append(prefixes, bk.Source+"/*", "*/"+bk.Source+"/*")
+	}
+	own := map[string]any{"s3:ResourceAccount": b.acct}
+	b.add("ReplicateInventoryConfig", []string{"s3:GetInventoryConfiguration"}, sources, nil)
+	b.add("ReplicateInventoryList", []string{"s3:ListBucket"}, []string{b.bucketARN("*")},
+		map[string]map[string]any{"StringEquals": own, "StringLike": {"s3:prefix": prefixes}})
+	b.add("ReplicateInventoryRead", []string{"s3:GetObject"}, objects, map[string]map[string]any{"StringEquals": own})
 }
 
 // replicationRole is s3sync.RoleName; spelled here to keep this package
