@@ -12,7 +12,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/recovery"
 	"github.com/pilotlight/pilotlight/internal/spec"
 	"github.com/pilotlight/pilotlight/internal/state"
-	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // As a user would: failback --write-config, then `teardown --kind
@@ -21,26 +20,11 @@ import (
 // dry run lists the old production, and the run retires it under a
 // recorded teardown whose results name each resource.
 func TestCLIRetireOldPrimaryAfterFailback(t *testing.T) {
-	moto := testenv.Shared(t)
-	url := recovery.PromotingEndpoint(t, moto.NewAccount(t).URL)
-	env := testenv.AWS(t, url)
-	cfg := recovery.TestConfig(t, "cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords)
-	recovery.SeedProduction(t, env, cfg)
-	for _, args := range [][]string{{"prepare"}, {"failover", "--yes"}} {
-		if code, out, errOut := runCLI(t, url, append(args, "--config", cfg.File)...); code != 0 {
-			t.Fatalf("%v: %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
-	stop := recovery.PublishReplicaLag(t, env, cfg.Primary.Region, "shop-shop-db-fb1")
-	defer stop()
-	code, out, errOut := runCLI(t, url, "failback", "--config", cfg.File, "--yes", "--write-config")
-	if code != 0 {
-		t.Fatalf("failback: %d\n%s\n%s", code, out, errOut)
-	}
+	url, env, cfg, out := failBackThroughCLI(t, "cn-north-1", "cn-northwest-1", spec.DNSFailoverRecords)
 	if !strings.Contains(out, "pilotlight teardown --kind old-primary") {
 		t.Fatalf("failback does not name the command that retires the old production:\n%s", out)
 	}
-	code, out, _ = runCLI(t, url, "teardown", "--kind", "old-primary", "--dry-run", "--config", cfg.File)
+	code, out, _ := runCLI(t, url, "teardown", "--kind", "old-primary", "--dry-run", "--config", cfg.File)
 	if code == 0 || !strings.Contains(out, "refused: protect.images web still selects instance") || !strings.Contains(out, "shop-db") {
 		t.Fatalf("dry run with protect.images on the old instance: exit %d\n%s", code, out)
 	}
@@ -52,7 +36,7 @@ func TestCLIRetireOldPrimaryAfterFailback(t *testing.T) {
 	if err := os.WriteFile(cfg.File, sel.ReplaceAll(raw, []byte(`instance: { tag: { "aws:autoscaling:groupName": shop-app-fb1 } }`)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut = runCLI(t, url, "teardown", "--kind", "old-primary", "--dry-run", "-o", "json", "--config", cfg.File)
+	code, out, errOut := runCLI(t, url, "teardown", "--kind", "old-primary", "--dry-run", "-o", "json", "--config", cfg.File)
 	var dry recovery.Retirement
 	if code != 0 || json.Unmarshal([]byte(out), &dry) != nil || !dry.DryRun || !dry.Deletes() {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
