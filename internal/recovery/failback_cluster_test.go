@@ -303,30 +303,7 @@ func seedAuroraProduction(t testing.TB, env *awsenv.Env, cfg *spec.Config) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ec2.NewFromConfig(p).RunInstances(ctx, &ec2.RunInstancesInput{
-		ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Small,
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("Role"), Value: aws.String("web")}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	r53 := route53.NewFromConfig(env.For(cfg.DR.Region))
-	zone, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(testenv.RandomAccountID())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
-		HostedZoneId: zone.HostedZone.Id,
-		ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &r53types.ResourceRecordSet{
-			Name: aws.String("shop.example.com."), Type: r53types.RRTypeCname, TTL: aws.Int64(60),
-			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(cfg.Recover.DNS.PrimaryTarget)}},
-		}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	seedBuckets(t, env, cfg)
-	if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{"shop-db", "web"}}); err != nil {
-		t.Fatalf("protect cycle: %v (%+v)", err, rep)
-	}
+	seedWebZoneAndBackup(t, ctx, env, cfg)
 }
 
 func clusterIn(t testing.TB, env *awsenv.Env, region, id string) *rdstypes.DBCluster {
@@ -569,5 +546,35 @@ func TestDropSnapshotsKeepsOthers(t *testing.T) {
 	}
 	if err := points.DeleteFailbackSnapshot(ctx, env, cfg.DR.Region, "shop-mine", true, mine); err != nil {
 		t.Fatalf("dropping a snapshot already gone: %v", err)
+	}
+}
+
+// seedWebZoneAndBackup finishes a hand-built production around its
+// database: the web instance protect.images selects, the zone with the
+// record at the primary target, the buckets, and one protect cycle.
+func seedWebZoneAndBackup(t testing.TB, ctx context.Context, env *awsenv.Env, cfg *spec.Config) {
+	t.Helper()
+	p := env.For(cfg.Primary.Region)
+	if _, err := ec2.NewFromConfig(p).RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Small,
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("Role"), Value: aws.String("web")}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r53 := route53.NewFromConfig(env.For(cfg.DR.Region))
+	zone, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(testenv.RandomAccountID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: zone.HostedZone.Id,
+		ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &r53types.ResourceRecordSet{
+			Name: aws.String("shop.example.com."), Type: r53types.RRTypeCname, TTL: aws.Int64(60),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(cfg.Recover.DNS.PrimaryTarget)}},
+		}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	seedBuckets(t, env, cfg)
+	if rep, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{"shop-db", "web"}}); err != nil {
+		t.Fatalf("protect cycle: %v (%+v)", err, rep)
 	}
 }
