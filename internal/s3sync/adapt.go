@@ -49,6 +49,9 @@ type controller struct {
 	throttling bool
 	// cutShare is the throttled share of calls in the window of the last cut.
 	cutShare float64
+	// probedFrom is the limit before the last probe upwards, while the
+	// window that judges it is running; 0 otherwise.
+	probedFrom int
 }
 
 // shareFalls is how far the throttled share must fall below the share of
@@ -111,6 +114,7 @@ func (c *controller) next(w window) int {
 		// through, as if nothing were refused.
 		follows := share < shareFalls*c.cutShare || share > c.cutShare/shareFalls
 		if !c.throttling || follows {
+			c.probedFrom = 0
 			if !c.throttling {
 				c.recover = c.limit / 2
 			}
@@ -135,6 +139,7 @@ func (c *controller) next(w window) int {
 	}
 	rate := float64(w.done) / w.elapsed.Seconds()
 	if float64(mean) > latencyRise*float64(c.floor) {
+		c.probedFrom = 0
 		c.slowStart = false
 		c.flat = 0
 		c.limit = clamp(c.limit*9/10, c.min, c.max)
@@ -143,6 +148,17 @@ func (c *controller) next(w window) int {
 	}
 	grew := rate > c.prevRate*1.05
 	c.prevRate = rate
+	if from := c.probedFrom; from > 0 {
+		c.probedFrom = 0
+		if !grew {
+			// The probe brought no throughput: the work or a ceiling bounds
+			// it, and the slots it added would only hold memory and
+			// connections. Kept, probes ratchet the pool up for as long as
+			// a listing runs (TestControllerTakesBackProbesThatBringNothing).
+			c.limit = from
+			return c.limit
+		}
+	}
 	holds := float64(mean) <= latencyHold*float64(c.floor)
 	switch {
 	case !w.busy:
@@ -163,6 +179,7 @@ func (c *controller) next(w window) int {
 		c.slowStart = false
 		if c.flat++; c.flat >= flatProbe {
 			c.flat = 0
+			c.probedFrom = c.limit
 			c.limit = clamp(c.limit+max(1, c.limit/8), c.min, c.max)
 		}
 	}
@@ -177,6 +194,9 @@ type limiter struct {
 	inFlight int
 	peak     int
 	full     bool // inFlight reached limit since the last take
+	// onRaise, when set, hears every new limit above the old one, before
+	// the waiters are woken (the sync starts workers up to it).
+	onRaise func(limit int)
 }
 
 func newLimiter(limit int) *limiter {
@@ -212,6 +232,9 @@ func (l *limiter) set(n int) {
 	l.limit = n
 	l.mu.Unlock()
 	if grow {
+		if l.onRaise != nil {
+			l.onRaise(n)
+		}
 		l.cond.Broadcast()
 	}
 }

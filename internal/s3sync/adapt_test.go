@@ -205,3 +205,39 @@ func TestGateBacksOffPerPrefix(t *testing.T) {
 		t.Fatalf("a prefix is still held after its wait and four successes: %+v", g.prefixes["wp-content/uploads/2026/01/"])
 	}
 }
+
+// When the work, not the pool, bounds throughput (changed keys arriving in
+// bursts while the listing runs: the pool fills at each burst, and copies
+// per second stay what the listing finds), a probe upwards brings nothing
+// and is taken back. Kept, such probes ratcheted the pool up by an eighth
+// every few windows for as long as the listing ran, so a sync's memory grew
+// with the bucket (bench/s3sync, scale: 144 at 300,000 keys, more at 1M).
+func TestControllerTakesBackProbesThatBringNothing(t *testing.T) {
+	ms := time.Millisecond
+	c := newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	c.limit, c.slowStart, c.floor, c.prevRate = 128, false, 35*ms, 231
+	highest := c.limit
+	for i := 0; i < 200; i++ {
+		done := 231 + i%3 // a flat rate with a little noise
+		highest = max(highest, c.next(window{done: done, latency: time.Duration(done) * 40 * ms, elapsed: time.Second, busy: true}))
+	}
+	if c.limit != 128 {
+		t.Errorf("after 200 windows of flat throughput the limit is %d, want it back at 128", c.limit)
+	}
+	if highest > 144 {
+		t.Errorf("the limit reached %d: probes that brought nothing were kept", highest)
+	}
+	// A probe that does raise throughput is kept.
+	c = newController(DefaultMinWorkers, DefaultStartWorkers, DefaultMaxWorkers)
+	c.limit, c.slowStart, c.floor, c.prevRate = 128, false, 30*ms, 4000
+	for i := 0; i < flatProbe; i++ {
+		c.next(window{done: 4000, latency: 4000 * 30 * ms, elapsed: time.Second, busy: true})
+	}
+	if c.limit != 144 {
+		t.Fatalf("after %d flat windows the limit is %d, want a probe to 144", flatProbe, c.limit)
+	}
+	c.next(window{done: 4500, latency: 4500 * 30 * ms, elapsed: time.Second, busy: true})
+	if c.limit < 144 {
+		t.Errorf("a probe that raised throughput by 12%% was taken back (limit %d)", c.limit)
+	}
+}
