@@ -305,12 +305,10 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		storageClass: p.storageClass, kmsKey: p.kmsKey, mode: mode, gate: g, callOpts: p.copyOpts,
 		lock: lock == LockCopied,
 	}
-	lim := newLimiter(pool)
+	// The limit starts at 0 and is raised below, once the workers the
+	// raise starts have something to run.
+	lim := newLimiter(0)
 	stopAdapt := func() {}
-	if adaptive {
-		lim.set(clamp(opts.StartWorkers, opts.MinWorkers, opts.MaxWorkers))
-		stopAdapt = adapt(ctx, lim, smp, newController(opts.MinWorkers, opts.StartWorkers, opts.MaxWorkers), opts.AdjustEvery, log)
-	}
 
 	st := &syncStats{}
 	stopProgress := startProgress(opts.Progress, st, start)
@@ -363,19 +361,22 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		st.copied.Add(1)
 		st.bytes.Add(o.Size)
 	}
-	// Most workers take small objects only; a few take large ones first and
-	// small ones when no large one waits, so none idles.
-	bigWorkers := max(1, pool/16)
-	for i := 0; i < pool; i++ {
+	// Workers are started as the limit first reaches them, not all of
+	// MaxWorkers up front: every idle goroutine is a stack each GC scans,
+	// and 1,024 of them cost a sync of small objects measurable CPU.
+	spawn := func(i int) {
 		wg.Add(1)
-		if i >= bigWorkers {
+		// One worker in sixteen takes large objects first and small ones
+		// when no large one waits, so that none idles; the rest take small
+		// objects only.
+		if i%16 != 0 {
 			go func() {
 				defer wg.Done()
 				for o := range jobs {
 					do(o)
 				}
 			}()
-			continue
+			return
 		}
 		go func() {
 			defer wg.Done()
@@ -407,6 +408,23 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 				}
 			}
 		}()
+	}
+	var spawnMu sync.Mutex
+	spawned, closed := 0, false
+	lim.onRaise = func(n int) {
+		spawnMu.Lock()
+		defer spawnMu.Unlock()
+		// Once the queues are closed the workers are draining: a raise
+		// then must not add to the WaitGroup being waited on.
+		for ; spawned < n && !closed; spawned++ {
+			spawn(spawned)
+		}
+	}
+	if adaptive {
+		lim.set(clamp(opts.StartWorkers, opts.MinWorkers, opts.MaxWorkers))
+		stopAdapt = adapt(ctx, lim, smp, newController(opts.MinWorkers, opts.StartWorkers, opts.MaxWorkers), opts.AdjustEvery, log)
+	} else {
+		lim.set(pool)
 	}
 
 	var doomed []string
@@ -476,8 +494,11 @@ func runSync(ctx context.Context, src, dst objectAPI, p syncPlan, opts SyncOptio
 		}
 	})
 	st.listingDone.Store(true)
+	spawnMu.Lock()
+	closed = true
 	close(jobs)
 	close(bigJobs)
+	spawnMu.Unlock()
 	wg.Wait()
 	stopAdapt()
 	if mergeErr == nil {
