@@ -10,6 +10,7 @@
 //	fakes3 mutate -endpoint URL -bucket B -every 100 -offset K
 //	fakes3 list   -endpoint URL -bucket A -bucket B     lists both at once, prints JSON timing
 //	fakes3 sync   -endpoint URL -src A -dst B [-workers 0] internal/s3sync's back-fill in-process (0: adaptive pool)
+//	fakes3 callcost -endpoint URL -src A [-mode sdk|raw] [-n 10000] client CPU per CopyObject, SDK or bare HTTP
 package main
 
 import (
@@ -40,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatal("usage: fakes3 serve|proxy|seed|mutate|list|sync [flags]")
+		log.Fatal("usage: fakes3 serve|proxy|seed|mutate|list|sync|callcost [flags]")
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	var err error
@@ -57,6 +58,8 @@ func main() {
 		err = list(args)
 	case "sync":
 		err = syncCmd(args)
+	case "callcost":
+		err = callCost(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
