@@ -10,6 +10,11 @@
 #   SETS="small" TOOLS="pilotlight s5cmd-cp s5cmd" S5CMD_SRC=~/src/s5cmd bench/s3sync/run.sh
 #   SETS="storm scale" SCALE_NS="10000 100000 300000" S5CMD=/tmp/s5cmd bench/s3sync/run.sh
 #
+# Tools "sdk-floor" and "raw-floor" (`fakes3 callcost`) make the same
+# copies with nothing but one CopyObject each, through aws-sdk-go-v2 as
+# pilotlight builds its client or as bare HTTP: their client CPU is the
+# floor under any client built on that SDK, or on none.
+#
 # `pilotlight` is the CLI with its defaults: since --workers defaults to 0,
 # that is the adaptive pool. Tool "adaptive" is the same sync run
 # in-process by `fakes3 sync`; "pilotlight128" is the CLI with --workers 128.
@@ -155,6 +160,10 @@ YAML
 	rclone64) cmd=(rclone --config "$work/rclone.conf" sync "bench:$src" "bench:$dst" --transfers 64 --checkers 64 --fast-list) ;;
 	s5cmd) cmd=("$S5CMD" --endpoint-url "$P" sync "s3://$src/*" "s3://$dst/") ;;
 	s5cmd-cp) cmd=("$S5CMD" --endpoint-url "$P" cp "s3://$src/*" "s3://$dst/") ;;
+	# The floors: one CopyObject per object through aws-sdk-go-v2 as
+	# pilotlight builds its client, or as a bare HTTP PUT, and nothing else.
+	sdk-floor) cmd=("$work/fakes3" callcost -endpoint "$P" -src "$src" -dst "$dst" -mode sdk -inflight 256) ;;
+	raw-floor) cmd=("$work/fakes3" callcost -endpoint "$P" -src "$src" -dst "$dst" -mode raw -inflight 256) ;;
 	esac
 	curl -fsS "$P/__bench/calls?reset=1" >/dev/null
 	local s0 p0 m0 s1 p1 m1
@@ -208,6 +217,8 @@ want adaptive3 && tools+=(adaptive3)
 [ $have_rclone = 1 ] && want rclone64 && tools+=(rclone64)
 [ $have_s5cmd = 1 ] && want s5cmd-cp && tools+=(s5cmd-cp)
 [ $have_s5cmd = 1 ] && want s5cmd && tools+=(s5cmd)
+want sdk-floor && tools+=(sdk-floor)
+want raw-floor && tools+=(raw-floor)
 
 # --- throughput, small set: SMALL_N objects of 1-64 KiB, where requests in
 # flight and client CPU per object decide, not bytes

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -28,12 +27,14 @@ import (
 // signed-nothing HTTP PUT with the copy header. Nothing else runs in the
 // process, so the figure is the SDK's own floor per object, which no sync
 // code on top of it can go below; the difference to raw is what the SDK's
-// middleware stack costs.
+// middleware stack costs. Keys go unescaped: the bench's keys are plain
+// ASCII paths.
 func callCost(args []string) error {
 	fs := flag.NewFlagSet("callcost", flag.ExitOnError)
-	endpoint := fs.String("endpoint", "", "S3 endpoint (the server: the proxy's own CPU is not wanted here)")
+	endpoint := fs.String("endpoint", "", "S3 endpoint")
 	src := fs.String("src", "", "source bucket, as seeded")
-	n := fs.Int("n", 10000, "copies")
+	dstFlag := fs.String("dst", "", "replica bucket, made by the caller (default: one made and dropped here)")
+	n := fs.Int("n", 1<<30, "copies at most (default: the whole bucket)")
 	mode := fs.String("mode", "sdk", "sdk or raw")
 	inFlight := fs.Int("inflight", 64, "copies in flight")
 	gogc := fs.Int("gogc", 100, "GC percent for the run")
@@ -59,18 +60,21 @@ func callCost(args []string) error {
 		}
 	}
 	keys = keys[:min(*n, len(keys))]
-	dst := fmt.Sprintf("callcost-%d", time.Now().UnixNano())
-	admin := func(op string) error {
-		resp, err := http.Get(*endpoint + "/__admin/" + op + "?bucket=" + dst)
-		if err != nil {
+	dst := *dstFlag
+	if dst == "" {
+		dst = fmt.Sprintf("callcost-%d", time.Now().UnixNano())
+		admin := func(op string) error {
+			resp, err := http.Get(*endpoint + "/__admin/" + op + "?bucket=" + dst)
+			if err != nil {
+				return err
+			}
+			return resp.Body.Close()
+		}
+		if err := admin("create"); err != nil {
 			return err
 		}
-		return resp.Body.Close()
+		defer admin("drop") //nolint:errcheck // the server is the benchmark's own
 	}
-	if err := admin("create"); err != nil {
-		return err
-	}
-	defer admin("drop") //nolint:errcheck // the server is the benchmark's own
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *inFlight}}
 	var next atomic.Int64
 	var failed atomic.Int64
@@ -92,7 +96,7 @@ func callCost(args []string) error {
 				} else {
 					_, err = c.CopyObject(ctx, &s3.CopyObjectInput{
 						Bucket: aws.String(dst), Key: aws.String(key),
-						CopySource:        aws.String(*src + "/" + url.PathEscape(key)),
+						CopySource:        aws.String(*src + "/" + key),
 						MetadataDirective: types.MetadataDirectiveCopy,
 					})
 				}
@@ -112,11 +116,11 @@ func callCost(args []string) error {
 }
 
 func rawCopy(hc *http.Client, endpoint, src, dst, key string) error {
-	req, err := http.NewRequest(http.MethodPut, endpoint+"/"+dst+"/"+url.PathEscape(key), nil)
+	req, err := http.NewRequest(http.MethodPut, endpoint+"/"+dst+"/"+key, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("X-Amz-Copy-Source", src+"/"+url.PathEscape(key))
+	req.Header.Set("X-Amz-Copy-Source", src+"/"+key)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err
