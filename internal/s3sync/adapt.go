@@ -27,7 +27,7 @@ type window struct {
 	throttled int           // calls S3 throttled (SlowDown, 503)
 	latency   time.Duration // sum over done
 	elapsed   time.Duration
-	busy      bool // the pool was full at some point: the limit, not the work, bounded it
+	busy      bool // the pool was full for most of the window: the limit, not the work, bounded it
 }
 
 // controller is AIMD on copies in flight: it quadruples while throughput
@@ -186,6 +186,15 @@ func (c *controller) next(w window) int {
 	return c.limit
 }
 
+// busyShare is the share of a window the pool must have been full for the
+// limit, not the work, to count as what bounded it. Changed keys found by a
+// listing come in bursts (a folder of changes at a time): the pool fills
+// for a moment at each burst and idles between them, and growing it then
+// only holds memory and connections for the next burst (bench/s3sync,
+// scale: an incremental sync's pool went to 128 and more, and its peak RSS
+// grew with the bucket).
+const busyShare = 0.5
+
 // limiter bounds copies in flight to a limit that may change at any time.
 type limiter struct {
 	mu       sync.Mutex
@@ -193,28 +202,42 @@ type limiter struct {
 	limit    int
 	inFlight int
 	peak     int
-	full     bool // inFlight reached limit since the last take
+	// fullSince is when inFlight last reached the limit (zero while below
+	// it); fullFor sums the time it stayed there since the last take.
+	fullSince time.Time
+	fullFor   time.Duration
+	now       func() time.Time
 	// onRaise, when set, hears every new limit above the old one, before
 	// the waiters are woken (the sync starts workers up to it).
 	onRaise func(limit int)
 }
 
 func newLimiter(limit int) *limiter {
-	l := &limiter{limit: limit}
+	l := &limiter{limit: limit, now: time.Now}
 	l.cond = sync.NewCond(&l.mu)
 	return l
+}
+
+// mark notes whether the pool is full now; called with mu held after any
+// change of inFlight or limit.
+func (l *limiter) mark() {
+	full := l.limit > 0 && l.inFlight >= l.limit
+	switch {
+	case full && l.fullSince.IsZero():
+		l.fullSince = l.now()
+	case !full && !l.fullSince.IsZero():
+		l.fullFor += l.now().Sub(l.fullSince)
+		l.fullSince = time.Time{}
+	}
 }
 
 func (l *limiter) acquire() {
 	l.mu.Lock()
 	for l.inFlight >= l.limit {
-		l.full = true
 		l.cond.Wait()
 	}
 	l.inFlight++
-	if l.inFlight >= l.limit {
-		l.full = true
-	}
+	l.mark()
 	l.peak = max(l.peak, l.inFlight)
 	l.mu.Unlock()
 }
@@ -222,6 +245,7 @@ func (l *limiter) acquire() {
 func (l *limiter) release() {
 	l.mu.Lock()
 	l.inFlight--
+	l.mark()
 	l.mu.Unlock()
 	l.cond.Signal()
 }
@@ -230,6 +254,7 @@ func (l *limiter) set(n int) {
 	l.mu.Lock()
 	grow := n > l.limit
 	l.limit = n
+	l.mark()
 	l.mu.Unlock()
 	if grow {
 		if l.onRaise != nil {
@@ -239,13 +264,18 @@ func (l *limiter) set(n int) {
 	}
 }
 
-// takeFull reports whether the pool was full since the last call.
-func (l *limiter) takeFull() bool {
+// takeBusy reports whether the pool was full for at least busyShare of the
+// window of length elapsed that ends at now, and starts the next window.
+func (l *limiter) takeBusy(now time.Time, elapsed time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.full
-	l.full = l.inFlight >= l.limit
-	return f
+	d := l.fullFor
+	if !l.fullSince.IsZero() {
+		d += now.Sub(l.fullSince)
+		l.fullSince = now
+	}
+	l.fullFor = 0
+	return elapsed > 0 && float64(d) >= busyShare*float64(elapsed)
 }
 
 func (l *limiter) stats() (limit, peak int) {

@@ -241,3 +241,57 @@ func TestControllerTakesBackProbesThatBringNothing(t *testing.T) {
 		t.Errorf("a probe that raised throughput by 12%% was taken back (limit %d)", c.limit)
 	}
 }
+
+// The pool counts as busy only when it was full for most of a window: a
+// burst of changed keys that fills it for a moment is the work's shape, not
+// a limit that bounds it. Before, one full instant made the window busy and
+// an incremental sync's pool grew on every burst.
+func TestLimiterBusyOnlyWhenFullMostOfTheWindow(t *testing.T) {
+	clock := time.Unix(0, 0)
+	l := newLimiter(0)
+	l.now = func() time.Time { return clock }
+	l.set(4)
+	fill := func() {
+		for i := 0; i < 4; i++ {
+			l.acquire()
+		}
+	}
+	drain := func() {
+		for i := 0; i < 4; i++ {
+			l.release()
+		}
+	}
+	// A burst: full for 100 ms of a second.
+	start := clock
+	clock = clock.Add(300 * time.Millisecond)
+	fill()
+	clock = clock.Add(100 * time.Millisecond)
+	drain()
+	clock = clock.Add(600 * time.Millisecond)
+	if l.takeBusy(clock, clock.Sub(start)) {
+		t.Error("a pool full for 100 ms of a second counted as busy")
+	}
+	// A backlog: full from the start of the window to its end, still full.
+	start = clock
+	fill()
+	clock = clock.Add(time.Second)
+	if !l.takeBusy(clock, clock.Sub(start)) {
+		t.Error("a pool full for the whole window did not count as busy")
+	}
+	// The next window carries the fullness on from where the last ended.
+	start = clock
+	clock = clock.Add(700 * time.Millisecond)
+	drain()
+	clock = clock.Add(300 * time.Millisecond)
+	if !l.takeBusy(clock, clock.Sub(start)) {
+		t.Error("a pool full for 700 ms of a second did not count as busy")
+	}
+	// A lower limit that the copies in flight already reach makes it full.
+	start = clock
+	l.acquire()
+	l.set(1)
+	clock = clock.Add(time.Second)
+	if !l.takeBusy(clock, clock.Sub(start)) {
+		t.Error("a pool cut to what is in flight did not count as full")
+	}
+}

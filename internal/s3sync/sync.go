@@ -609,7 +609,7 @@ func adapt(ctx context.Context, lim *limiter, smp *sampler, ctl *controller, eve
 					t.Reset(every)
 				}
 				w := smp.take(now)
-				w.busy = lim.takeFull()
+				w.busy = lim.takeBusy(now, w.elapsed)
 				before, _ := lim.stats()
 				if n := ctl.next(w); n != before {
 					lim.set(n)
