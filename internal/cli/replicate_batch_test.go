@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pilotlight/pilotlight/internal/awsenv"
+	"github.com/pilotlight/pilotlight/internal/operation"
 	"github.com/pilotlight/pilotlight/internal/s3sync"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
@@ -97,6 +98,15 @@ func TestReplicateBatchEngine(t *testing.T) {
 	if j := ctl.Jobs()[0]; j.ID != id || j.Region != "cn-northwest-1" || j.Request.RoleArn != "arn:aws-cn:iam::"+acct+":role/wordpress-s3-batch-replication" ||
 		j.Request.ManifestGenerator.S3JobManifestGenerator.SourceBucket != "arn:aws-cn:s3:::"+src || j.Request.Report.Bucket != "arn:aws-cn:s3:::"+reports {
 		t.Fatalf("job request: %+v", j)
+	}
+
+	// The start is an operation of its own, naming the job, as the copy
+	// engine's syncs are.
+	code, out, _ = run("runs", "-o", "json", "--kind", "replicate-sync")
+	var runs runsResult
+	if code != 0 || json.Unmarshal([]byte(out), &runs) != nil || len(runs.Runs) == 0 || len(runs.Runs[0].Results) != 1 ||
+		!strings.Contains(runs.Runs[0].Results[0].Detail, "batch replication job "+id+" started") || runs.Runs[0].Phase != operation.PhaseCompleted {
+		t.Fatalf("runs after the batch start: %d %s", code, out)
 	}
 
 	// Without --job, each bucket's newest job; not ended yet: exit 0.

@@ -152,7 +152,7 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateSyncOptions) 
 	defer job.close()
 	out := replicateSyncResults{Buckets: []*s3sync.SyncResult{}}
 	var errs []error
-	var copies []spec.Bucket
+	var copies, batches []spec.Bucket
 	for _, b := range job.buckets {
 		c, err := chooseEngine(ctx, app, job, opts, b)
 		if err != nil {
@@ -164,13 +164,20 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateSyncOptions) 
 			copies = append(copies, b)
 			continue
 		}
-		bj, err := startBatch(ctx, job, opts, b)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		batches = append(batches, b)
+	}
+	if len(batches) > 0 {
+		jobs, berrs, _ := operation.ReplicateBatch(ctx, job.deps, job.cfg, batches, opts.DryRun,
+			func(ctx context.Context, b spec.Bucket) (*s3sync.BatchJob, error) { return startBatch(ctx, job, opts, b) })
+		for _, j := range jobs {
+			if j != nil {
+				out.BatchJobs = append(out.BatchJobs, j)
+			}
 		}
-		if bj != nil {
-			out.BatchJobs = append(out.BatchJobs, bj)
+		for _, err := range berrs {
+			if err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if len(copies) > 0 {

@@ -213,6 +213,29 @@ func ReplicateSync(ctx context.Context, d Deps, cfg *spec.Config, env *awsenv.En
 	})
 }
 
+// ReplicateBatch records the S3 Batch Replication jobs a sync starts as a
+// replicate-sync operation, one result per bucket naming its job, so that
+// `runs` shows them beside the copy engine's syncs. start makes (or, in a
+// dry run, describes) one bucket's job.
+func ReplicateBatch(ctx context.Context, d Deps, cfg *spec.Config, buckets []spec.Bucket, dryRun bool,
+	start func(context.Context, spec.Bucket) (*s3sync.BatchJob, error)) ([]*s3sync.BatchJob, []error, *Record) {
+	d.Stack = cfg.Stack
+	return eachBucket(ctx, d, KindReplicateSync, buckets, dryRun, func(ctx context.Context, b spec.Bucket) (*s3sync.BatchJob, string, error) {
+		j, err := start(ctx, b)
+		if j == nil {
+			return nil, "", err
+		}
+		detail := "batch replication job " + j.JobID + " started, report to " + j.Report
+		switch {
+		case j.JobID == "":
+			detail = "would start a batch replication job, report to " + j.Report
+		case j.Joined:
+			detail = "batch replication job " + j.JobID + " still " + j.Status + ": none started"
+		}
+		return j, detail, err
+	})
+}
+
 // ReplicateVerify compares each bucket with its replica and keeps the
 // result at VerifyKey for status, readiness and serve. A bucket that has
 // not converged is a failed result.
