@@ -132,7 +132,12 @@ func (r *run) buckets(ctx context.Context) {
 func (r *run) bucketRegions(ctx context.Context, names []string, regions map[string]string) {
 	var mu sync.Mutex
 	r.each(names, func(n string) {
-		if _, ok := regions[n]; ok {
+		// The map is written by the other lookups as they answer: read it
+		// under the same lock (the race detector caught the bare read).
+		mu.Lock()
+		_, known := regions[n]
+		mu.Unlock()
+		if known {
 			return
 		}
 		out, err := r.c.S3.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(n)})
