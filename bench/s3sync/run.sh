@@ -303,7 +303,7 @@ fi
 # --- memory at scale: SCALE_NS keys of 64-256 B, a replica seeded alike, 1%
 # of the source changed; peak RSS of sync and of verify at each size
 scale="$work/scale.tsv"
-printf 'keys\tsync_s\tsync_rss_kb\tverify_s\tverify_rss_kb\tverify_exit\tlist_s\n' >"$scale"
+printf 'keys\tsync_s\tsync_rss_kb\tverify_s\tverify_rss_kb\tverify_exit\tlist_s\tpeak_workers\n' >"$scale"
 if runset scale; then
 	for n in $SCALE_NS; do
 		[ "$(left)" -gt 300 ] || { say "budget spent: scale $n skipped"; break; }
@@ -315,7 +315,9 @@ if runset scale; then
 		row=$(tail -1 "$results")
 		read -r vs vrss vcode <<<"$(rss_verify "sc-src-$n" "sc-dst-$n")"
 		ls_=$(listboth "sc-src-$n" "sc-dst-$n")
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(cut -f4 <<<"$row")" "$(cut -f7 <<<"$row")" "$vs" "$vrss" "$vcode" "$ls_" >>"$scale"
+		# The pool's peak beside the RSS: memory follows copies in flight.
+		peak=$(python3 -c 'import json; print(json.load(open("'"$work/last-pilotlight.out"'"))["buckets"][0]["peak_workers"])' 2>/dev/null || echo 0)
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(cut -f4 <<<"$row")" "$(cut -f7 <<<"$row")" "$vs" "$vrss" "$vcode" "$ls_" "$peak" >>"$scale"
 		drop "sc-src-$n"; drop "sc-dst-$n"
 	done
 fi
@@ -404,10 +406,10 @@ scale = list(csv.DictReader(open(sys.argv[6]), delimiter="\t"))
 if scale:
     print()
     print("### memory at scale (1% of keys changed)")
-    print("| keys | sync s | sync peak RSS MB | verify s | verify peak RSS MB | verify exit | list both s | verify / list |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| keys | sync s | sync peak RSS MB | sync peak copies in flight | verify s | verify peak RSS MB | verify exit | list both s | verify / list |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in scale:
-        print(f"| {r['keys']} | {float(r['sync_s']):.2f} | {int(r['sync_rss_kb'])/1024:.0f} | {float(r['verify_s']):.2f} | {int(r['verify_rss_kb'])/1024:.0f} | {r['verify_exit']} | {float(r['list_s']):.2f} | {float(r['verify_s'])/float(r['list_s']):.2f} |")
+        print(f"| {r['keys']} | {float(r['sync_s']):.2f} | {int(r['sync_rss_kb'])/1024:.0f} | {r['peak_workers']} | {float(r['verify_s']):.2f} | {int(r['verify_rss_kb'])/1024:.0f} | {r['verify_exit']} | {float(r['list_s']):.2f} | {float(r['verify_s'])/float(r['list_s']):.2f} |")
 PY
 exit
 }
