@@ -196,21 +196,7 @@ func TestAuroraFailback(t *testing.T) {
 			}
 			// --write-config: the edited file protects and recovers the new
 			// cluster, as a cluster.
-			raw, err := os.ReadFile(cfg.File)
-			if err != nil {
-				t.Fatal(err)
-			}
-			edited, err := spec.ApplyEdits(raw, sum.ConfigChanges)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(cfg.File, edited, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			after, err := spec.Load(cfg.File)
-			if err != nil {
-				t.Fatalf("the written config does not load: %v\n%s", err, edited)
-			}
+			after, edited := applyConfigChanges(t, cfg, sum.ConfigChanges)
 			if pd, ok := after.Database(home); !ok || !pd.IsCluster() || after.Recover.Database.From != home {
 				t.Fatalf("the written config does not protect cluster %s as a cluster:\n%s", home, edited)
 			}
@@ -493,20 +479,7 @@ func TestAuroraFailbackTwice(t *testing.T) {
 				t.Fatalf("cycle %d: cluster %s gone from %s: a failback touched an earlier production", cycle, id, cfg.Primary.Region)
 			}
 		}
-		raw, err := os.ReadFile(cfg.File)
-		if err != nil {
-			t.Fatal(err)
-		}
-		edited, err := spec.ApplyEdits(raw, sum.ConfigChanges)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(cfg.File, edited, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if cfg, err = spec.Load(cfg.File); err != nil {
-			t.Fatalf("cycle %d: the written config: %v", cycle, err)
-		}
+		cfg, _ = applyConfigChanges(t, cfg, sum.ConfigChanges)
 		// The next cycle's protect: DR copies of the cluster that serves.
 		if _, err := points.Backup(ctx, env, cfg, points.BackupOptions{Only: []string{home, "web"}}); err != nil {
 			t.Fatalf("cycle %d: protect after failback: %v", cycle, err)

@@ -143,6 +143,29 @@ func editConfig(t testing.TB, cfg *spec.Config, edit func(string) string) *spec.
 	return out
 }
 
+// applyConfigChanges writes a failback's config changes into cfg's file,
+// as failback --write-config does, and returns the config read back and
+// the file's new text.
+func applyConfigChanges(t testing.TB, cfg *spec.Config, changes []spec.ScalarEdit) (*spec.Config, string) {
+	t.Helper()
+	raw, err := os.ReadFile(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited, err := spec.ApplyEdits(raw, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.File, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := spec.Load(cfg.File)
+	if err != nil {
+		t.Fatalf("the written config does not load: %v\n%s", err, edited)
+	}
+	return out, string(edited)
+}
+
 // failBack runs a failback of cfg's failed-over stack to its end and
 // returns its report. RDS's ReplicaLag is published as failback_test.go
 // does (moto publishes none).
