@@ -168,7 +168,9 @@ func runReplicateSync(ctx context.Context, app *App, opts replicateSyncOptions) 
 	}
 	if len(batches) > 0 {
 		jobs, berrs, _ := operation.ReplicateBatch(ctx, job.deps, job.cfg, batches, opts.DryRun,
-			func(ctx context.Context, b spec.Bucket) (*s3sync.BatchJob, error) { return startBatch(ctx, job, opts, b) })
+			func(ctx context.Context, b spec.Bucket) (*s3sync.BatchJob, error) {
+				return startBatch(ctx, job, opts, b)
+			})
 		for _, j := range jobs {
 			if j != nil {
 				out.BatchJobs = append(out.BatchJobs, j)
